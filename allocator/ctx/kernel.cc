@@ -1,0 +1,478 @@
+#include "allocator/ctx/kernel.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "allocator/base/check.h"
+
+namespace reentry::ctx {
+namespace {
+
+thread_local Cpu* tls_cpu = nullptr;
+
+struct ContextNames {
+  const char* lower;
+  const char* upper;
+};
+constexpr ContextNames kContextNames[] = {
+#define REENTRY_CONTEXT_NAME(e, lower, upper) {lower, upper},
+    REENTRY_CONTEXT_KINDS(REENTRY_CONTEXT_NAME)
+#undef REENTRY_CONTEXT_NAME
+};
+
+constexpr const char* kWaitNames[] = {
+#define REENTRY_WAIT_NAME(e, s) s,
+    REENTRY_WAIT_TYPES(REENTRY_WAIT_NAME)
+#undef REENTRY_WAIT_NAME
+};
+
+struct LockTypeInfo {
+  const char* name;
+  const char* family;
+  WaitType wait;
+};
+constexpr LockTypeInfo kLockTypes[] = {
+#define REENTRY_LOCK_TYPE_INFO(e, name, family, wait) \
+  {name, family, WaitType::wait},
+    REENTRY_LOCK_TYPES(REENTRY_LOCK_TYPE_INFO)
+#undef REENTRY_LOCK_TYPE_INFO
+};
+
+constexpr const char* kEventNames[] = {
+#define REENTRY_EVENT_NAME(e) #e + 1,
+    REENTRY_EVENT_KINDS(REENTRY_EVENT_NAME)
+#undef REENTRY_EVENT_NAME
+};
+
+struct PointInfo {
+  const char* name;
+  const char* description;
+};
+constexpr PointInfo kPoints[] = {
+#define REENTRY_POINT_INFO(e, name, desc) {name, desc},
+    REENTRY_INJECTION_POINTS(REENTRY_POINT_INFO)
+#undef REENTRY_POINT_INFO
+};
+
+}  // namespace
+
+const char* ContextName(ContextKind k) {
+  return kContextNames[static_cast<int>(k)].lower;
+}
+const char* ContextUpperName(ContextKind k) {
+  return kContextNames[static_cast<int>(k)].upper;
+}
+const char* WaitTypeName(WaitType w) { return kWaitNames[static_cast<int>(w)]; }
+const char* LockTypeName(LockType t) {
+  return kLockTypes[static_cast<int>(t)].name;
+}
+const char* LockFamilyName(LockType t) {
+  return kLockTypes[static_cast<int>(t)].family;
+}
+WaitType LockTypeWaitType(LockType t) {
+  return kLockTypes[static_cast<int>(t)].wait;
+}
+const char* EventKindName(EventKind k) {
+  return kEventNames[static_cast<int>(k)];
+}
+const char* PointName(PointId p) { return kPoints[static_cast<int>(p)].name; }
+const char* PointDescription(PointId p) {
+  return kPoints[static_cast<int>(p)].description;
+}
+std::optional<PointId> ParsePointName(std::string_view name) {
+  for (int i = 0; i < kNumPoints; ++i) {
+    if (name == kPoints[i].name) return static_cast<PointId>(i);
+  }
+  return std::nullopt;
+}
+
+Cpu& this_cpu() {
+  REENTRY_CHECK_MSG(tls_cpu != nullptr, "no current vCPU");
+  return *tls_cpu;
+}
+Cpu* this_cpu_or_null() { return tls_cpu; }
+void set_this_cpu(Cpu* cpu) { tls_cpu = cpu; }
+
+void injection_point(PointId p) {
+  Cpu& cpu = this_cpu();
+  if (Hooks* h = cpu.kernel().hooks()) h->InjectionPoint(cpu, p);
+}
+
+// ---------------------------------------------------------------------------
+// Cpu
+
+const Config& Cpu::config() const { return kernel_->config(); }
+
+bool Cpu::preemptible() const {
+  if (!config().preempt_count) return false;
+  return preempt_count_ == 0 && !irqs_disabled_;
+}
+
+void Cpu::Reset(Kernel* kernel, int id) {
+  kernel_ = kernel;
+  id_ = id;
+  preempt_count_ = 0;
+  preempt_depth_ = 0;
+  migrate_depth_ = 0;
+  bh_depth_ = 0;
+  irqs_disabled_ = false;
+  raw_held_ = 0;
+  op_index_ = kNoOp;
+  frames_.clear();
+  frames_.push_back(Frame{});
+  held_.clear();
+  functions_.clear();
+}
+
+Event Cpu::MakeEvent(EventKind kind) const {
+  Event e;
+  e.kind = kind;
+  e.cpu = static_cast<int8_t>(id_);
+  e.depth = static_cast<uint8_t>(depth());
+  e.context = context();
+  e.irqs_disabled = irqs_disabled_;
+  e.op_index = op_index_;
+  e.function = current_function();
+  return e;
+}
+
+void Cpu::Emit(EventKind kind) {
+  if (!kernel_->observed()) return;
+  kernel_->Emit(*this, MakeEvent(kind));
+}
+
+Finding Cpu::MakeFinding(FindingKind kind, const char* function) const {
+  Finding f;
+  f.kind = kind;
+  f.cpu = static_cast<int8_t>(id_);
+  f.context = static_cast<uint8_t>(context());
+  f.context_depth = static_cast<uint8_t>(depth());
+  f.op_index = op_index_;
+  f.function = function != nullptr ? function : current_function();
+  f.context_name = ContextUpperName(context());
+  return f;
+}
+
+void Cpu::Report(const Finding& f) { kernel_->Report(f); }
+
+IrqFlags Cpu::local_irq_save() {
+  IrqFlags flags{irqs_disabled_};
+  if (!irqs_disabled_) {
+    irqs_disabled_ = true;
+    Emit(EventKind::kHardirqsOff);
+  }
+  return flags;
+}
+
+void Cpu::local_irq_restore(IrqFlags flags) {
+  // CONFIG_DEBUG_IRQFLAGS: restoring while IRQs are enabled means the flags
+  // did not come from a save on this path.
+  if (!irqs_disabled_) {
+    Finding f = MakeFinding(FindingKind::kIrqRestoreWithIrqsEnabled, nullptr);
+    f.cause = reinterpret_cast<uintptr_t>(f.function);
+    Report(f);
+  }
+  if (flags.irqs_disabled) {
+    if (!irqs_disabled_) {
+      irqs_disabled_ = true;
+      Emit(EventKind::kHardirqsOff);
+    }
+    return;
+  }
+  local_irq_enable();
+}
+
+void Cpu::local_irq_disable() {
+  if (irqs_disabled_) return;
+  irqs_disabled_ = true;
+  Emit(EventKind::kHardirqsOff);
+}
+
+void Cpu::local_irq_enable() {
+  if (in_hardirq() || in_nmi()) {
+    // Enabling interrupts inside a hardirq or NMI handler lets them nest.
+    Finding f = MakeFinding(FindingKind::kIrqEnableInHardirq, nullptr);
+    f.cause = reinterpret_cast<uintptr_t>(f.function);
+    Report(f);
+    return;  // the emulated CPU keeps them off, as the handler must
+  }
+  if (!irqs_disabled_) return;
+  irqs_disabled_ = false;
+  Emit(EventKind::kHardirqsOn);
+  if (Hooks* h = kernel_->hooks()) h->IrqsEnabled(*this);
+}
+
+void Cpu::local_bh_disable() {
+  preempt_count_ += kSoftirqDisableOffset;
+  ++bh_depth_;
+  if (bh_depth_ == 1) Emit(EventKind::kSoftirqsOff);
+}
+
+void Cpu::local_bh_enable() {
+  if (in_hardirq() || in_nmi()) {
+    Finding f = MakeFinding(FindingKind::kBadBhEnable, nullptr);
+    f.cause = reinterpret_cast<uintptr_t>(f.function);
+    f.SetDetail("local_bh_enable() in hardirq or NMI context");
+    Report(f);
+  }
+  if (bh_depth_ == 0) {
+    Finding f = MakeFinding(FindingKind::kBhCountUnderflow, nullptr);
+    f.cause = reinterpret_cast<uintptr_t>(f.function);
+    Report(f);
+    return;
+  }
+  --bh_depth_;
+  preempt_count_ -= kSoftirqDisableOffset;
+  if (bh_depth_ == 0) Emit(EventKind::kSoftirqsOn);
+  if (!in_interrupt() && !irqs_disabled_) {
+    if (Hooks* h = kernel_->hooks()) h->SoftirqsMayRun(*this);
+  }
+}
+
+void Cpu::preempt_disable() {
+  ++preempt_depth_;
+  if (config().preempt_count) ++preempt_count_;
+  if (preempt_depth_ == 1) Emit(EventKind::kPreemptOff);
+}
+
+void Cpu::preempt_enable() {
+  if (preempt_depth_ == 0) {
+    Finding f = MakeFinding(FindingKind::kPreemptCountUnderflow, nullptr);
+    f.cause = reinterpret_cast<uintptr_t>(f.function);
+    Report(f);
+    return;
+  }
+  --preempt_depth_;
+  if (config().preempt_count) --preempt_count_;
+  if (preempt_depth_ == 0) Emit(EventKind::kPreemptOn);
+}
+
+void Cpu::migrate_disable() { ++migrate_depth_; }
+void Cpu::migrate_enable() {
+  if (migrate_depth_ > 0) --migrate_depth_;
+}
+
+void Cpu::might_sleep(const char* function) {
+  // __might_resched(): the kernel can only see what preempt_count records.
+  const bool atomic_by_count = preempt_count_ != 0 || irqs_disabled_;
+  if (atomic_by_count) {
+    Finding f = MakeFinding(FindingKind::kSleepInAtomic, function);
+    f.cause = reinterpret_cast<uintptr_t>(f.function);
+    char detail[sizeof(f.detail)];
+    snprintf(detail, sizeof(detail),
+             "in_atomic(): %d, irqs_disabled(): %d, preempt_count: %#x",
+             in_atomic() ? 1 : 0, irqs_disabled_ ? 1 : 0, preempt_count_);
+    f.SetDetail(detail);
+    Report(f);
+  }
+  if (kernel_->observed()) {
+    Event e = MakeEvent(EventKind::kMightSleep);
+    e.function = function;
+    if (atomic_by_count) e.flags |= kEvAtomicByCount;
+    kernel_->Emit(*this, e);
+  }
+}
+
+bool Cpu::CanEnter(ContextKind k) const {
+  if (frames_.full()) return false;
+  switch (k) {
+    case ContextKind::kTask:
+      return false;
+    case ContextKind::kSoftirq:
+      // No softirq inside hardirq, NMI or another softirq, nor while bh or
+      // irqs are disabled.
+      return !in_interrupt() && !irqs_disabled_;
+    case ContextKind::kHardirq:
+      return !irqs_disabled_ && !in_nmi();
+    case ContextKind::kNmi:
+      return !in_nmi();
+    default:
+      return false;
+  }
+}
+
+void Cpu::EnterContext(ContextKind k) {
+  REENTRY_CHECK_MSG(CanEnter(k), "context nesting rule violated by caller");
+  Frame f;
+  f.kind = k;
+  f.preempt_count_at_entry = preempt_count_;
+  f.preempt_depth_at_entry = preempt_depth_;
+  f.irqs_disabled_at_entry = irqs_disabled_;
+  f.held_at_entry = static_cast<uint16_t>(held_.size());
+  frames_.push_back(f);
+  switch (k) {
+    case ContextKind::kSoftirq:
+      preempt_count_ += kSoftirqOffset;
+      break;
+    case ContextKind::kHardirq:
+      preempt_count_ += kHardirqOffset;
+      irqs_disabled_ = true;  // the CPU masks interrupts on entry
+      break;
+    case ContextKind::kNmi:
+      preempt_count_ += kNmiOffset + kHardirqOffset;  // nmi_enter()
+      irqs_disabled_ = true;
+      break;
+    default:
+      break;
+  }
+  Emit(EventKind::kContextEnter);
+}
+
+void Cpu::LeaveFrameChecks(const Frame& fr) {
+  const char* fn = current_function();
+  for (size_t i = fr.held_at_entry; i < held_.size(); ++i) {
+    if (held_[i].depth != depth()) continue;
+    Finding f = MakeFinding(FindingKind::kLockHeldAtContextExit, fn);
+    f.cause = held_[i].class_id;
+    const LockClassInfo& c = kernel_->lock_class(held_[i].class_id);
+    FindingLock& l = f.AddLock(c.name, LockRole::kHeld);
+    l.class_id = held_[i].class_id;
+    l.lock_type = static_cast<uint8_t>(held_[i].type);
+    l.cpu = static_cast<int8_t>(id_);
+    l.context = static_cast<uint8_t>(fr.kind);
+    Report(f);
+  }
+  const uint32_t ctx_bits = kSoftirqOffset | kHardirqMask | kNmiMask;
+  uint32_t expected = fr.preempt_count_at_entry;
+  if (fr.kind == ContextKind::kSoftirq) expected += kSoftirqOffset;
+  if (fr.kind == ContextKind::kHardirq) expected += kHardirqOffset;
+  if (fr.kind == ContextKind::kNmi) expected += kNmiOffset + kHardirqOffset;
+  if (preempt_count_ != expected || preempt_depth_ != fr.preempt_depth_at_entry) {
+    Finding f = MakeFinding(FindingKind::kPreemptLeakAtContextExit, fn);
+    f.cause = static_cast<uint64_t>(fr.kind);
+    char detail[sizeof(f.detail)];
+    snprintf(detail, sizeof(detail),
+             "entered %s with preempt_count %08x, exited with %08x",
+             ContextName(fr.kind), fr.preempt_count_at_entry & ~ctx_bits,
+             preempt_count_ & ~ctx_bits);
+    f.SetDetail(detail);
+    Report(f);
+    // The kernel restores the count (softirq: "huh, entered softirq").
+    preempt_count_ = expected;
+    preempt_depth_ = fr.preempt_depth_at_entry;
+  }
+  if ((fr.kind == ContextKind::kHardirq || fr.kind == ContextKind::kNmi) &&
+      !irqs_disabled_) {
+    Finding f = MakeFinding(FindingKind::kIrqsEnabledAtContextExit, fn);
+    f.cause = static_cast<uint64_t>(fr.kind);
+    Report(f);
+  }
+}
+
+void Cpu::ExitContext() {
+  REENTRY_CHECK_MSG(frames_.size() > 1, "ExitContext on task context");
+  const Frame fr = frames_.back();
+  LeaveFrameChecks(fr);
+  Emit(EventKind::kContextExit);
+  switch (fr.kind) {
+    case ContextKind::kSoftirq:
+      preempt_count_ -= kSoftirqOffset;
+      break;
+    case ContextKind::kHardirq:
+      preempt_count_ -= kHardirqOffset;
+      break;
+    case ContextKind::kNmi:
+      preempt_count_ -= kNmiOffset + kHardirqOffset;
+      break;
+    default:
+      break;
+  }
+  // Interrupt return restores the interrupted frame's irq state.
+  irqs_disabled_ = fr.irqs_disabled_at_entry;
+  frames_.pop_back();
+  if (fr.kind == ContextKind::kHardirq && !in_interrupt() && !irqs_disabled_) {
+    if (Hooks* h = kernel_->hooks()) h->SoftirqsMayRun(*this);  // irq_exit()
+  }
+}
+
+void Cpu::CheckReturnToUser() {
+  REENTRY_CHECK(frames_.size() == 1);
+  for (const HeldLock& h : held_) {
+    Finding f = MakeFinding(FindingKind::kLockHeldReturningToUser, nullptr);
+    f.cause = h.class_id;
+    const LockClassInfo& c = kernel_->lock_class(h.class_id);
+    FindingLock& l = f.AddLock(c.name, LockRole::kHeld);
+    l.class_id = h.class_id;
+    l.lock_type = static_cast<uint8_t>(h.type);
+    l.cpu = static_cast<int8_t>(id_);
+    Report(f);
+  }
+  if (irqs_disabled_) {
+    Finding f = MakeFinding(FindingKind::kIrqsDisabledAtTaskExit, nullptr);
+    Report(f);
+  }
+  if (preempt_depth_ != 0 || (preempt_count_ & kSoftirqMask) != 0) {
+    Finding f = MakeFinding(FindingKind::kPreemptLeakAtContextExit, nullptr);
+    f.cause = static_cast<uint64_t>(ContextKind::kTask);
+    char detail[sizeof(f.detail)];
+    snprintf(detail, sizeof(detail),
+             "returning to user space with preempt_count %08x "
+             "(preempt_disable depth %u, bh disable depth %u)",
+             preempt_count_, preempt_depth_, bh_depth_);
+    f.SetDetail(detail);
+    Report(f);
+  }
+}
+
+bool Cpu::PushHeld(const HeldLock& h) { return held_.push_back(h); }
+
+bool Cpu::PopHeld(const void* lock) {
+  for (size_t i = held_.size(); i-- > 0;) {
+    if (held_[i].lock == lock) {
+      held_.erase_at(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------
+// Kernel
+
+Kernel::Kernel(const Config& config) : config_(config) {
+  if (!config_.smp) config_.nr_cpus = 1;
+  REENTRY_CHECK_MSG(config_.nr_cpus >= 1 && config_.nr_cpus <= kMaxCpus,
+                    "nr_cpus out of range");
+  cpus_.reset(new Cpu[config_.nr_cpus]);
+  for (int i = 0; i < config_.nr_cpus; ++i) cpus_[i].Reset(this, i);
+  classes_.reserve(64);
+}
+
+void Kernel::AddObserver(Observer* o) {
+  REENTRY_CHECK(nr_observers_ < 8);
+  observers_[nr_observers_++] = o;
+}
+
+void Kernel::RemoveObserver(Observer* o) {
+  for (int i = 0; i < nr_observers_; ++i) {
+    if (observers_[i] == o) {
+      for (int j = i + 1; j < nr_observers_; ++j) observers_[j - 1] = observers_[j];
+      --nr_observers_;
+      return;
+    }
+  }
+}
+
+LockClassId Kernel::RegisterLockClass(std::string_view name, LockType type,
+                                      WaitType wait_override) {
+  for (size_t i = 0; i < classes_.size(); ++i) {
+    if (classes_[i].type == type && name == classes_[i].name) {
+      return static_cast<LockClassId>(i);
+    }
+  }
+  REENTRY_CHECK_MSG(classes_.size() < kNoClass, "too many lock classes");
+  LockClassInfo info;
+  const size_t n = std::min(name.size(), sizeof(info.name) - 1);
+  memcpy(info.name, name.data(), n);
+  info.name[n] = '\0';
+  info.type = type;
+  info.wait = wait_override != WaitType::kWaitInv ? wait_override
+                                                  : LockTypeWaitType(type);
+  classes_.push_back(info);
+  return static_cast<LockClassId>(classes_.size() - 1);
+}
+
+void Kernel::Report(const Finding& f) { findings_.Add(f); }
+
+}  // namespace reentry::ctx

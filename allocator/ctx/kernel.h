@@ -1,0 +1,301 @@
+// The emulated kernel context: virtual CPUs, each with a context stack (task,
+// softirq, hardirq, NMI), the kernel's preempt_count layout, hardirq and
+// softirq disable state, and the kernel's queries (in_nmi(), irqs_disabled(),
+// preemptible(), ...). Nothing here is collapsed to a no-op: these semantics
+// are what the project checks.
+//
+// The free functions at the bottom act on the current vCPU, as the kernel's
+// do, so model code reads like kernel code.
+#ifndef REENTRY_ALLOCATOR_CTX_KERNEL_H_
+#define REENTRY_ALLOCATOR_CTX_KERNEL_H_
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "allocator/base/finding.h"
+#include "allocator/base/fixed_vector.h"
+#include "allocator/ctx/event.h"
+#include "allocator/ctx/injection_points.h"
+#include "allocator/ctx/types.h"
+
+namespace reentry::ctx {
+
+// include/linux/preempt.h layout.
+inline constexpr uint32_t kPreemptMask = 0x000000ff;
+inline constexpr uint32_t kSoftirqOffset = 0x00000100;
+inline constexpr uint32_t kSoftirqDisableOffset = 2 * kSoftirqOffset;
+inline constexpr uint32_t kSoftirqMask = 0x0000ff00;
+inline constexpr uint32_t kHardirqOffset = 0x00010000;
+inline constexpr uint32_t kHardirqMask = 0x000f0000;
+inline constexpr uint32_t kNmiOffset = 0x00100000;
+inline constexpr uint32_t kNmiMask = 0x00f00000;
+
+inline constexpr int kMaxContextDepth = 8;
+inline constexpr int kMaxHeldLocks = 48;
+inline constexpr int kMaxFunctionDepth = 48;
+
+// The saved interrupt state returned by local_irq_save() and friends.
+struct IrqFlags {
+  bool irqs_disabled = false;
+};
+
+class Cpu;
+class Kernel;
+
+// Implemented by the executor (deterministic vCPU scheduling, interrupts at
+// injection points) and by the stress runner (real threads and signals).
+class Hooks {
+ public:
+  virtual ~Hooks() = default;
+  // Model code reached a named point; interrupts armed there may fire.
+  virtual void InjectionPoint(Cpu& cpu, PointId point) = 0;
+  // Hard interrupts were re-enabled on cpu: pending hardirqs may fire now.
+  virtual void IrqsEnabled(Cpu& cpu) = 0;
+  // Softirqs may run now (bh re-enabled or irq exit, not in interrupt).
+  virtual void SoftirqsMayRun(Cpu& cpu) = 0;
+  // cpu must wait for lock, held on holder_cpu, to be released: let others
+  // run, then return so the caller can retry.
+  virtual void Wait(Cpu& cpu, const void* lock, int holder_cpu) = 0;
+  // cpu can never make progress again (it spins on itself). Never returns.
+  [[noreturn]] virtual void Hang(Cpu& cpu) = 0;
+};
+
+struct Frame {
+  ContextKind kind = ContextKind::kTask;
+  uint32_t preempt_count_at_entry = 0;
+  uint32_t preempt_depth_at_entry = 0;
+  bool irqs_disabled_at_entry = false;
+  uint16_t held_at_entry = 0;
+};
+
+// A lock held by a vCPU, as the lock layer records it (lockdep keeps its own).
+struct HeldLock {
+  const void* lock = nullptr;
+  LockClassId class_id = kNoClass;
+  LockType type = LockType::kCount;
+  uint8_t depth = 0;  // context frame that took it
+  bool read = false;
+};
+
+struct LockClassInfo {
+  char name[48] = {};
+  LockType type = LockType::kCount;
+  WaitType wait = WaitType::kWaitInv;  // declared (CONFIG not yet resolved)
+};
+
+class Cpu {
+ public:
+  Cpu() = default;
+  Cpu(const Cpu&) = delete;
+  Cpu& operator=(const Cpu&) = delete;
+
+  int id() const { return id_; }
+  Kernel& kernel() const { return *kernel_; }
+  const Config& config() const;
+
+  // --- The kernel's queries (include/linux/preempt.h, irqflags.h). ---
+  uint32_t preempt_count() const { return preempt_count_; }
+  bool in_nmi() const { return preempt_count_ & kNmiMask; }
+  bool in_hardirq() const { return preempt_count_ & kHardirqMask; }
+  bool in_serving_softirq() const { return preempt_count_ & kSoftirqOffset; }
+  bool in_softirq() const { return preempt_count_ & kSoftirqMask; }
+  bool in_interrupt() const {
+    return preempt_count_ & (kHardirqMask | kSoftirqMask | kNmiMask);
+  }
+  bool in_task() const {
+    return !(preempt_count_ & (kNmiMask | kHardirqMask | kSoftirqOffset));
+  }
+  bool irqs_disabled() const { return irqs_disabled_; }
+  bool in_atomic() const { return preempt_count_ != 0; }
+  // Without CONFIG_PREEMPT_COUNT the kernel defines preemptible() as 0.
+  bool preemptible() const;
+
+  // State the kernel may not record but the checkers must see (BZ-16): the
+  // real preempt_disable() nesting and migrate_disable() nesting, whatever
+  // CONFIG_PREEMPT_COUNT says.
+  uint32_t preempt_disable_depth() const { return preempt_depth_; }
+  uint32_t migrate_disable_depth() const { return migrate_depth_; }
+  uint32_t bh_disable_depth() const { return bh_depth_; }
+
+  ContextKind context() const { return frames_.back().kind; }
+  int depth() const { return static_cast<int>(frames_.size()) - 1; }
+  const Frame& frame(int d) const { return frames_[d]; }
+
+  // --- Operations (kernel spelling). ---
+  IrqFlags local_irq_save();
+  void local_irq_restore(IrqFlags flags);
+  void local_irq_disable();
+  void local_irq_enable();
+  void local_bh_disable();
+  void local_bh_enable();
+  void preempt_disable();
+  void preempt_enable();
+  void migrate_disable();
+  void migrate_enable();
+  // __might_sleep(): reports when the kernel's own check would, and emits a
+  // kMightSleep event for checkers that look at the real state.
+  void might_sleep(const char* function);
+
+  // --- Context transitions (executor / stress runner). ---
+  bool CanEnter(ContextKind k) const;  // nesting rules and irq masking
+  void EnterContext(ContextKind k);
+  // Leaves the innermost interrupt context, checking for leaks; then lets
+  // pending softirqs run if the CPU is back outside any interrupt.
+  void ExitContext();
+  // End of the task's work (the program ended): reports what a return to
+  // user space would (locks held, irqs or preemption left disabled).
+  void CheckReturnToUser();
+
+  // --- Held locks (maintained by locks/). ---
+  bool PushHeld(const HeldLock& h);
+  // Removes the most recent entry for lock; returns false if not found.
+  bool PopHeld(const void* lock);
+  const FixedVector<HeldLock, kMaxHeldLocks>& held() const { return held_; }
+  // Number of raw spinlocks (never-sleeping locks) held: on PREEMPT_RT these
+  // make the context atomic.
+  int raw_locks_held() const { return raw_held_; }
+  void AdjustRawHeld(int d) { raw_held_ += d; }
+
+  // --- Attribution for reports. ---
+  uint32_t op_index() const { return op_index_; }
+  void set_op_index(uint32_t i) { op_index_ = i; }
+  void PushFunction(const char* fn) { (void)functions_.push_back(fn); }
+  void PopFunction() {
+    if (!functions_.empty()) functions_.pop_back();
+  }
+  const char* current_function() const {
+    return functions_.empty() ? nullptr : functions_.back();
+  }
+  const FixedVector<const char*, kMaxFunctionDepth>& functions() const {
+    return functions_;
+  }
+
+  // Fills the common fields of an event / finding from this CPU's state.
+  Event MakeEvent(EventKind kind) const;
+  Finding MakeFinding(FindingKind kind, const char* function) const;
+  // Records f in the kernel's finding list (dedup by kind+cause).
+  void Report(const Finding& f);
+
+  // Resets to a fresh task context (used between runs).
+  void Reset(Kernel* kernel, int id);
+
+ private:
+  void Emit(EventKind kind);
+  void LeaveFrameChecks(const Frame& f);
+
+  Kernel* kernel_ = nullptr;
+  int id_ = 0;
+  uint32_t preempt_count_ = 0;
+  uint32_t preempt_depth_ = 0;
+  uint32_t migrate_depth_ = 0;
+  uint32_t bh_depth_ = 0;
+  bool irqs_disabled_ = false;
+  int raw_held_ = 0;
+  uint32_t op_index_ = kNoOp;
+  FixedVector<Frame, kMaxContextDepth> frames_;
+  FixedVector<HeldLock, kMaxHeldLocks> held_;
+  FixedVector<const char*, kMaxFunctionDepth> functions_;
+};
+
+// The machine: configuration, vCPUs, lock classes, observers, findings.
+class Kernel {
+ public:
+  explicit Kernel(const Config& config);
+  Kernel(const Kernel&) = delete;
+  Kernel& operator=(const Kernel&) = delete;
+
+  const Config& config() const { return config_; }
+  int nr_cpus() const { return config_.nr_cpus; }
+  Cpu& cpu(int i) { return cpus_[i]; }
+
+  void SetHooks(Hooks* hooks) { hooks_ = hooks; }
+  Hooks* hooks() const { return hooks_; }
+
+  // Observers are called in the order they were added.
+  void AddObserver(Observer* o);
+  void RemoveObserver(Observer* o);
+  bool observed() const { return nr_observers_ != 0; }
+  void Emit(Cpu& cpu, const Event& e) {
+    for (int i = 0; i < nr_observers_; ++i) observers_[i]->OnEvent(cpu, e);
+  }
+
+  // Lock classes by name: the same name and type give the same class, as
+  // lockdep gives one class to all instances initialised at one site.
+  // Registration happens while the world is built, never on event paths.
+  LockClassId RegisterLockClass(std::string_view name, LockType type,
+                                WaitType wait_override = WaitType::kWaitInv);
+  const LockClassInfo& lock_class(LockClassId id) const {
+    return classes_[id];
+  }
+  size_t nr_lock_classes() const { return classes_.size(); }
+
+  FindingList& findings() { return findings_; }
+  const FindingList& findings() const { return findings_; }
+
+  // Called by Cpu::Report; notifies the finding callback if any.
+  void Report(const Finding& f);
+
+ private:
+  Config config_;
+  std::unique_ptr<Cpu[]> cpus_;
+  Hooks* hooks_ = nullptr;
+  Observer* observers_[8] = {};
+  int nr_observers_ = 0;
+  std::vector<LockClassInfo> classes_;
+  FindingList findings_;
+};
+
+// --- The current vCPU (set by the executor on every vCPU switch, and per
+// thread by the stress runner). ---
+Cpu& this_cpu();
+Cpu* this_cpu_or_null();
+void set_this_cpu(Cpu* cpu);
+
+// RAII: records the model function for report stacks and titles.
+class FunctionScope {
+ public:
+  explicit FunctionScope(const char* fn) : cpu_(this_cpu_or_null()) {
+    if (cpu_) cpu_->PushFunction(fn);
+  }
+  ~FunctionScope() {
+    if (cpu_) cpu_->PopFunction();
+  }
+  FunctionScope(const FunctionScope&) = delete;
+  FunctionScope& operator=(const FunctionScope&) = delete;
+
+ private:
+  Cpu* cpu_;
+};
+#define REENTRY_KFUNC() ::reentry::ctx::FunctionScope reentry_kfunc_(__func__)
+
+// Kernel-spelled free functions on the current vCPU.
+inline bool in_nmi() { return this_cpu().in_nmi(); }
+inline bool in_hardirq() { return this_cpu().in_hardirq(); }
+inline bool in_serving_softirq() { return this_cpu().in_serving_softirq(); }
+inline bool in_interrupt() { return this_cpu().in_interrupt(); }
+inline bool in_task() { return this_cpu().in_task(); }
+inline bool irqs_disabled() { return this_cpu().irqs_disabled(); }
+inline bool in_atomic() { return this_cpu().in_atomic(); }
+inline bool preemptible() { return this_cpu().preemptible(); }
+inline int smp_processor_id() { return this_cpu().id(); }
+inline IrqFlags local_irq_save() { return this_cpu().local_irq_save(); }
+inline void local_irq_restore(IrqFlags f) { this_cpu().local_irq_restore(f); }
+inline void local_irq_disable() { this_cpu().local_irq_disable(); }
+inline void local_irq_enable() { this_cpu().local_irq_enable(); }
+inline void local_bh_disable() { this_cpu().local_bh_disable(); }
+inline void local_bh_enable() { this_cpu().local_bh_enable(); }
+inline void preempt_disable() { this_cpu().preempt_disable(); }
+inline void preempt_enable() { this_cpu().preempt_enable(); }
+inline void migrate_disable() { this_cpu().migrate_disable(); }
+inline void migrate_enable() { this_cpu().migrate_enable(); }
+inline void might_sleep(const char* fn = __builtin_FUNCTION()) {
+  this_cpu().might_sleep(fn);
+}
+// Reaching a named point: the place where deterministic interrupts land.
+void injection_point(PointId p);
+
+}  // namespace reentry::ctx
+
+#endif  // REENTRY_ALLOCATOR_CTX_KERNEL_H_
