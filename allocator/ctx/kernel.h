@@ -55,9 +55,10 @@ class Hooks {
   virtual void IrqsEnabled(Cpu& cpu) = 0;
   // Softirqs may run now (bh re-enabled or irq exit, not in interrupt).
   virtual void SoftirqsMayRun(Cpu& cpu) = 0;
-  // cpu must wait for lock, held on holder_cpu, to be released: let others
-  // run, then return so the caller can retry.
-  virtual void Wait(Cpu& cpu, const void* lock, int holder_cpu) = 0;
+  // cpu must wait for lock (of class cls), held on holder_cpu, to be
+  // released: let others run, then return so the caller can retry.
+  virtual void Wait(Cpu& cpu, const void* lock, LockClassId cls,
+                    int holder_cpu) = 0;
   // cpu can never make progress again (it spins on itself). Never returns.
   [[noreturn]] virtual void Hang(Cpu& cpu) = 0;
 };

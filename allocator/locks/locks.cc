@@ -20,10 +20,10 @@ bool Rt(const Cpu& cpu) { return cpu.config().preempt_rt; }
   __builtin_unreachable();
 }
 
-void WaitFor(Cpu& cpu, const void* lock, int holder) {
+void WaitFor(Cpu& cpu, const LockBase& lock, int holder) {
   ctx::Hooks* h = cpu.kernel().hooks();
   REENTRY_CHECK_MSG(h != nullptr, "a lock is contended with no executor attached");
-  h->Wait(cpu, lock, holder);
+  h->Wait(cpu, &lock, lock.class_id(), holder);
 }
 
 void FillLock(FindingLock& fl, const LockBase& l, int cpu, int depth_ctx,
@@ -132,7 +132,7 @@ void ExclusiveLock::AcquireWord(Cpu& cpu, const Site& site) {
       ctx::injection_point(ctx::PointId::kRtSpinLockWaitLock);
       wait_lock_.Release();
     }
-    WaitFor(cpu, this, owner);
+    WaitFor(cpu, *this, owner);
   }
 }
 
@@ -251,7 +251,7 @@ void Rwlock::ReadAcquire(Cpu& cpu, uint16_t ev_flags, const Site& site) {
       EmitLock(cpu, EventKind::kLockContended, this, ev_flags, site.function);
       contended = true;
     }
-    WaitFor(cpu, this, owner);
+    WaitFor(cpu, *this, owner);
   }
   ++readers_;
   ++readers_on_cpu_[cpu.id()];
@@ -327,7 +327,7 @@ void Rwlock::WriteAcquire(Cpu& cpu, uint16_t ev_flags, const Site& site) {
       EmitLock(cpu, EventKind::kLockContended, this, ev_flags, site.function);
       contended = true;
     }
-    WaitFor(cpu, this, holder);
+    WaitFor(cpu, *this, holder);
   }
   EmitLock(cpu, EventKind::kLockAcquired, this, ev_flags, site.function);
   (void)cpu.PushHeld(
@@ -475,7 +475,7 @@ void Seqlock::WriteBegin(Cpu& cpu, uint16_t ev_flags, const Site& site) {
                  site.function);
         contended = true;
       }
-      WaitFor(cpu, this, owner);
+      WaitFor(cpu, *this, owner);
     }
   } else {
     writer_.ForceSet(me);
@@ -529,7 +529,7 @@ uint32_t Seqlock::ReadBegin(Cpu& cpu, const Site& site) {
       // sleeping acquisition.
       cpu.might_sleep(site.function);
     }
-    WaitFor(cpu, this, owner < 0 ? cpu.id() : owner);
+    WaitFor(cpu, *this, owner < 0 ? cpu.id() : owner);
   }
 }
 

@@ -1,0 +1,707 @@
+#include "allocator/exec/executor.h"
+
+#include <cstdio>
+#include <variant>
+
+#include "allocator/base/check.h"
+#include "allocator/base/fixed_vector.h"
+#include "allocator/exec/fiber.h"
+#include "allocator/exec/world.h"
+
+namespace reentry::exec {
+namespace {
+
+using ctx::ContextKind;
+using ctx::Cpu;
+using prog::Op;
+
+constexpr size_t kMaxTrace = 100000;
+
+enum class VcpuStatus : uint8_t { kIdle, kRunning, kPaused, kWaiting, kHung };
+enum class Job : uint8_t { kOp, kTeardown };
+
+struct ArmedIrq {
+  ContextKind kind;
+  ctx::PointId point;
+  uint8_t remaining;
+  const std::vector<Op>* body;
+  uint32_t op_index;
+};
+
+struct PendingIrq {
+  ContextKind kind;
+  const std::vector<Op>* body;
+  uint32_t op_index;
+};
+
+// Interrupt state a program's ops keep in local variables in the kernel.
+struct SavedFlags {
+  int lock;  // test lock index, or -1 for local_irq_save()
+  ctx::IrqFlags flags;
+  uint8_t depth;
+};
+
+struct Vcpu {
+  VcpuStatus status = VcpuStatus::kIdle;
+  Job job = Job::kOp;
+  const Op* op = nullptr;
+  uint32_t op_index = kNoOp;
+  FixedVector<ArmedIrq, 32> armed;
+  FixedVector<PendingIrq, 32> pending;
+  bool pause_armed = false;
+  ctx::PointId pause_point = ctx::PointId::kNone;
+  uint8_t pause_remaining = 0;
+  FixedVector<SavedFlags, 64> saved;
+  uint32_t seq_start[prog::kMaxLocks] = {};
+  int waiting_for = -1;
+  const void* wait_lock = nullptr;
+  ctx::LockClassId wait_class = ctx::kNoClass;
+  uint64_t wait_epoch = 0;
+};
+
+const char* const kTraceNames[] = {"op",    "irq",  "pending", "irq-done",
+                                   "pause", "resume", "wait",  "hang",
+                                   "skipped"};
+
+}  // namespace
+
+const char* TraceKindName(TraceKind k) {
+  return kTraceNames[static_cast<int>(k)];
+}
+
+std::string FormatTraceEntry(const prog::Program& p, const TraceEntry& e) {
+  char buf[256];
+  const Op* op = e.op_index == kNoOp ? nullptr : prog::OpAt(p, e.op_index);
+  const char* name = op != nullptr ? prog::OpName(*op) : "-";
+  int n = snprintf(buf, sizeof(buf), "cpu%d %-8s %-7s #%-4d %s", e.cpu,
+                   TraceKindName(e.kind), ctx::ContextName(e.context),
+                   e.op_index == kNoOp ? -1 : static_cast<int>(e.op_index),
+                   name);
+  std::string out(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  if (e.point != ctx::PointId::kNone) {
+    out += " at ";
+    out += ctx::PointName(e.point);
+  }
+  if (e.kind == TraceKind::kWait && e.other_cpu >= 0) {
+    out += " (held by cpu" + std::to_string(e.other_cpu) + ")";
+  }
+  return out;
+}
+
+struct Executor::Impl : public ctx::Hooks {
+  struct FiberArg {
+    Impl* impl;
+    int cpu;
+  };
+
+  std::vector<std::unique_ptr<Fiber>> fibers;
+  FiberArg fiber_args[ctx::kMaxCpus];
+
+  // Per run.
+  const prog::Program* program = nullptr;
+  RunOptions options;
+  std::unique_ptr<World> world;
+  RunResult* result = nullptr;
+  Vcpu vcpus[ctx::kMaxCpus];
+  std::vector<uint32_t> top_index;  // pre-order index of each top-level op
+  std::vector<int> top_cpu;         // vCPU of each top-level op (-1: cpu())
+  std::vector<bool> consumed;
+  bool run_ended = false;
+  uint64_t epoch = 0;  // counts progress: a vCPU that did not just re-block
+  uint32_t steps = 0;
+
+  // ---- Tracing ----
+  void Trace(TraceKind kind, Cpu& cpu, uint32_t op_index,
+             ctx::PointId point = ctx::PointId::kNone, int other = -1) {
+    if (!options.trace || result->trace.size() >= kMaxTrace) return;
+    TraceEntry e{kind,
+                 static_cast<int8_t>(cpu.id()),
+                 static_cast<uint8_t>(cpu.depth()),
+                 cpu.context(),
+                 op_index,
+                 point,
+                 static_cast<int8_t>(other)};
+    result->trace.push_back(e);
+  }
+
+  // ---- Fiber side ----
+  static void FiberEntry(void* arg) {
+    auto* a = static_cast<FiberArg*>(arg);
+    a->impl->FiberLoop(a->cpu);
+  }
+
+  [[noreturn]] void FiberLoop(int c) {
+    for (;;) {
+      Vcpu& v = vcpus[c];
+      Cpu& cpu = world->kernel.cpu(c);
+      if (v.job == Job::kOp) {
+        RunOp(cpu, v, *v.op, v.op_index);
+      } else {
+        world->mm->CheckInvariants(/*teardown=*/true);
+      }
+      v.status = VcpuStatus::kIdle;
+      fibers[c]->Yield();
+    }
+  }
+
+  void RunBody(Cpu& cpu, Vcpu& v, const std::vector<Op>& body,
+               uint32_t first_index) {
+    uint32_t index = first_index;
+    for (const Op& op : body) {
+      if (run_ended) return;
+      RunOp(cpu, v, op, index);
+      index += 1;
+      if (const auto* irq = std::get_if<prog::Interrupt>(&op.v)) {
+        index += static_cast<uint32_t>(prog::CountOps(irq->body));
+      }
+    }
+  }
+
+  void Fire(Cpu& cpu, Vcpu& v, const PendingIrq& irq) {
+    const uint32_t saved_op = cpu.op_index();
+    Trace(TraceKind::kIrqFire, cpu, irq.op_index);
+    cpu.EnterContext(irq.kind);
+    RunBody(cpu, v, *irq.body, irq.op_index + 1);
+    Trace(TraceKind::kIrqDone, cpu, irq.op_index);
+    cpu.ExitContext();  // irq_exit() may run pending softirqs
+    // The handler's local flag variables die with it.
+    while (!v.saved.empty() && v.saved.back().depth > cpu.depth()) {
+      v.saved.pop_back();
+    }
+    cpu.set_op_index(saved_op);
+    DeliverPending(cpu);
+  }
+
+  // Fires irq now if the vCPU's state allows it, else leaves it pending.
+  void Deliver(Cpu& cpu, Vcpu& v, const PendingIrq& irq) {
+    if (run_ended) return;
+    if (cpu.CanEnter(irq.kind)) {
+      Fire(cpu, v, irq);
+      return;
+    }
+    Trace(TraceKind::kIrqPending, cpu, irq.op_index);
+    (void)v.pending.push_back(irq);
+  }
+
+  void DeliverPending(Cpu& cpu) {
+    Vcpu& v = vcpus[cpu.id()];
+    for (;;) {
+      if (run_ended || v.pending.empty()) return;
+      int pick = -1;
+      for (ContextKind k :
+           {ContextKind::kNmi, ContextKind::kHardirq, ContextKind::kSoftirq}) {
+        if (!cpu.CanEnter(k)) continue;
+        for (size_t i = 0; i < v.pending.size(); ++i) {
+          if (v.pending[i].kind == k) {
+            pick = static_cast<int>(i);
+            break;
+          }
+        }
+        if (pick >= 0) break;
+      }
+      if (pick < 0) return;
+      const PendingIrq irq = v.pending[pick];
+      v.pending.erase_at(pick);
+      Fire(cpu, v, irq);
+    }
+  }
+
+  void RunOp(Cpu& cpu, Vcpu& v, const Op& op, uint32_t index);
+  void RunLockCall(Cpu& cpu, Vcpu& v, const prog::LockCall& call);
+
+  // ---- ctx::Hooks (called on a vCPU's fiber) ----
+  void InjectionPoint(Cpu& cpu, ctx::PointId point) override {
+    Vcpu& v = vcpus[cpu.id()];
+    if (run_ended) return;
+    FixedVector<PendingIrq, 32> fire;
+    for (size_t i = 0; i < v.armed.size();) {
+      ArmedIrq& a = v.armed[i];
+      if (a.point == point && --a.remaining == 0) {
+        (void)fire.push_back(PendingIrq{a.kind, a.body, a.op_index});
+        v.armed.erase_at(i);
+        continue;
+      }
+      ++i;
+    }
+    for (const PendingIrq& irq : fire) Deliver(cpu, v, irq);
+    if (v.pause_armed && v.pause_point == point && --v.pause_remaining == 0) {
+      v.pause_armed = false;
+      Trace(TraceKind::kPause, cpu, cpu.op_index(), point);
+      v.status = VcpuStatus::kPaused;
+      fibers[cpu.id()]->Yield();
+    }
+  }
+
+  void IrqsEnabled(Cpu& cpu) override { DeliverPending(cpu); }
+  void SoftirqsMayRun(Cpu& cpu) override { DeliverPending(cpu); }
+
+  void Wait(Cpu& cpu, const void* lock, ctx::LockClassId cls,
+            int holder) override {
+    Vcpu& v = vcpus[cpu.id()];
+    const bool repeat = v.wait_lock == lock && v.waiting_for == holder;
+    if (!repeat) Trace(TraceKind::kWait, cpu, cpu.op_index(),
+                       ctx::PointId::kNone, holder);
+    v.status = VcpuStatus::kWaiting;
+    v.waiting_for = holder;
+    v.wait_lock = lock;
+    v.wait_class = cls;
+    v.wait_epoch = epoch;
+    fibers[cpu.id()]->Yield();
+  }
+
+  [[noreturn]] void Hang(Cpu& cpu) override {
+    Trace(TraceKind::kHang, cpu, cpu.op_index());
+    vcpus[cpu.id()].status = VcpuStatus::kHung;
+    run_ended = true;
+    for (;;) fibers[cpu.id()]->Yield();  // never resumed
+  }
+
+  // ---- Scheduler side ----
+  void Resume(int c) {
+    Vcpu& v = vcpus[c];
+    Cpu& cpu = world->kernel.cpu(c);
+    if (v.status == VcpuStatus::kPaused || v.status == VcpuStatus::kWaiting) {
+      if (v.status == VcpuStatus::kPaused) {
+        Trace(TraceKind::kResume, cpu, cpu.op_index());
+      }
+    }
+    const bool was_waiting = v.status == VcpuStatus::kWaiting;
+    const void* lock = v.wait_lock;
+    const int holder = v.waiting_for;
+    ++steps;
+    v.status = VcpuStatus::kRunning;
+    ctx::set_this_cpu(&cpu);
+    fibers[c]->SwitchTo();
+    ctx::set_this_cpu(nullptr);
+    // Progress is anything but retrying the same wait and blocking again.
+    if (!(was_waiting && v.status == VcpuStatus::kWaiting &&
+          v.wait_lock == lock && v.waiting_for == holder)) {
+      ++epoch;
+    }
+    if (v.status != VcpuStatus::kWaiting) {
+      v.wait_lock = nullptr;
+      v.waiting_for = -1;
+    }
+  }
+
+  void Start(int c, const Op& op, uint32_t index) {
+    Vcpu& v = vcpus[c];
+    v.job = Job::kOp;
+    v.op = &op;
+    v.op_index = index;
+    Resume(c);
+  }
+
+  // Next unconsumed top-level op at or after `from` for vCPU c.
+  int NextOpFor(int c, size_t from) const {
+    for (size_t j = from; j < program->ops.size(); ++j) {
+      if (!consumed[j] && top_cpu[j] == c) return static_cast<int>(j);
+    }
+    return -1;
+  }
+
+  void ReportWaitCycle(const std::vector<int>& chain, const char* why) {
+    Cpu& cpu = world->kernel.cpu(chain.front());
+    Finding f = cpu.MakeFinding(FindingKind::kWaitCycle, nullptr);
+    uint64_t cause = 0;
+    for (int c : chain) {
+      const Vcpu& v = vcpus[c];
+      Cpu& w = world->kernel.cpu(c);
+      const char* name = v.wait_class != ctx::kNoClass
+                             ? world->kernel.lock_class(v.wait_class).name
+                             : "?";
+      FindingLock& l = f.AddLock(name, LockRole::kWaiter);
+      l.class_id = v.wait_class;
+      l.cpu = static_cast<int8_t>(c);
+      l.context = static_cast<uint8_t>(w.context());
+      l.op_index = w.op_index();
+      l.function = w.current_function();
+      if (v.wait_class != ctx::kNoClass) {
+        l.lock_type =
+            static_cast<uint8_t>(world->kernel.lock_class(v.wait_class).type);
+      }
+      cause = cause * 131 + v.wait_class;
+    }
+    f.cause = cause;
+    f.function = world->kernel.cpu(chain.front()).current_function();
+    f.SetDetail(why);
+    world->kernel.Report(f);
+    run_ended = true;
+  }
+
+  // Makes progress towards vCPU c becoming idle.
+  void Drive(int c, size_t cursor) {
+    if (++steps > options.max_steps) {
+      Cpu& cpu = world->kernel.cpu(c);
+      Finding f = cpu.MakeFinding(FindingKind::kRetryLivelock, nullptr);
+      f.SetDetail("the vCPUs made no overall progress within the step budget");
+      world->kernel.Report(f);
+      run_ended = true;
+      return;
+    }
+    Vcpu& v = vcpus[c];
+    switch (v.status) {
+      case VcpuStatus::kPaused:
+        Resume(c);
+        return;
+      case VcpuStatus::kWaiting:
+        break;
+      default:
+        run_ended = true;  // hung (already reported) or inconsistent
+        return;
+    }
+    if (v.wait_epoch != epoch) {
+      Resume(c);  // something ran since it started waiting: retry
+      return;
+    }
+    std::vector<int> chain{c};
+    int h = v.waiting_for;
+    for (;;) {
+      if (h < 0 || h >= world->kernel.nr_cpus()) {
+        ReportWaitCycle(chain, "waits for a lock whose holder is unknown");
+        return;
+      }
+      for (int x : chain) {
+        if (x == h) {
+          ReportWaitCycle(chain,
+                          "each vCPU in the cycle waits for a lock held by "
+                          "the next one: none can make progress");
+          return;
+        }
+      }
+      Vcpu& vh = vcpus[h];
+      switch (vh.status) {
+        case VcpuStatus::kWaiting:
+          if (vh.wait_epoch != epoch) {
+            Resume(h);
+            return;
+          }
+          chain.push_back(h);
+          h = vh.waiting_for;
+          continue;
+        case VcpuStatus::kPaused:
+          Resume(h);
+          return;
+        case VcpuStatus::kIdle: {
+          // The holder keeps the lock between ops: run its next op early.
+          const int j = NextOpFor(h, cursor);
+          if (j < 0) {
+            chain.push_back(h);
+            ReportWaitCycle(chain,
+                            "the lock is held by a vCPU that has no more "
+                            "work: it is never released");
+            return;
+          }
+          consumed[j] = true;
+          Start(h, program->ops[j], top_index[j]);
+          return;
+        }
+        default:
+          run_ended = true;
+          return;
+      }
+    }
+  }
+
+  bool AllIdle() const {
+    for (int c = 0; c < world->kernel.nr_cpus(); ++c) {
+      if (vcpus[c].status != VcpuStatus::kIdle) return false;
+    }
+    return true;
+  }
+
+  bool AnyLockHeld() {
+    for (int c = 0; c < world->kernel.nr_cpus(); ++c) {
+      if (!world->kernel.cpu(c).held().empty()) return true;
+    }
+    return false;
+  }
+
+  void Run(const prog::Program& p, const RunOptions& opts, RunResult& out) {
+    program = &p;
+    options = opts;
+    result = &out;
+    run_ended = false;
+    epoch = 0;
+    steps = 0;
+
+    ctx::Config config = opts.config ? *opts.config : p.config;
+    if (config.nr_cpus < 1) config.nr_cpus = 1;
+    if (config.nr_cpus > ctx::kMaxCpus) config.nr_cpus = ctx::kMaxCpus;
+    const BugSet bugs = BugSet::FromBits(p.bugs.bits() | opts.extra_bugs.bits());
+    world = std::make_unique<World>(config, bugs, p, opts.lockdep);
+    world->kernel.SetHooks(this);
+    out.config = world->kernel.config();
+    out.bugs = bugs;
+    const int nr = world->kernel.nr_cpus();
+
+    while (static_cast<int>(fibers.size()) < nr) {
+      fibers.push_back(std::make_unique<Fiber>());
+    }
+    for (int c = 0; c < nr; ++c) {
+      vcpus[c] = Vcpu{};
+      fiber_args[c] = FiberArg{this, c};
+      fibers[c]->Reset(&Impl::FiberEntry, &fiber_args[c]);
+    }
+
+    // Which vCPU each top-level op runs on, and its pre-order index.
+    const size_t n = p.ops.size();
+    top_index.assign(n, 0);
+    top_cpu.assign(n, -1);
+    consumed.assign(n, false);
+    uint32_t index = 0;
+    int cur = 0;
+    for (size_t i = 0; i < n; ++i) {
+      top_index[i] = index;
+      index += 1;
+      if (const auto* irq = std::get_if<prog::Interrupt>(&p.ops[i].v)) {
+        index += static_cast<uint32_t>(prog::CountOps(irq->body));
+      }
+      if (const auto* sw = std::get_if<prog::SwitchCpu>(&p.ops[i].v)) {
+        if (sw->cpu.v < nr) cur = sw->cpu.v;
+        continue;
+      }
+      top_cpu[i] = cur;
+    }
+
+    for (size_t i = 0; i < n && !run_ended; ++i) {
+      if (consumed[i] || top_cpu[i] < 0) continue;
+      const int c = top_cpu[i];
+      while (vcpus[c].status != VcpuStatus::kIdle && !run_ended) Drive(c, i);
+      if (run_ended) break;
+      consumed[i] = true;
+      Start(c, p.ops[i], top_index[i]);
+      if (opts.invariants_every_op && !run_ended && AllIdle()) {
+        world->mm->CheckInvariants(/*teardown=*/false);
+      }
+    }
+    // The program is over: let every vCPU finish what it started.
+    while (!run_ended) {
+      int busy = -1;
+      for (int c = 0; c < nr; ++c) {
+        if (vcpus[c].status != VcpuStatus::kIdle) {
+          busy = c;
+          break;
+        }
+      }
+      if (busy < 0) break;
+      Drive(busy, n);
+    }
+    if (!run_ended) {
+      for (int c = 0; c < nr; ++c) {
+        for (const PendingIrq& irq : vcpus[c].pending) {
+          Trace(TraceKind::kSkipped, world->kernel.cpu(c), irq.op_index);
+        }
+        world->kernel.cpu(c).CheckReturnToUser();
+      }
+      // Teardown frees the program's pages; it takes allocator locks, so it
+      // runs on a vCPU, and only when nothing is left locked.
+      if (!AnyLockHeld()) {
+        vcpus[0].job = Job::kTeardown;
+        Resume(0);
+        while (!run_ended && vcpus[0].status != VcpuStatus::kIdle) {
+          Drive(0, n);
+        }
+      }
+    }
+    out.completed = !run_ended;
+    out.findings = world->kernel.findings();
+    world->kernel.SetHooks(nullptr);
+    world.reset();
+    program = nullptr;
+    result = nullptr;
+  }
+};
+
+void Executor::Impl::RunOp(Cpu& cpu, Vcpu& v, const Op& op, uint32_t index) {
+  cpu.set_op_index(index);
+  ++result->ops_run;
+  Trace(TraceKind::kOp, cpu, index);
+  ctx::FunctionScope scope(prog::OpName(op));
+  std::visit(
+      [&](const auto& o) {
+        using T = std::decay_t<decltype(o)>;
+        if constexpr (std::is_same_v<T, prog::SwitchCpu>) {
+          Trace(TraceKind::kSkipped, cpu, index);  // not valid in a body
+        } else if constexpr (std::is_same_v<T, prog::LocalIrqDisable>) {
+          cpu.local_irq_disable();
+        } else if constexpr (std::is_same_v<T, prog::LocalIrqEnable>) {
+          cpu.local_irq_enable();
+        } else if constexpr (std::is_same_v<T, prog::LocalIrqSave>) {
+          (void)v.saved.push_back(SavedFlags{
+              -1, cpu.local_irq_save(), static_cast<uint8_t>(cpu.depth())});
+        } else if constexpr (std::is_same_v<T, prog::LocalIrqRestore>) {
+          for (size_t i = v.saved.size(); i-- > 0;) {
+            if (v.saved[i].lock == -1 && v.saved[i].depth == cpu.depth()) {
+              const ctx::IrqFlags f = v.saved[i].flags;
+              v.saved.erase_at(i);
+              cpu.local_irq_restore(f);
+              return;
+            }
+          }
+          Finding f = cpu.MakeFinding(FindingKind::kUnbalancedIrqRestore,
+                                      "local_irq_restore");
+          f.cause = index;
+          cpu.Report(f);
+        } else if constexpr (std::is_same_v<T, prog::LocalBhDisable>) {
+          cpu.local_bh_disable();
+        } else if constexpr (std::is_same_v<T, prog::LocalBhEnable>) {
+          cpu.local_bh_enable();
+        } else if constexpr (std::is_same_v<T, prog::PreemptDisable>) {
+          cpu.preempt_disable();
+        } else if constexpr (std::is_same_v<T, prog::PreemptEnable>) {
+          cpu.preempt_enable();
+        } else if constexpr (std::is_same_v<T, prog::MigrateDisable>) {
+          cpu.migrate_disable();
+        } else if constexpr (std::is_same_v<T, prog::MigrateEnable>) {
+          cpu.migrate_enable();
+        } else if constexpr (std::is_same_v<T, prog::MightSleep>) {
+          cpu.might_sleep("might_sleep");
+        } else if constexpr (std::is_same_v<T, prog::Interrupt>) {
+          if (o.kind == ContextKind::kTask) return;
+          if (o.at.v == ctx::PointId::kNone) {
+            Deliver(cpu, v, PendingIrq{o.kind, &o.body, index});
+          } else {
+            (void)v.armed.push_back(ArmedIrq{
+                o.kind, o.at.v, static_cast<uint8_t>(o.at.nth ? o.at.nth : 1),
+                &o.body, index});
+          }
+        } else if constexpr (std::is_same_v<T, prog::Pause>) {
+          if (o.at.v == ctx::PointId::kNone) return;
+          v.pause_armed = true;
+          v.pause_point = o.at.v;
+          v.pause_remaining = o.at.nth ? o.at.nth : 1;
+        } else if constexpr (std::is_same_v<T, prog::LockCall>) {
+          RunLockCall(cpu, v, o);
+        } else {
+          if (!world->mm->RunOp(op, *result)) {
+            Trace(TraceKind::kSkipped, cpu, index);
+          }
+        }
+      },
+      op.v);
+}
+
+void Executor::Impl::RunLockCall(Cpu& cpu, Vcpu& v,
+                                 const prog::LockCall& call) {
+  using prog::LockVerb;
+  namespace lk = locks;
+  if (call.lock.v >= world->locks.size()) return;
+  TestLock& tl = world->locks[call.lock.v];
+  if (!prog::LockVerbApplies(call.verb, tl.type)) return;
+  const int li = call.lock.v;
+  const char* fn = prog::LockVerbName(call.verb);
+  auto save = [&](ctx::IrqFlags f) {
+    (void)v.saved.push_back(
+        SavedFlags{li, f, static_cast<uint8_t>(cpu.depth())});
+  };
+  auto restore = [&]() -> ctx::IrqFlags {
+    for (size_t i = v.saved.size(); i-- > 0;) {
+      if (v.saved[i].lock == li) {
+        const ctx::IrqFlags f = v.saved[i].flags;
+        v.saved.erase_at(i);
+        return f;
+      }
+    }
+    Finding f = cpu.MakeFinding(FindingKind::kUnbalancedIrqRestore, fn);
+    f.cause = cpu.op_index();
+    cpu.Report(f);
+    return ctx::IrqFlags{cpu.irqs_disabled()};
+  };
+  auto& raw = static_cast<lk::RawSpinlock&>(*tl.lock);
+  auto& spin = static_cast<lk::Spinlock&>(*tl.lock);
+  auto& rw = static_cast<lk::Rwlock&>(*tl.lock);
+  auto& local = static_cast<lk::LocalLock&>(*tl.lock);
+  auto& seq = static_cast<lk::Seqlock&>(*tl.lock);
+  auto& mutex = static_cast<lk::Mutex&>(*tl.lock);
+  auto& map = static_cast<lk::LockdepMap&>(*tl.lock);
+  ctx::IrqFlags f;
+  switch (call.verb) {
+    case LockVerb::kRawSpinLock: lk::raw_spin_lock(raw, fn); break;
+    case LockVerb::kRawSpinUnlock: lk::raw_spin_unlock(raw, fn); break;
+    case LockVerb::kRawSpinTrylock: (void)lk::raw_spin_trylock(raw, fn); break;
+    case LockVerb::kRawSpinLockIrqsave: save(lk::raw_spin_lock_irqsave(raw, fn)); break;
+    case LockVerb::kRawSpinUnlockIrqrestore: lk::raw_spin_unlock_irqrestore(raw, restore(), fn); break;
+    case LockVerb::kRawSpinTrylockIrqsave:
+      if (lk::raw_spin_trylock_irqsave(raw, &f, fn)) save(f);
+      break;
+    case LockVerb::kRawSpinLockIrq: lk::raw_spin_lock_irq(raw, fn); break;
+    case LockVerb::kRawSpinUnlockIrq: lk::raw_spin_unlock_irq(raw, fn); break;
+    case LockVerb::kSpinLock: lk::spin_lock(spin, fn); break;
+    case LockVerb::kSpinLockNested: lk::spin_lock_nested(spin, call.subclass, fn); break;
+    case LockVerb::kSpinUnlock: lk::spin_unlock(spin, fn); break;
+    case LockVerb::kSpinTrylock: (void)lk::spin_trylock(spin, fn); break;
+    case LockVerb::kSpinLockIrqsave: save(lk::spin_lock_irqsave(spin, fn)); break;
+    case LockVerb::kSpinUnlockIrqrestore: lk::spin_unlock_irqrestore(spin, restore(), fn); break;
+    case LockVerb::kSpinTrylockIrqsave:
+      if (lk::spin_trylock_irqsave(spin, &f, fn)) save(f);
+      break;
+    case LockVerb::kSpinLockIrq: lk::spin_lock_irq(spin, fn); break;
+    case LockVerb::kSpinUnlockIrq: lk::spin_unlock_irq(spin, fn); break;
+    case LockVerb::kSpinLockBh: lk::spin_lock_bh(spin, fn); break;
+    case LockVerb::kSpinUnlockBh: lk::spin_unlock_bh(spin, fn); break;
+    case LockVerb::kSpinTrylockBh: (void)lk::spin_trylock_bh(spin, fn); break;
+    case LockVerb::kReadLock: lk::read_lock(rw, fn); break;
+    case LockVerb::kReadUnlock: lk::read_unlock(rw, fn); break;
+    case LockVerb::kReadTrylock: (void)lk::read_trylock(rw, fn); break;
+    case LockVerb::kWriteLock: lk::write_lock(rw, fn); break;
+    case LockVerb::kWriteUnlock: lk::write_unlock(rw, fn); break;
+    case LockVerb::kWriteTrylock: (void)lk::write_trylock(rw, fn); break;
+    case LockVerb::kReadLockIrqsave: save(lk::read_lock_irqsave(rw, fn)); break;
+    case LockVerb::kReadUnlockIrqrestore: lk::read_unlock_irqrestore(rw, restore(), fn); break;
+    case LockVerb::kWriteLockIrqsave: save(lk::write_lock_irqsave(rw, fn)); break;
+    case LockVerb::kWriteUnlockIrqrestore: lk::write_unlock_irqrestore(rw, restore(), fn); break;
+    case LockVerb::kReadLockIrq: lk::read_lock_irq(rw, fn); break;
+    case LockVerb::kReadUnlockIrq: lk::read_unlock_irq(rw, fn); break;
+    case LockVerb::kWriteLockIrq: lk::write_lock_irq(rw, fn); break;
+    case LockVerb::kWriteUnlockIrq: lk::write_unlock_irq(rw, fn); break;
+    case LockVerb::kReadLockBh: lk::read_lock_bh(rw, fn); break;
+    case LockVerb::kReadUnlockBh: lk::read_unlock_bh(rw, fn); break;
+    case LockVerb::kWriteLockBh: lk::write_lock_bh(rw, fn); break;
+    case LockVerb::kWriteUnlockBh: lk::write_unlock_bh(rw, fn); break;
+    case LockVerb::kLocalLock: lk::local_lock(local, fn); break;
+    case LockVerb::kLocalUnlock: lk::local_unlock(local, fn); break;
+    case LockVerb::kLocalLockIrqsave: save(lk::local_lock_irqsave(local, fn)); break;
+    case LockVerb::kLocalUnlockIrqrestore: lk::local_unlock_irqrestore(local, restore(), fn); break;
+    case LockVerb::kLocalLockIrq: lk::local_lock_irq(local, fn); break;
+    case LockVerb::kLocalUnlockIrq: lk::local_unlock_irq(local, fn); break;
+    case LockVerb::kLocalTrylock: (void)lk::local_trylock(local, fn); break;
+    case LockVerb::kLocalTrylockIrqsave:
+      if (lk::local_trylock_irqsave(local, &f, fn)) save(f);
+      break;
+    case LockVerb::kWriteSeqlock: lk::write_seqlock(seq, fn); break;
+    case LockVerb::kWriteSequnlock: lk::write_sequnlock(seq, fn); break;
+    case LockVerb::kWriteSeqlockIrqsave: save(lk::write_seqlock_irqsave(seq, fn)); break;
+    case LockVerb::kWriteSequnlockIrqrestore: lk::write_sequnlock_irqrestore(seq, restore(), fn); break;
+    case LockVerb::kWriteSeqlockIrq: lk::write_seqlock_irq(seq, fn); break;
+    case LockVerb::kWriteSequnlockIrq: lk::write_sequnlock_irq(seq, fn); break;
+    case LockVerb::kWriteSeqlockBh: lk::write_seqlock_bh(seq, fn); break;
+    case LockVerb::kWriteSequnlockBh: lk::write_sequnlock_bh(seq, fn); break;
+    case LockVerb::kReadSeqbegin: v.seq_start[li] = lk::read_seqbegin(seq, fn); break;
+    case LockVerb::kReadSeqretry: (void)lk::read_seqretry(seq, v.seq_start[li], fn); break;
+    case LockVerb::kWriteSeqcountBegin: lk::write_seqcount_begin(seq, fn); break;
+    case LockVerb::kWriteSeqcountEnd: lk::write_seqcount_end(seq, fn); break;
+    case LockVerb::kMutexLock: lk::mutex_lock(mutex, fn); break;
+    case LockVerb::kMutexUnlock: lk::mutex_unlock(mutex, fn); break;
+    case LockVerb::kMutexTrylock: (void)lk::mutex_trylock(mutex, fn); break;
+    case LockVerb::kLockMapAcquire: lk::lock_map_acquire(map, fn); break;
+    case LockVerb::kLockMapAcquireRead: lk::lock_map_acquire_read(map, fn); break;
+    case LockVerb::kLockMapAcquireTry: lk::lock_map_acquire_try(map, fn); break;
+    case LockVerb::kLockMapRelease: lk::lock_map_release(map, fn); break;
+    case LockVerb::kLockInit: lk::lock_init(*tl.lock, fn); break;
+    case LockVerb::kLockFree: lk::debug_check_no_locks_freed(*tl.lock, fn); break;
+    case LockVerb::kCount: break;
+  }
+}
+
+Executor::Executor() : impl_(std::make_unique<Impl>()) {}
+Executor::~Executor() = default;
+
+RunResult Executor::Run(const prog::Program& p, const RunOptions& options) {
+  RunResult result;
+  if (options.trace) result.trace.reserve(256);
+  impl_->Run(p, options, result);
+  return result;
+}
+
+}  // namespace reentry::exec

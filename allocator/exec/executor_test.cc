@@ -1,0 +1,357 @@
+#include "allocator/exec/executor.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace reentry::exec {
+namespace {
+
+using ctx::ContextKind;
+using ctx::LockType;
+using prog::LockVerb;
+using prog::Op;
+using prog::Program;
+
+// Small builders so tests read like the programs they run.
+Op Call(LockVerb v, uint8_t lock = 0) {
+  prog::LockCall c;
+  c.verb = v;
+  c.lock.v = lock;
+  return c;
+}
+Op OnCpu(uint8_t c) { return prog::SwitchCpu{prog::CpuArg{c}}; }
+Op Irq(ContextKind kind, std::vector<Op> body,
+       ctx::PointId at = ctx::PointId::kNone, uint8_t nth = 1) {
+  prog::Interrupt irq;
+  irq.kind = kind;
+  irq.at = prog::PointArg{at, nth};
+  irq.body = std::move(body);
+  return irq;
+}
+
+Program WithLocks(std::vector<std::pair<std::string, LockType>> locks,
+                  int cpus = 1) {
+  Program p;
+  p.config.nr_cpus = cpus;
+  for (auto& [name, type] : locks) {
+    p.locks.push_back(prog::LockDecl{name, type, "&" + name + "->lock"});
+  }
+  return p;
+}
+
+RunOptions NoLockdep() {
+  RunOptions o;
+  o.lockdep = false;
+  return o;
+}
+
+bool Has(const RunResult& r, FindingKind k) { return r.findings.has(k); }
+
+TEST(ExecutorTest, HardirqTakingSpinlockHeldByItsTaskIsSameCpuDeadlock) {
+  Program p = WithLocks({{"A", LockType::kSpinlock}});
+  p.ops = {Call(LockVerb::kSpinLock),
+           Irq(ContextKind::kHardirq,
+               {Call(LockVerb::kSpinLock), Call(LockVerb::kSpinUnlock)}),
+           Call(LockVerb::kSpinUnlock)};
+  Executor ex;
+  RunResult r = ex.Run(p, NoLockdep());
+  EXPECT_FALSE(r.completed);
+  ASSERT_TRUE(Has(r, FindingKind::kLockRecursion));
+  const Finding& f = r.findings[0];
+  EXPECT_EQ(f.kind, FindingKind::kLockRecursion);
+  EXPECT_EQ(f.context, static_cast<uint8_t>(ContextKind::kHardirq));
+  EXPECT_EQ(f.op_index, 2u);  // the spin_lock inside the handler
+  EXPECT_STREQ(f.locks[0].name, "&A->lock");
+  EXPECT_EQ(r.trace.back().kind, TraceKind::kHang);
+}
+
+TEST(ExecutorTest, SameProgramWithIrqsaveRunsClean) {
+  Program p = WithLocks({{"A", LockType::kSpinlock}});
+  p.ops = {Call(LockVerb::kSpinLockIrqsave),
+           Irq(ContextKind::kHardirq,
+               {Call(LockVerb::kSpinLock), Call(LockVerb::kSpinUnlock)}),
+           Call(LockVerb::kSpinUnlockIrqrestore)};
+  Executor ex;
+  RunResult r = ex.Run(p, NoLockdep());
+  EXPECT_TRUE(r.completed);
+  EXPECT_EQ(r.findings.size(), 0u);
+  // The interrupt was held pending and fired when irqs came back on.
+  bool pending = false, fired_after = false;
+  for (const TraceEntry& e : r.trace) {
+    if (e.kind == TraceKind::kIrqPending) pending = true;
+    if (pending && e.kind == TraceKind::kIrqFire) fired_after = true;
+  }
+  EXPECT_TRUE(pending);
+  EXPECT_TRUE(fired_after);
+}
+
+TEST(ExecutorTest, AbbaAcrossCpusIsAWaitCycle) {
+  Program p = WithLocks({{"A", LockType::kSpinlock}, {"B", LockType::kSpinlock}}, 2);
+  p.ops = {OnCpu(0), Call(LockVerb::kSpinLock, 0),
+           OnCpu(1), Call(LockVerb::kSpinLock, 1),
+           OnCpu(0), Call(LockVerb::kSpinLock, 1),
+           OnCpu(1), Call(LockVerb::kSpinLock, 0)};
+  Executor ex;
+  RunResult r = ex.Run(p, NoLockdep());
+  EXPECT_FALSE(r.completed);
+  ASSERT_TRUE(Has(r, FindingKind::kWaitCycle));
+  const Finding& f = r.findings[0];
+  ASSERT_EQ(f.locks.size(), 2u);
+  EXPECT_EQ(f.locks[0].role, LockRole::kWaiter);
+}
+
+TEST(ExecutorTest, ContendedLockIsHandedOver) {
+  Program p = WithLocks({{"A", LockType::kSpinlock}}, 2);
+  p.ops = {OnCpu(0), Call(LockVerb::kSpinLock),
+           OnCpu(1), Call(LockVerb::kSpinLock),  // waits for cpu0
+           OnCpu(0), Call(LockVerb::kSpinUnlock),
+           OnCpu(1), Call(LockVerb::kSpinUnlock)};
+  Executor ex;
+  RunResult r = ex.Run(p, NoLockdep());
+  EXPECT_TRUE(r.completed);
+  EXPECT_EQ(r.findings.size(), 0u);
+}
+
+TEST(ExecutorTest, IdleHolderRunsAheadToRelease) {
+  // cpu1's unlock comes before cpu0's in program order, but cpu1 cannot get
+  // the lock until cpu0 releases it: cpu0's next op runs early.
+  Program p = WithLocks({{"A", LockType::kSpinlock}}, 2);
+  p.ops = {OnCpu(0), Call(LockVerb::kSpinLock),
+           OnCpu(1), Call(LockVerb::kSpinLock), Call(LockVerb::kSpinUnlock),
+           OnCpu(0), Call(LockVerb::kSpinUnlock)};
+  Executor ex;
+  RunResult r = ex.Run(p, NoLockdep());
+  EXPECT_TRUE(r.completed);
+  EXPECT_EQ(r.findings.size(), 0u);
+}
+
+TEST(ExecutorTest, LockNeverReleasedIsReported) {
+  Program p = WithLocks({{"A", LockType::kSpinlock}}, 2);
+  p.ops = {OnCpu(0), Call(LockVerb::kSpinLock), OnCpu(1),
+           Call(LockVerb::kSpinLock)};
+  Executor ex;
+  RunResult r = ex.Run(p, NoLockdep());
+  EXPECT_FALSE(r.completed);
+  EXPECT_TRUE(Has(r, FindingKind::kWaitCycle));
+}
+
+TEST(ExecutorTest, MutexContentionSleepsAndResumes) {
+  Program p = WithLocks({{"M", LockType::kMutex}}, 2);
+  p.ops = {OnCpu(0), Call(LockVerb::kMutexLock),
+           OnCpu(1), Call(LockVerb::kMutexLock),
+           OnCpu(0), Call(LockVerb::kMutexUnlock),
+           OnCpu(1), Call(LockVerb::kMutexUnlock)};
+  Executor ex;
+  RunResult r = ex.Run(p, NoLockdep());
+  EXPECT_TRUE(r.completed);
+  EXPECT_EQ(r.findings.size(), 0u);
+}
+
+TEST(ExecutorTest, SeqlockReaderOnInterruptedWriter) {
+  Program p = WithLocks({{"S", LockType::kSeqlock}});
+  p.ops = {Call(LockVerb::kWriteSeqlock),
+           Irq(ContextKind::kHardirq, {Call(LockVerb::kReadSeqbegin)}),
+           Call(LockVerb::kWriteSequnlock)};
+  Executor ex;
+  RunResult r = ex.Run(p, NoLockdep());
+  EXPECT_FALSE(r.completed);
+  EXPECT_TRUE(Has(r, FindingKind::kSeqlockReaderOnInterruptedWriter));
+}
+
+TEST(ExecutorTest, SeqlockWriterWithIrqsOffLetsTheReaderWait) {
+  Program p = WithLocks({{"S", LockType::kSeqlock}});
+  p.ops = {Call(LockVerb::kWriteSeqlockIrqsave),
+           Irq(ContextKind::kHardirq, {Call(LockVerb::kReadSeqbegin)}),
+           Call(LockVerb::kWriteSequnlockIrqrestore)};
+  Executor ex;
+  RunResult r = ex.Run(p, NoLockdep());
+  EXPECT_TRUE(r.completed);
+  EXPECT_EQ(r.findings.size(), 0u);
+}
+
+TEST(ExecutorTest, SeqlockReaderOnAnotherCpuWaitsForTheWriter) {
+  Program p = WithLocks({{"S", LockType::kSeqlock}}, 2);
+  p.ops = {OnCpu(0), Call(LockVerb::kWriteSeqlock),
+           OnCpu(1), Call(LockVerb::kReadSeqbegin),
+           OnCpu(0), Call(LockVerb::kWriteSequnlock)};
+  Executor ex;
+  RunResult r = ex.Run(p, NoLockdep());
+  EXPECT_TRUE(r.completed);
+  EXPECT_EQ(r.findings.size(), 0u);
+}
+
+TEST(ExecutorTest, UpTrylockSucceedsOnHeldLock) {
+  Program p = WithLocks({{"A", LockType::kSpinlock}});
+  p.config.smp = false;
+  p.ops = {Call(LockVerb::kSpinLock),
+           Irq(ContextKind::kNmi,
+               {Call(LockVerb::kSpinTrylock), Call(LockVerb::kSpinUnlock)}),
+           Call(LockVerb::kSpinUnlock)};
+  Executor ex;
+  RunResult r = ex.Run(p, NoLockdep());
+  EXPECT_TRUE(r.completed);
+  EXPECT_TRUE(Has(r, FindingKind::kUpTrylockOnHeldLock));
+  EXPECT_FALSE(Has(r, FindingKind::kLockAlreadyUnlocked));
+}
+
+TEST(ExecutorTest, SmpTrylockOnHeldLockFailsQuietly) {
+  Program p = WithLocks({{"A", LockType::kSpinlock}});
+  p.ops = {Call(LockVerb::kSpinLock),
+           Irq(ContextKind::kNmi, {Call(LockVerb::kSpinTrylock)}),
+           Call(LockVerb::kSpinUnlock)};
+  Executor ex;
+  RunResult r = ex.Run(p, NoLockdep());
+  EXPECT_TRUE(r.completed);
+  EXPECT_EQ(r.findings.size(), 0u);
+}
+
+TEST(ExecutorTest, LocalTrylockDetectsReentryAndLocalLockCorrupts) {
+  Program p = WithLocks({{"L", LockType::kLocalTrylock}});
+  p.ops = {Call(LockVerb::kLocalLock),
+           Irq(ContextKind::kHardirq, {Call(LockVerb::kLocalTrylock)}),
+           Call(LockVerb::kLocalUnlock)};
+  Executor ex;
+  RunResult clean = ex.Run(p, NoLockdep());
+  EXPECT_TRUE(clean.completed);
+  EXPECT_EQ(clean.findings.size(), 0u);
+
+  p.ops = {Call(LockVerb::kLocalLock),
+           Irq(ContextKind::kHardirq,
+               {Call(LockVerb::kLocalLock), Call(LockVerb::kLocalUnlock)}),
+           Call(LockVerb::kLocalUnlock)};
+  RunResult bad = ex.Run(p, NoLockdep());
+  EXPECT_TRUE(Has(bad, FindingKind::kLocalLockReentry));
+  EXPECT_FALSE(Has(bad, FindingKind::kLockAlreadyUnlocked));
+}
+
+TEST(ExecutorTest, RtSpinlockIrqsaveLeavesIrqsOnAndSleepsInHardirq) {
+  Program p = WithLocks({{"A", LockType::kSpinlock}});
+  p.config.preempt_rt = true;
+  p.ops = {Call(LockVerb::kSpinLockIrqsave),
+           Irq(ContextKind::kHardirq, {Call(LockVerb::kSpinLock)}),
+           Call(LockVerb::kSpinUnlockIrqrestore)};
+  Executor ex;
+  RunResult r = ex.Run(p, NoLockdep());
+  // On PREEMPT_RT spin_lock_irqsave does not disable interrupts: the hardirq
+  // lands inside the section and blocks on a sleeping lock.
+  EXPECT_TRUE(Has(r, FindingKind::kSleepInAtomic));
+  EXPECT_TRUE(Has(r, FindingKind::kLockRecursion));
+}
+
+TEST(ExecutorTest, RtTrylockInNmiSpinsOnWaitLock) {
+  // BZ-02's NMI variant: cpu1 blocks on A in the rtmutex slow path holding
+  // wait_lock; an NMI there trylocks A and needs wait_lock.
+  Program p = WithLocks({{"A", LockType::kSpinlock}}, 2);
+  p.config.preempt_rt = true;
+  p.ops = {OnCpu(0), Call(LockVerb::kSpinLock),
+           OnCpu(1),
+           Irq(ContextKind::kNmi, {Call(LockVerb::kSpinTrylock)},
+               ctx::PointId::kRtSpinLockWaitLock),
+           Call(LockVerb::kSpinLock)};
+  Executor ex;
+  RunResult r = ex.Run(p, NoLockdep());
+  EXPECT_FALSE(r.completed);
+  EXPECT_TRUE(Has(r, FindingKind::kLockRecursion));
+}
+
+TEST(ExecutorTest, MutexInHardirqSleepsInAtomic) {
+  Program p = WithLocks({{"M", LockType::kMutex}});
+  p.ops = {Irq(ContextKind::kHardirq,
+               {Call(LockVerb::kMutexLock), Call(LockVerb::kMutexUnlock)})};
+  Executor ex;
+  RunResult r = ex.Run(p, NoLockdep());
+  EXPECT_TRUE(Has(r, FindingKind::kSleepInAtomic));
+}
+
+TEST(ExecutorTest, LockHeldAtHardirqExitAndAtReturnToUser) {
+  Program p = WithLocks({{"A", LockType::kSpinlock}, {"B", LockType::kSpinlock}});
+  p.ops = {Irq(ContextKind::kHardirq, {Call(LockVerb::kSpinLock, 0)}),
+           Call(LockVerb::kSpinLock, 1)};
+  Executor ex;
+  RunResult r = ex.Run(p, NoLockdep());
+  EXPECT_TRUE(Has(r, FindingKind::kLockHeldAtContextExit));
+  EXPECT_TRUE(Has(r, FindingKind::kLockHeldReturningToUser));
+}
+
+TEST(ExecutorTest, UnbalancedRestores) {
+  Program p = WithLocks({{"A", LockType::kSpinlock}});
+  p.ops = {prog::LocalIrqRestore{}};
+  Executor ex;
+  EXPECT_TRUE(Has(ex.Run(p, NoLockdep()), FindingKind::kUnbalancedIrqRestore));
+  p.ops = {Call(LockVerb::kSpinLock), Call(LockVerb::kSpinUnlockIrqrestore)};
+  EXPECT_TRUE(Has(ex.Run(p, NoLockdep()), FindingKind::kUnbalancedIrqRestore));
+}
+
+TEST(ExecutorTest, SoftirqRaisedInHardirqRunsAtIrqExit) {
+  Program p = WithLocks({{"A", LockType::kSpinlock}});
+  p.ops = {Irq(ContextKind::kHardirq,
+               {Irq(ContextKind::kSoftirq,
+                    {Call(LockVerb::kSpinLock), Call(LockVerb::kSpinUnlock)})})};
+  Executor ex;
+  RunResult r = ex.Run(p, NoLockdep());
+  EXPECT_TRUE(r.completed);
+  EXPECT_EQ(r.findings.size(), 0u);
+  // Order: hardirq fires, softirq pending, hardirq done, softirq fires.
+  std::vector<TraceKind> kinds;
+  for (const TraceEntry& e : r.trace) {
+    if (e.kind != TraceKind::kOp) kinds.push_back(e.kind);
+  }
+  std::vector<TraceKind> want = {TraceKind::kIrqFire, TraceKind::kIrqPending,
+                                 TraceKind::kIrqDone, TraceKind::kIrqFire,
+                                 TraceKind::kIrqDone};
+  EXPECT_EQ(kinds, want);
+}
+
+TEST(ExecutorTest, BhDisabledDefersSoftirq) {
+  Program p = WithLocks({{"A", LockType::kSpinlock}});
+  p.ops = {prog::LocalBhDisable{},
+           Irq(ContextKind::kSoftirq,
+               {Call(LockVerb::kSpinLock), Call(LockVerb::kSpinUnlock)}),
+           Call(LockVerb::kSpinLock), Call(LockVerb::kSpinUnlock),
+           prog::LocalBhEnable{}};
+  Executor ex;
+  RunResult r = ex.Run(p, NoLockdep());
+  EXPECT_TRUE(r.completed);
+  EXPECT_EQ(r.findings.size(), 0u);
+}
+
+TEST(ExecutorTest, Deterministic) {
+  Program p = WithLocks({{"A", LockType::kSpinlock}, {"B", LockType::kSpinlock}}, 2);
+  p.ops = {OnCpu(0), Call(LockVerb::kSpinLock, 0),
+           Irq(ContextKind::kHardirq, {Call(LockVerb::kSpinTrylock, 1)}),
+           OnCpu(1), Call(LockVerb::kSpinLock, 1),
+           OnCpu(0), Call(LockVerb::kSpinLock, 1),
+           OnCpu(1), Call(LockVerb::kSpinLock, 0)};
+  Executor ex;
+  RunResult a = ex.Run(p);
+  RunResult b = ex.Run(p);
+  Executor ex2;
+  RunResult c = ex2.Run(p);
+  ASSERT_EQ(a.trace.size(), b.trace.size());
+  ASSERT_EQ(a.trace.size(), c.trace.size());
+  for (size_t i = 0; i < a.trace.size(); ++i) {
+    EXPECT_EQ(FormatTraceEntry(p, a.trace[i]), FormatTraceEntry(p, c.trace[i]));
+  }
+  ASSERT_EQ(a.findings.size(), c.findings.size());
+  for (size_t i = 0; i < a.findings.size(); ++i) {
+    EXPECT_EQ(a.findings[i].kind, c.findings[i].kind);
+    EXPECT_EQ(a.findings[i].op_index, c.findings[i].op_index);
+  }
+}
+
+TEST(ExecutorTest, ManyRunsReuseFibers) {
+  Program p = WithLocks({{"A", LockType::kSpinlock}});
+  p.ops = {Call(LockVerb::kSpinLock),
+           Irq(ContextKind::kHardirq, {Call(LockVerb::kSpinLock)}),
+           Call(LockVerb::kSpinUnlock)};
+  Executor ex;
+  for (int i = 0; i < 1000; ++i) {
+    RunResult r = ex.Run(p, NoLockdep());
+    ASSERT_TRUE(Has(r, FindingKind::kLockRecursion));
+  }
+}
+
+}  // namespace
+}  // namespace reentry::exec
