@@ -102,8 +102,6 @@ void injection_point(PointId p) {
 // ---------------------------------------------------------------------------
 // Cpu
 
-const Config& Cpu::config() const { return kernel_->config(); }
-
 bool Cpu::preemptible() const {
   if (!config().preempt_count) return false;
   return preempt_count_ == 0 && !irqs_disabled_;
@@ -137,10 +135,7 @@ Event Cpu::MakeEvent(EventKind kind) const {
   return e;
 }
 
-void Cpu::Emit(EventKind kind) {
-  if (!kernel_->observed()) return;
-  kernel_->Emit(*this, MakeEvent(kind));
-}
+void Cpu::EmitSlow(EventKind kind) { kernel_->Emit(*this, MakeEvent(kind)); }
 
 Finding Cpu::MakeFinding(FindingKind kind, const char* function) const {
   Finding f;

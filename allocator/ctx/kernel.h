@@ -94,7 +94,7 @@ class Cpu {
 
   int id() const { return id_; }
   Kernel& kernel() const { return *kernel_; }
-  const Config& config() const;
+  inline const Config& config() const;
 
   // --- The kernel's queries (include/linux/preempt.h, irqflags.h). ---
   uint32_t preempt_count() const { return preempt_count_; }
@@ -183,7 +183,8 @@ class Cpu {
   void Reset(Kernel* kernel, int id);
 
  private:
-  void Emit(EventKind kind);
+  inline void Emit(EventKind kind);
+  void EmitSlow(EventKind kind);
   void LeaveFrameChecks(const Frame& f);
 
   Kernel* kernel_ = nullptr;
@@ -247,6 +248,11 @@ class Kernel {
   std::vector<LockClassInfo> classes_;
   FindingList findings_;
 };
+
+inline const Config& Cpu::config() const { return kernel_->config(); }
+inline void Cpu::Emit(EventKind kind) {
+  if (kernel_->observed()) EmitSlow(kind);
+}
 
 // --- The current vCPU (set by the executor on every vCPU switch, and per
 // thread by the stress runner). ---

@@ -82,6 +82,10 @@ struct Config {
   bool smp = true;                      // !SMP: one vCPU, no real lock words
   bool prove_raw_lock_nesting = true;   // CONFIG_PROVE_RAW_LOCK_NESTING
   NolockDesign nolock_design = NolockDesign::kFinal;
+  // Real threads share the model (stress): lock words use atomic RMW
+  // operations. The deterministic executor runs one vCPU at a time and needs
+  // none, so it leaves this off.
+  bool concurrent = false;
 
   // CONFIG wait type as this configuration resolves it.
   WaitType ResolveWait(WaitType w) const {

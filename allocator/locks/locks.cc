@@ -80,10 +80,9 @@ LockBase::LockBase(Kernel& kernel, std::string_view class_name, LockType type,
 
 const char* LockBase::name() const { return kernel_->lock_class(class_).name; }
 
-void LockBase::EmitLock(Cpu& cpu, EventKind kind, const void* instance,
-                        uint16_t flags, const char* fn,
-                        uint8_t subclass) const {
-  if (!kernel_->observed()) return;
+void LockBase::EmitLockSlow(Cpu& cpu, EventKind kind, const void* instance,
+                            uint16_t flags, const char* fn,
+                            uint8_t subclass) const {
   ctx::Event e = cpu.MakeEvent(kind);
   e.lock = instance;
   e.class_id = class_;
@@ -113,7 +112,7 @@ void ExclusiveLock::AcquireWord(Cpu& cpu, const Site& site) {
   const uint32_t me = LockWord::Make(cpu.id(), cpu.depth());
   bool contended = false;
   for (;;) {
-    if (word_.TryTake(me)) return;
+    if (word_.TryTake(me, cpu.config().concurrent)) return;
     const uint32_t w = word_.load();
     if (w == LockWord::kFree) continue;
     const int owner = LockWord::OwnerCpu(w);
@@ -161,7 +160,7 @@ bool ExclusiveLock::TryAcquire(Cpu& cpu, uint16_t ev_flags, const Site& site) {
       HangCpu(cpu);
     }
   }
-  bool won = word_.TryTake(me);
+  bool won = word_.TryTake(me, cpu.config().concurrent);
   if (!won && !cpu.config().smp && !Sleeps()) {
     // UP: spinlocks have no lock word; the trylock "succeeds" on a lock that
     // is logically held.
@@ -298,7 +297,7 @@ void Rwlock::WriteAcquire(Cpu& cpu, uint16_t ev_flags, const Site& site) {
   const uint32_t me = LockWord::Make(cpu.id(), cpu.depth());
   bool contended = false;
   for (;;) {
-    if (readers_ == 0 && writer_.TryTake(me)) break;
+    if (readers_ == 0 && writer_.TryTake(me, cpu.config().concurrent)) break;
     int holder = -1;
     int holder_depth = -1;
     const uint32_t w = writer_.load();
@@ -336,7 +335,7 @@ void Rwlock::WriteAcquire(Cpu& cpu, uint16_t ev_flags, const Site& site) {
 
 bool Rwlock::WriteTryAcquire(Cpu& cpu, uint16_t ev_flags, const Site& site) {
   const uint32_t me = LockWord::Make(cpu.id(), cpu.depth());
-  if (readers_ != 0 || !writer_.TryTake(me)) return false;
+  if (readers_ != 0 || !writer_.TryTake(me, cpu.config().concurrent)) return false;
   ev_flags |= ctx::kEvTry;
   EmitLock(cpu, EventKind::kLockAcquire, this, ev_flags, site.function);
   EmitLock(cpu, EventKind::kLockAcquired, this, ev_flags, site.function);
@@ -460,7 +459,7 @@ void Seqlock::WriteBegin(Cpu& cpu, uint16_t ev_flags, const Site& site) {
     // The embedded spinlock_t serialises writers.
     bool contended = false;
     for (;;) {
-      if (writer_.TryTake(me)) break;
+      if (writer_.TryTake(me, cpu.config().concurrent)) break;
       const uint32_t w = writer_.load();
       if (w == LockWord::kFree) continue;
       const int owner = LockWord::OwnerCpu(w);

@@ -49,9 +49,16 @@ class LockBase {
 
   // Event helpers (no-ops unless an observer is attached).
   void EmitLock(Cpu& cpu, ctx::EventKind kind, const void* instance,
-                uint16_t flags, const char* fn, uint8_t subclass = 0) const;
+                uint16_t flags, const char* fn, uint8_t subclass = 0) const {
+    if (kernel_->observed()) {
+      EmitLockSlow(cpu, kind, instance, flags, fn, subclass);
+    }
+  }
 
  protected:
+  void EmitLockSlow(Cpu& cpu, ctx::EventKind kind, const void* instance,
+                    uint16_t flags, const char* fn, uint8_t subclass) const;
+
   Kernel* kernel_;
   LockClassId class_;
   LockType type_;
@@ -69,7 +76,14 @@ class LockWord {
   static int OwnerDepth(uint32_t w) { return static_cast<int>((w >> 8) & 0xff); }
 
   uint32_t load() const { return word_.load(std::memory_order_relaxed); }
-  bool TryTake(uint32_t owner) {
+  // concurrent: other threads may race for the word (stress runs); the
+  // deterministic executor runs one vCPU at a time and skips the locked RMW.
+  bool TryTake(uint32_t owner, bool concurrent) {
+    if (!concurrent) {
+      if (word_.load(std::memory_order_relaxed) != kFree) return false;
+      word_.store(owner, std::memory_order_relaxed);
+      return true;
+    }
     uint32_t expected = kFree;
     return word_.compare_exchange_strong(expected, owner,
                                          std::memory_order_acquire,
