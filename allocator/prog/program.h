@@ -30,6 +30,9 @@ inline constexpr int kMaxSlots = 32;        // page slots p0..p31
 inline constexpr int kMaxOrder = 10;        // MAX_PAGE_ORDER
 inline constexpr int kMaxBodyDepth = 4;     // nested interrupt bodies
 inline constexpr int kMaxOps = 4096;        // ops in a program, nested included
+inline constexpr int kMaxSubclasses = 8;    // spin_lock_nested subclass 0..7
+inline constexpr int kMaxLockNameLength = 32;   // LockDecl::name
+inline constexpr int kMaxClassNameLength = 64;  // LockDecl::class_name
 
 // --- Field types. Each is a distinct type so codecs can dispatch on it. ---
 struct CpuArg {
@@ -52,7 +55,7 @@ struct OrderArg {  // 0..kMaxOrder
   uint8_t v = 0;
   friend bool operator==(OrderArg, OrderArg) = default;
 };
-struct CountArg {  // 1..255
+struct CountArg {  // 0..255 (fail_page_alloc's times 0 disables it)
   uint8_t v = 1;
   friend bool operator==(CountArg, CountArg) = default;
 };
