@@ -468,6 +468,22 @@ LockClassId Kernel::RegisterLockClass(std::string_view name, LockType type,
   return static_cast<LockClassId>(classes_.size() - 1);
 }
 
-void Kernel::Report(const Finding& f) { findings_.Add(f); }
+void Kernel::Report(const Finding& f) {
+  if (!config_.concurrent) {
+    findings_.Add(f);
+    return;
+  }
+  thread_local bool in_report = false;
+  if (in_report) {
+    reports_dropped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  in_report = true;
+  while (report_lock_.exchange(true, std::memory_order_acquire)) {
+  }
+  findings_.Add(f);
+  report_lock_.store(false, std::memory_order_release);
+  in_report = false;
+}
 
 }  // namespace reentry::ctx

@@ -9,6 +9,7 @@
 #ifndef REENTRY_ALLOCATOR_CTX_KERNEL_H_
 #define REENTRY_ALLOCATOR_CTX_KERNEL_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -236,8 +237,12 @@ class Kernel {
   FindingList& findings() { return findings_; }
   const FindingList& findings() const { return findings_; }
 
-  // Called by Cpu::Report; notifies the finding callback if any.
+  // Records a finding. In concurrent mode (stress: real threads and signal
+  // handlers) a finding reported while another report is in progress on the
+  // same thread (a signal landed inside Report) is counted and dropped
+  // rather than deadlocking.
   void Report(const Finding& f);
+  uint32_t reports_dropped() const { return reports_dropped_.load(); }
 
  private:
   Config config_;
@@ -247,6 +252,8 @@ class Kernel {
   int nr_observers_ = 0;
   std::vector<LockClassInfo> classes_;
   FindingList findings_;
+  std::atomic<bool> report_lock_{false};  // concurrent mode only
+  std::atomic<uint32_t> reports_dropped_{0};
 };
 
 inline const Config& Cpu::config() const { return kernel_->config(); }
