@@ -26,8 +26,16 @@ const Op* OpAtIn(const std::vector<Op>& ops, size_t& index) {
 
 }  // namespace
 
-const char* LockVerbName(LockVerb v) { return kVerbs[static_cast<int>(v)].name; }
-uint32_t LockVerbTypes(LockVerb v) { return kVerbs[static_cast<int>(v)].types; }
+// Out-of-range values (a corrupt program) give "?" and no types, never a
+// read past the table.
+const char* LockVerbName(LockVerb v) {
+  return static_cast<int>(v) < kNumLockVerbs ? kVerbs[static_cast<int>(v)].name
+                                             : "?";
+}
+uint32_t LockVerbTypes(LockVerb v) {
+  return static_cast<int>(v) < kNumLockVerbs ? kVerbs[static_cast<int>(v)].types
+                                             : 0;
+}
 bool LockVerbApplies(LockVerb v, ctx::LockType t) {
   return (LockVerbTypes(v) >> static_cast<int>(t)) & 1;
 }
@@ -55,16 +63,16 @@ size_t CountOps(const std::vector<Op>& ops) {
   return n;
 }
 
-const Op* OpAt(const Program& p, size_t index) {
-  return OpAtIn(p.ops, index);
-}
+const Op* OpAt(const Program& p, size_t index) { return OpAtIn(p.ops, index); }
 
 const char* OpName(const Op& op) {
   return std::visit(
       [](const auto& o) -> const char* {
         using T = std::decay_t<decltype(o)>;
         if constexpr (std::is_same_v<T, Interrupt>) {
-          return ctx::ContextName(o.kind);
+          return static_cast<int>(o.kind) < ctx::kNumContextKinds
+                     ? ctx::ContextName(o.kind)
+                     : "?";
         } else if constexpr (std::is_same_v<T, LockCall>) {
           return LockVerbName(o.verb);
         } else {

@@ -93,21 +93,21 @@ mutex_lock(M)
 write_seqlock_irqsave(S)
 )";
 
-TEST(TextTest, AllOpsProgramCoversEveryOpCode) {
+TEST(ProgTextTest, AllOpsProgramCoversEveryOpCode) {
   std::set<int> codes;
   testing::CollectCodes(AllOpsProgram().ops, codes);
   EXPECT_EQ(codes.size(), static_cast<size_t>(kNumOpCodes));
 }
 
-TEST(TextTest, PrintsEveryOpCanonically) {
+TEST(ProgTextTest, PrintsEveryOpCanonically) {
   EXPECT_EQ(ProgramToText(AllOpsProgram()), kAllOpsText);
 }
 
-TEST(TextTest, ParsesEveryOp) {
+TEST(ProgTextTest, ParsesEveryOp) {
   EXPECT_EQ(MustParse(kAllOpsText), AllOpsProgram());
 }
 
-TEST(TextTest, EveryOpRoundTripsAlone) {
+TEST(ProgTextTest, EveryOpRoundTripsAlone) {
   const Program all = AllOpsProgram();
   for (const Op& op : all.ops) {
     Program p = all;
@@ -117,7 +117,7 @@ TEST(TextTest, EveryOpRoundTripsAlone) {
   }
 }
 
-TEST(TextTest, EveryLockVerbRoundTripsOnEveryTypeItTakes) {
+TEST(ProgTextTest, EveryLockVerbRoundTripsOnEveryTypeItTakes) {
   for (int t = 0; t < ctx::kNumLockTypes; ++t) {
     Program p;
     p.locks = {{"L", static_cast<ctx::LockType>(t), "&l->lock"}};
@@ -131,7 +131,7 @@ TEST(TextTest, EveryLockVerbRoundTripsOnEveryTypeItTakes) {
   }
 }
 
-TEST(TextTest, EveryPointKindAndContextRoundTrips) {
+TEST(ProgTextTest, EveryPointKindAndContextRoundTrips) {
   Program p;
   for (int i = 0; i < ctx::kNumPoints; ++i) {
     for (ctx::ContextKind kind :
@@ -144,13 +144,13 @@ TEST(TextTest, EveryPointKindAndContextRoundTrips) {
   ExpectRoundTrip(p);
 }
 
-TEST(TextTest, EmptyProgramIsEmptyText) {
+TEST(ProgTextTest, EmptyProgramIsEmptyText) {
   EXPECT_EQ(ProgramToText(Program{}), "");
   EXPECT_EQ(MustParse(""), Program{});
   EXPECT_EQ(MustParse("\n  # only a comment\n\n"), Program{});
 }
 
-TEST(TextTest, ConfigPrintsOnlyNonDefaults) {
+TEST(ProgTextTest, ConfigPrintsOnlyNonDefaults) {
   Program p;
   p.config.nr_cpus = 64;
   p.config.preempt_rt = true;
@@ -170,7 +170,7 @@ TEST(TextTest, ConfigPrintsOnlyNonDefaults) {
   EXPECT_EQ(MustParse("config(preempt_rt=1)"), rt);
 }
 
-TEST(TextTest, BugsPrintInZooOrder) {
+TEST(ProgTextTest, BugsPrintInZooOrder) {
   const Program p = MustParse("bugs(BZ-08, 1, bz-28a)\n");
   EXPECT_TRUE(p.bugs.has(BugId::kBz01));
   EXPECT_TRUE(p.bugs.has(BugId::kBz08));
@@ -179,7 +179,7 @@ TEST(TextTest, BugsPrintInZooOrder) {
   EXPECT_EQ(ProgramToText(MustParse("bugs()\n")), "");
 }
 
-TEST(TextTest, GfpKeepsUnknownBitsAsHex) {
+TEST(ProgTextTest, GfpKeepsUnknownBitsAsHex) {
   const Program p = MustParse("p0 = alloc_pages(GFP_KERNEL | 0x200, 0)\n");
   const auto& alloc = std::get<AllocPages>(p.ops[0].v);
   EXPECT_EQ(alloc.gfp.v, gfp::GFP_KERNEL | 0x200u);
@@ -189,7 +189,7 @@ TEST(TextTest, GfpKeepsUnknownBitsAsHex) {
   ExpectRoundTrip(all_bits);
 }
 
-TEST(TextTest, BriefExampleParsesToCanonicalForm) {
+TEST(ProgTextTest, BriefExampleParsesToCanonicalForm) {
   constexpr const char kText[] = R"(
 # comments with '#' to end of line, blank lines ignored
 config(cpus=2, preempt_rt=1, preempt_count=0, smp=0, prove_raw_lock_nesting=0, nolock=v2)
@@ -232,7 +232,7 @@ hardirq() {
 )");
 }
 
-TEST(TextTest, LooseSpellingsNormalize) {
+TEST(ProgTextTest, LooseSpellingsNormalize) {
   constexpr const char kText[] =
       "  cpu( 1 )\t# tabs, spaces, CRLF\r\n"
       "hardirq(none) {\r\n"
@@ -246,7 +246,7 @@ TEST(TextTest, LooseSpellingsNormalize) {
             "p1 = cma_alloc(7)\n");
 }
 
-TEST(TextTest, NestsToMaxBodyDepth) {
+TEST(ProgTextTest, NestsToMaxBodyDepth) {
   Program p;
   std::vector<Op>* ops = &p.ops;
   for (int depth = 0; depth < kMaxBodyDepth; ++depth) {
@@ -267,7 +267,7 @@ TEST(TextTest, NestsToMaxBodyDepth) {
             "}\n");
 }
 
-TEST(TextTest, AcceptsExactlyMaxOpsAndMaxLocks) {
+TEST(ProgTextTest, AcceptsExactlyMaxOpsAndMaxLocks) {
   Program p;
   for (int i = 0; i < kMaxLocks; ++i) {
     p.locks.push_back(
@@ -278,7 +278,7 @@ TEST(TextTest, AcceptsExactlyMaxOpsAndMaxLocks) {
   ExpectRoundTrip(p);
 }
 
-TEST(TextTest, NamesDoNotCollide) {
+TEST(ProgTextTest, NamesDoNotCollide) {
   // Op, verb and context names share one namespace in the text.
   std::set<std::string> names;
   size_t n = 0;
@@ -302,23 +302,23 @@ TEST(TextTest, NamesDoNotCollide) {
 
 // --- Errors: one test per class, each checking line:column and message. ---
 
-TEST(TextErrorTest, ErrorToString) {
+TEST(ProgTextErrorTest, ErrorToString) {
   ParseError e{3, 14, "expected ')' after lock name, got ','"};
   EXPECT_EQ(e.ToString(), "3:14: expected ')' after lock name, got ','");
   EXPECT_FALSE(ParseProgram("bogus()", nullptr).has_value());
 }
 
-TEST(TextErrorTest, UnknownOp) {
+TEST(ProgTextErrorTest, UnknownOp) {
   EXPECT_EQ(ErrorOf("cpu(0)\n  spin_lok(A)\n"), "2:3: unknown op 'spin_lok'");
   EXPECT_EQ(ErrorOf("interrupt()\n"), "1:1: unknown op 'interrupt'");
 }
 
-TEST(TextErrorTest, UnknownLock) {
+TEST(ProgTextErrorTest, UnknownLock) {
   EXPECT_EQ(ErrorOf("lock(A, spinlock_t, \"a\")\nspin_lock(B)\n"),
             "2:11: unknown lock 'B' (declare it: lock(B, type, \"class\"))");
 }
 
-TEST(TextErrorTest, UnknownPoint) {
+TEST(ProgTextErrorTest, UnknownPoint) {
   EXPECT_EQ(ErrorOf("pause(rmqueue_bulk:zone_lockd)\n"),
             "1:7: unknown injection point 'rmqueue_bulk:zone_lockd' (see "
             "`reentry points`)");
@@ -326,14 +326,14 @@ TEST(TextErrorTest, UnknownPoint) {
             "1:9: expected injection point, got '3' (see `reentry points`)");
 }
 
-TEST(TextErrorTest, UnknownGfp) {
+TEST(ProgTextErrorTest, UnknownGfp) {
   EXPECT_EQ(ErrorOf("p1 = alloc_pages(GFP_KERNEL|GFP_KERNAL, 0)\n"),
             "1:29: unknown gfp flag 'GFP_KERNAL'");
   EXPECT_EQ(ErrorOf("p1 = alloc_pages(GFP_KERNEL|, 0)\n"),
             "1:29: expected gfp flags (e.g. GFP_KERNEL|__GFP_ZERO), got ','");
 }
 
-TEST(TextErrorTest, VerbOnWrongLockType) {
+TEST(ProgTextErrorTest, VerbOnWrongLockType) {
   EXPECT_EQ(ErrorOf("lock(M, mutex, \"&m->lock\")\nspin_lock_irqsave(M)\n"),
             "2:19: spin_lock_irqsave cannot take lock M of type mutex "
             "(spin_lock_irqsave takes spinlock_t)");
@@ -342,7 +342,7 @@ TEST(TextErrorTest, VerbOnWrongLockType) {
             "(local_lock takes local_lock_t or local_trylock_t)");
 }
 
-TEST(TextErrorTest, CpuOutOfRange) {
+TEST(ProgTextErrorTest, CpuOutOfRange) {
   EXPECT_EQ(ErrorOf("config(cpus=2)\ncpu(2)\n"),
             "2:5: cpu 2 out of range (0..1): config has 2 cpus");
   EXPECT_EQ(ErrorOf("cpu_offline(7)\n"),
@@ -351,7 +351,7 @@ TEST(TextErrorTest, CpuOutOfRange) {
   EXPECT_EQ(ErrorOf("config(cpus=0)\n"), "1:13: cpus 0 out of range (1..64)");
 }
 
-TEST(TextErrorTest, HeaderAfterOps) {
+TEST(ProgTextErrorTest, HeaderAfterOps) {
   EXPECT_EQ(ErrorOf("cpu(1)\nconfig(cpus=4)\n"),
             "2:1: config(...) must come before ops");
   EXPECT_EQ(ErrorOf("cpu(1)\nbugs(BZ-01)\n"),
@@ -360,7 +360,7 @@ TEST(TextErrorTest, HeaderAfterOps) {
             "2:1: lock(...) must come before ops");
 }
 
-TEST(TextErrorTest, HeaderOrder) {
+TEST(ProgTextErrorTest, HeaderOrder) {
   EXPECT_EQ(ErrorOf("bugs(BZ-01)\nconfig(cpus=4)\n"),
             "2:1: config(...) must come before bugs(...) and lock "
             "declarations");
@@ -373,7 +373,7 @@ TEST(TextErrorTest, HeaderOrder) {
   EXPECT_EQ(ErrorOf("p1 = config(cpus=4)\n"), "1:1: config(...) has no result");
 }
 
-TEST(TextErrorTest, BadConfig) {
+TEST(ProgTextErrorTest, BadConfig) {
   EXPECT_EQ(ErrorOf("config(cpu=2)\n"),
             "1:8: unknown config key 'cpu' (expected one of cpus, preempt_rt, "
             "preempt_count, smp, prove_raw_lock_nesting, nolock)");
@@ -389,13 +389,13 @@ TEST(TextErrorTest, BadConfig) {
             "1:14: expected ',' or ')' after config value, got 'preempt_rt'");
 }
 
-TEST(TextErrorTest, UnknownBug) {
+TEST(ProgTextErrorTest, UnknownBug) {
   EXPECT_EQ(ErrorOf("bugs(BZ-01, BZ-99)\n"),
             "1:13: expected a bug-zoo id like BZ-01 (see `reentry bugs`), got "
             "'BZ-99'");
 }
 
-TEST(TextErrorTest, SlotOutOfRange) {
+TEST(ProgTextErrorTest, SlotOutOfRange) {
   EXPECT_EQ(ErrorOf("p32 = alloc_pages(GFP_KERNEL, 0)\n"),
             "1:1: slot p32 out of range (p0..p31)");
   EXPECT_EQ(ErrorOf("__free_pages(q3)\n"),
@@ -404,7 +404,7 @@ TEST(TextErrorTest, SlotOutOfRange) {
             "1:17: expected page slot (p0..p31), got 'p99999999999999999999'");
 }
 
-TEST(TextErrorTest, OrderOutOfRange) {
+TEST(ProgTextErrorTest, OrderOutOfRange) {
   EXPECT_EQ(ErrorOf("p1 = alloc_pages(GFP_KERNEL, 11)\n"),
             "1:30: order 11 out of range (0..10)");
   EXPECT_EQ(ErrorOf("__free_pages(p1, 255)\n"),
@@ -413,7 +413,7 @@ TEST(TextErrorTest, OrderOutOfRange) {
             "1:30: expected order (decimal), got '0x1'");
 }
 
-TEST(TextErrorTest, OtherNumbersOutOfRange) {
+TEST(ProgTextErrorTest, OtherNumbersOutOfRange) {
   EXPECT_EQ(ErrorOf("p1 = cma_alloc(256)\n"),
             "1:16: count 256 out of range (0..255)");
   EXPECT_EQ(ErrorOf("pause(printk:console_locked, 0)\n"),
@@ -424,7 +424,7 @@ TEST(TextErrorTest, OtherNumbersOutOfRange) {
             "1:20: expected count (decimal), got '99999999999'");
 }
 
-TEST(TextErrorTest, NestingTooDeep) {
+TEST(ProgTextErrorTest, NestingTooDeep) {
   std::string text;
   for (int i = 0; i <= kMaxBodyDepth; ++i) {
     text += std::string(2 * i, ' ') + "nmi() {\n";
@@ -432,19 +432,19 @@ TEST(TextErrorTest, NestingTooDeep) {
   EXPECT_EQ(ErrorOf(text), "5:9: interrupts nested deeper than 4");
 }
 
-TEST(TextErrorTest, TooManyOps) {
+TEST(ProgTextErrorTest, TooManyOps) {
   std::string text;
   for (int i = 0; i <= kMaxOps; ++i) text += "printk()\n";
   EXPECT_EQ(ErrorOf(text),
             "4097:1: too many ops: a program holds at most 4096");
 }
 
-TEST(TextErrorTest, DuplicateLockName) {
+TEST(ProgTextErrorTest, DuplicateLockName) {
   EXPECT_EQ(ErrorOf("lock(A, spinlock_t, \"a\")\nlock(A, mutex, \"m\")\n"),
             "2:6: duplicate lock name 'A'");
 }
 
-TEST(TextErrorTest, TooManyLocks) {
+TEST(ProgTextErrorTest, TooManyLocks) {
   std::string text;
   for (int i = 0; i <= kMaxLocks; ++i) {
     text += "lock(L" + std::to_string(i) + ", mutex, \"m\")\n";
@@ -452,7 +452,7 @@ TEST(TextErrorTest, TooManyLocks) {
   EXPECT_EQ(ErrorOf(text), "33:1: too many locks: at most 32 may be declared");
 }
 
-TEST(TextErrorTest, BadLockDeclaration) {
+TEST(ProgTextErrorTest, BadLockDeclaration) {
   EXPECT_EQ(ErrorOf("lock(A, spinlock, \"a\")\n"),
             "1:9: expected lock type (raw_spinlock_t, spinlock_t, rwlock_t, "
             "local_lock_t, local_trylock_t, seqcount_t, seqlock_t, mutex, "
@@ -475,13 +475,13 @@ TEST(TextErrorTest, BadLockDeclaration) {
             "1:16: unterminated string: expected '\"' before end of line");
 }
 
-TEST(TextErrorTest, TaskInterrupt) {
+TEST(ProgTextErrorTest, TaskInterrupt) {
   EXPECT_EQ(ErrorOf("task() {\n}\n"),
             "1:1: interrupts of kind task are not allowed: use softirq, "
             "hardirq or nmi");
 }
 
-TEST(TextErrorTest, UnbalancedBraces) {
+TEST(ProgTextErrorTest, UnbalancedBraces) {
   EXPECT_EQ(ErrorOf("hardirq() {\n  printk()\n"),
             "3:1: expected '}' to close hardirq(...) { opened on line 1");
   EXPECT_EQ(ErrorOf("printk()\n}\n"),
@@ -493,7 +493,7 @@ TEST(TextErrorTest, UnbalancedBraces) {
             "1:10: expected end of line after ')', got '{'");
 }
 
-TEST(TextErrorTest, TrailingGarbage) {
+TEST(ProgTextErrorTest, TrailingGarbage) {
   EXPECT_EQ(ErrorOf("lock(A, spinlock_t, \"a\")\nspin_lock(A, 1)\n"),
             "2:12: expected ')' after lock name, got ','");
   EXPECT_EQ(ErrorOf("printk() printk()\n"),
@@ -509,7 +509,7 @@ TEST(TextErrorTest, TrailingGarbage) {
             "1:19: expected ')' after order, got ','");
 }
 
-TEST(TextErrorTest, MissingArguments) {
+TEST(ProgTextErrorTest, MissingArguments) {
   EXPECT_EQ(ErrorOf("p1 = alloc_pages(GFP_KERNEL)\n"),
             "1:28: expected ',' and order after gfp flags, got ')'");
   EXPECT_EQ(ErrorOf("pin_user_pages(p1, pinned)\n"),
@@ -520,7 +520,7 @@ TEST(TextErrorTest, MissingArguments) {
             "1:7: expected '(' after printk, got end of line");
 }
 
-TEST(TextErrorTest, ResultSlotMismatch) {
+TEST(ProgTextErrorTest, ResultSlotMismatch) {
   EXPECT_EQ(ErrorOf("alloc_pages(GFP_KERNEL, 0)\n"),
             "1:1: alloc_pages returns a page: write 'pN = alloc_pages(...)'");
   EXPECT_EQ(ErrorOf("p1 = __free_pages(p1)\n"),
@@ -531,13 +531,13 @@ TEST(TextErrorTest, ResultSlotMismatch) {
             "1:1: expected page slot (p0..p31), got 'x'");
 }
 
-TEST(TextErrorTest, SwitchCpuInsideBody) {
+TEST(ProgTextErrorTest, SwitchCpuInsideBody) {
   EXPECT_EQ(ErrorOf("softirq() {\n  cpu(1)\n}\n"),
             "2:3: cpu() is not allowed inside an interrupt body: a body runs "
             "on the vCPU it interrupts");
 }
 
-TEST(TextErrorTest, BadCharacters) {
+TEST(ProgTextErrorTest, BadCharacters) {
   EXPECT_EQ(ErrorOf("printk();\n"), "1:9: unexpected character ';'");
   EXPECT_EQ(ErrorOf("printk()\n\xc3\xa9\n"), "2:1: unexpected byte 0xc3");
   EXPECT_EQ(ErrorOf("(printk)\n"),

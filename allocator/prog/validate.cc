@@ -71,6 +71,11 @@ class Validator {
         return "op " + std::to_string(index) + " (" + OpName(op) +
                "): " + *error;
       }
+      if (const auto* irq = std::get_if<Interrupt>(&op.v)) {
+        if (auto body_error = CheckOps(irq->body, depth + 1)) {
+          return body_error;
+        }
+      }
     }
     return std::nullopt;
   }
@@ -98,7 +103,7 @@ class Validator {
       return "interrupt bodies nested deeper than " +
              std::to_string(kMaxBodyDepth);
     }
-    return CheckOps(op.body, depth + 1);
+    return std::nullopt;  // the body is checked by CheckOps
   }
 
   const Program& p_;
