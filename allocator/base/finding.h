@@ -176,6 +176,8 @@ struct FindingLock {
   int8_t cpu;             // -1: unknown
   uint8_t context;        // ctx::ContextKind
   uint8_t flags;          // kFindingLockRead | kFindingLockTry | ...
+  uint8_t usage;          // lockdep usage bits of the class (lockdep/usage.h)
+  uint8_t wait;           // lockdep wait types {outer:inner}: outer<<4|inner
   uint32_t op_index;      // program op, kNoOp if none
   const char* function;   // model function (static string) or nullptr
 };
