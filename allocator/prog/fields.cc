@@ -7,6 +7,13 @@ namespace {
 
 constexpr const char* kNolockDesignNames[kNumNolockDesigns] = {"final", "v2"};
 
+constexpr ConfigBoolKey kConfigBoolKeys[] = {
+    {"preempt_rt", &ctx::Config::preempt_rt},
+    {"preempt_count", &ctx::Config::preempt_count},
+    {"smp", &ctx::Config::smp},
+    {"prove_raw_lock_nesting", &ctx::Config::prove_raw_lock_nesting},
+};
+
 std::array<std::vector<LockVerb>, ctx::kNumLockTypes> BuildVerbTable() {
   std::array<std::vector<LockVerb>, ctx::kNumLockTypes> table;
   for (int t = 0; t < ctx::kNumLockTypes; ++t) {
@@ -76,6 +83,8 @@ std::string LockTypeList() {
   }
   return out;
 }
+
+std::span<const ConfigBoolKey> ConfigBoolKeys() { return kConfigBoolKeys; }
 
 const char* NolockDesignName(ctx::NolockDesign d) {
   const int i = static_cast<int>(d);
@@ -203,7 +212,8 @@ std::optional<std::string> CheckLockCall(const LockCall& c, const Program& p) {
   }
   if (c.verb == LockVerb::kSpinLockNested) {
     return CheckSubclassValue(c.subclass);
-  } else if (c.subclass != 0) {
+  }
+  if (c.subclass != 0) {
     return std::string("subclass given to ") + LockVerbName(c.verb) +
            " (only spin_lock_nested takes one)";
   }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -38,6 +39,17 @@ std::optional<std::string> CheckClassName(std::string_view name);
 std::optional<ctx::LockType> ParseLockType(std::string_view name);
 // "raw_spinlock_t, spinlock_t, ...": for error messages.
 std::string LockTypeList();
+
+// The boolean config(...) keys, in canonical order (after "cpus", before
+// "nolock").
+struct ConfigBoolKey {
+  const char* name;
+  bool ctx::Config::*field;
+};
+std::span<const ConfigBoolKey> ConfigBoolKeys();
+// "cpus, preempt_rt, ...": every config key, for error messages.
+inline constexpr const char* kConfigKeyList =
+    "cpus, preempt_rt, preempt_count, smp, prove_raw_lock_nesting, nolock";
 
 // "final" / "v2": the config(nolock=...) values.
 const char* NolockDesignName(ctx::NolockDesign d);
@@ -93,6 +105,16 @@ void ForEachOpType(F&& f) {
     (f.template operator()<std::variant_alternative_t<I, OpVariant>>(), ...);
   }
   (std::make_index_sequence<kNumOpCodes>());
+}
+
+// The keyword a FlagArg of op T prints as (T::kFlagName), or nullptr.
+template <typename T>
+constexpr const char* FlagNameOf() {
+  if constexpr (requires { T::kFlagName; }) {
+    return T::kFlagName;
+  } else {
+    return nullptr;
+  }
 }
 
 // A default-constructed op of the given code (0 <= code < kNumOpCodes).

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "allocator/prog/fields.h"
@@ -298,6 +300,64 @@ TEST(ProgTextTest, NamesDoNotCollide) {
   }
   names.insert({"config", "bugs", "lock"});
   EXPECT_EQ(names.size(), n + 3);
+}
+
+// --- docs/program-format.md stays true. ---
+
+std::string ReadDoc() {
+  std::ifstream in(std::string(REENTRY_SOURCE_DIR) + "/docs/program-format.md");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The bodies of the doc's ```reentry code blocks.
+std::vector<std::string> DocExamples(const std::string& doc) {
+  std::vector<std::string> blocks;
+  const std::string open = "```reentry\n";
+  for (size_t at = doc.find(open); at != std::string::npos;
+       at = doc.find(open, at)) {
+    at += open.size();
+    const size_t end = doc.find("```", at);
+    blocks.push_back(doc.substr(at, end - at));
+  }
+  return blocks;
+}
+
+TEST(ProgTextTest, DocExamplesParse) {
+  const std::string doc = ReadDoc();
+  ASSERT_FALSE(doc.empty()) << "docs/program-format.md not found";
+  const std::vector<std::string> examples = DocExamples(doc);
+  EXPECT_EQ(examples.size(), 4u);
+  for (const std::string& text : examples) {
+    const Program p = MustParse(text);
+    EXPECT_FALSE(p.ops.empty()) << text;
+    ExpectRoundTrip(p);
+  }
+}
+
+TEST(ProgTextTest, DocNamesEveryOpVerbTypeAndConfigKey) {
+  const std::string doc = ReadDoc();
+  auto mentioned = [&](std::string_view name) {
+    return doc.find("`" + std::string(name) + "`") != std::string::npos;
+  };
+  ForEachOpType([&]<typename T>() {
+    if constexpr (PlainOp<T>) {
+      EXPECT_TRUE(mentioned(T::kName)) << T::kName;
+    }
+  });
+  for (int v = 0; v < kNumLockVerbs; ++v) {
+    const char* name = LockVerbName(static_cast<LockVerb>(v));
+    EXPECT_TRUE(mentioned(name)) << name;
+  }
+  for (int t = 0; t < ctx::kNumLockTypes; ++t) {
+    const char* name = ctx::LockTypeName(static_cast<ctx::LockType>(t));
+    EXPECT_TRUE(mentioned(name)) << name;
+  }
+  for (const char* key : {"cpus", "preempt_rt", "preempt_count", "smp",
+                          "prove_raw_lock_nesting", "nolock"}) {
+    EXPECT_TRUE(mentioned(key)) << key;
+  }
 }
 
 // --- Errors: one test per class, each checking line:column and message. ---
