@@ -175,6 +175,20 @@ bool IsPerCpuType(LockType t) {
 
 const char* CtxName(ContextKind k) { return ctx::ContextName(k); }
 
+// " at op #3 in rmqueue_bulk", or "" when nothing is known.
+struct SiteText {
+  char buf[80];
+  SiteText(uint32_t op, const char* fn) {
+    int n = 0;
+    buf[0] = '\0';
+    if (op != kNoOp) n = snprintf(buf, sizeof(buf), " at op #%u", op);
+    if (fn != nullptr && n >= 0 && n < static_cast<int>(sizeof(buf))) {
+      snprintf(buf + n, sizeof(buf) - n, " in %s", fn);
+    }
+  }
+  const char* c_str() const { return buf; }
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -905,12 +919,11 @@ struct Lockdep::Impl {
         char d[sizeof(f.detail)];
         snprintf(d, sizeof(d),
                  "%s %s by %s on CPU#%d while CPU#%d (%s context) holds it "
-                 "(taken at op #%d in %s)",
+                 "(taken%s)",
                  ClassName(h.key),
                  kind == FindingKind::kHeldLockFreed ? "freed" : "re-initialized",
                  e.function ? e.function : "?", e.cpu, static_cast<int>(c),
-                 CtxName(h.site.ctx), static_cast<int>(h.site.op),
-                 h.site.fn ? h.site.fn : "?");
+                 CtxName(h.site.ctx), SiteText(h.site.op, h.site.fn).c_str());
         f.SetDetail(d);
         Report(cpu, f);
         return;
@@ -1067,12 +1080,11 @@ struct Lockdep::Impl {
     AddHeldList(f, cs);
     char d[sizeof(f.detail)];
     snprintf(d, sizeof(d),
-             "%s(%s) in %s is a %s acquisition inside %s (entered at op #%d): "
-             "a nolock path may only trylock",
-             e.lock_type == LockType::kMutex ? "mutex_lock" : "lock",
-             ClassName(h.key), e.function ? e.function : "?",
+             "%s taken%s is a %s acquisition inside %s (entered%s): a nolock "
+             "path may only trylock",
+             ClassName(h.key), SiteText(e.op_index, e.function).c_str(),
              e.lock_type == LockType::kMutex ? "sleeping" : "spinning",
-             ns.fn ? ns.fn : "a nolock API", static_cast<int>(ns.op));
+             ns.fn ? ns.fn : "a nolock API", SiteText(ns.op, nullptr).c_str());
     f.SetDetail(d);
     Report(cpu, f);
   }
@@ -1142,19 +1154,15 @@ struct Lockdep::Impl {
       const bool exited = prev.depth >= e.depth;
       snprintf(d, sizeof(d),
                "AA: %s taken in %s context on CPU#%d while the %s %s frame of "
-               "the same CPU holds it (op #%d in %s): it can never be "
-               "released",
+               "the same CPU holds it (taken%s): it can never be released",
                ClassName(next.key), CtxName(e.context), e.cpu,
                exited ? "exited" : "interrupted", CtxName(prev.site.ctx),
-               static_cast<int>(prev.site.op),
-               prev.site.fn ? prev.site.fn : "?");
+               SiteText(prev.site.op, prev.site.fn).c_str());
     } else if (same_instance) {
       snprintf(d, sizeof(d),
-               "AA: %s taken twice in %s context on CPU#%d (first at op #%d "
-               "in %s)",
+               "AA: %s taken twice in %s context on CPU#%d (first%s)",
                ClassName(next.key), CtxName(e.context), e.cpu,
-               static_cast<int>(prev.site.op),
-               prev.site.fn ? prev.site.fn : "?");
+               SiteText(prev.site.op, prev.site.fn).c_str());
     } else {
       snprintf(d, sizeof(d),
                "two locks of class %s nested (%s context holds one, %s "
