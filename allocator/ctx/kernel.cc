@@ -219,6 +219,7 @@ void Cpu::local_bh_enable() {
   }
   --bh_depth_;
   preempt_count_ -= kSoftirqDisableOffset;
+  CheckContextBits();
   if (bh_depth_ == 0) Emit(EventKind::kSoftirqsOn);
   if (!in_interrupt() && !irqs_disabled_) {
     if (Hooks* h = kernel_->hooks()) h->SoftirqsMayRun(*this);
@@ -293,6 +294,7 @@ void Cpu::EnterContext(ContextKind k) {
   f.kind = k;
   f.preempt_count_at_entry = preempt_count_;
   f.preempt_depth_at_entry = preempt_depth_;
+  f.bh_depth_at_entry = bh_depth_;
   f.irqs_disabled_at_entry = irqs_disabled_;
   f.held_at_entry = static_cast<uint16_t>(held_.size());
   frames_.push_back(f);
@@ -311,6 +313,7 @@ void Cpu::EnterContext(ContextKind k) {
     default:
       break;
   }
+  CheckContextBits();
   Emit(EventKind::kContextEnter);
 }
 
@@ -333,7 +336,9 @@ void Cpu::LeaveFrameChecks(const Frame& fr) {
   if (fr.kind == ContextKind::kSoftirq) expected += kSoftirqOffset;
   if (fr.kind == ContextKind::kHardirq) expected += kHardirqOffset;
   if (fr.kind == ContextKind::kNmi) expected += kNmiOffset + kHardirqOffset;
-  if (preempt_count_ != expected || preempt_depth_ != fr.preempt_depth_at_entry) {
+  if (preempt_count_ != expected ||
+      preempt_depth_ != fr.preempt_depth_at_entry ||
+      bh_depth_ != fr.bh_depth_at_entry) {
     Finding f = MakeFinding(FindingKind::kPreemptLeakAtContextExit, fn);
     f.cause = static_cast<uint64_t>(fr.kind);
     char detail[sizeof(f.detail)];
@@ -346,6 +351,7 @@ void Cpu::LeaveFrameChecks(const Frame& fr) {
     // The kernel restores the count (softirq: "huh, entered softirq").
     preempt_count_ = expected;
     preempt_depth_ = fr.preempt_depth_at_entry;
+    bh_depth_ = fr.bh_depth_at_entry;
   }
   if ((fr.kind == ContextKind::kHardirq || fr.kind == ContextKind::kNmi) &&
       !irqs_disabled_) {
@@ -353,6 +359,28 @@ void Cpu::LeaveFrameChecks(const Frame& fr) {
     f.cause = static_cast<uint64_t>(fr.kind);
     Report(f);
   }
+}
+
+void Cpu::CheckContextBits() const {
+  uint32_t want = 0;
+  for (size_t i = 1; i < frames_.size(); ++i) {
+    switch (frames_[i].kind) {
+      case ContextKind::kSoftirq:
+        want += kSoftirqOffset;
+        break;
+      case ContextKind::kHardirq:
+        want += kHardirqOffset;
+        break;
+      case ContextKind::kNmi:
+        want += kNmiOffset + kHardirqOffset;
+        break;
+      default:
+        break;
+    }
+  }
+  const uint32_t have =
+      preempt_count_ & (kHardirqMask | kNmiMask | kSoftirqOffset);
+  REENTRY_CHECK_MSG(have == want, "preempt_count context bits out of sync");
 }
 
 void Cpu::ExitContext() {
@@ -376,6 +404,7 @@ void Cpu::ExitContext() {
   // Interrupt return restores the interrupted frame's irq state.
   irqs_disabled_ = fr.irqs_disabled_at_entry;
   frames_.pop_back();
+  CheckContextBits();
   if (fr.kind == ContextKind::kHardirq && !in_interrupt() && !irqs_disabled_) {
     if (Hooks* h = kernel_->hooks()) h->SoftirqsMayRun(*this);  // irq_exit()
   }

@@ -68,6 +68,7 @@ struct Frame {
   ContextKind kind = ContextKind::kTask;
   uint32_t preempt_count_at_entry = 0;
   uint32_t preempt_depth_at_entry = 0;
+  uint32_t bh_depth_at_entry = 0;
   bool irqs_disabled_at_entry = false;
   uint16_t held_at_entry = 0;
 };
@@ -187,6 +188,9 @@ class Cpu {
   inline void Emit(EventKind kind);
   void EmitSlow(EventKind kind);
   void LeaveFrameChecks(const Frame& f);
+  // Internal invariant: the context bits of preempt_count match the frame
+  // stack. A failure is a bug in reentry, not a finding.
+  void CheckContextBits() const;
 
   Kernel* kernel_ = nullptr;
   int id_ = 0;

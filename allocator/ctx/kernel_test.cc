@@ -224,3 +224,27 @@ TEST(InjectionPointsTest, NamesRoundTrip) {
 
 }  // namespace
 }  // namespace reentry::ctx
+
+namespace reentry::ctx {
+namespace {
+
+// A handler that leaks local_bh_disable() must not corrupt the interrupted
+// task's count when the repair runs (regression: the bh depth was kept while
+// the count was restored, and a later local_bh_enable() wrapped the count
+// into the hardirq/NMI bits).
+TEST_F(KernelTest, BhLeakInHandlerIsRepairedConsistently) {
+  cpu().EnterContext(ContextKind::kSoftirq);
+  local_bh_disable();
+  cpu().ExitContext();
+  EXPECT_TRUE(Found(FindingKind::kPreemptLeakAtContextExit));
+  EXPECT_EQ(cpu().preempt_count(), 0u);
+  EXPECT_EQ(cpu().bh_disable_depth(), 0u);
+  local_bh_enable();  // now an underflow, not a wrapped count
+  EXPECT_TRUE(Found(FindingKind::kBhCountUnderflow));
+  EXPECT_EQ(cpu().preempt_count(), 0u);
+  EXPECT_TRUE(in_task());
+  EXPECT_FALSE(in_hardirq());
+}
+
+}  // namespace
+}  // namespace reentry::ctx
