@@ -216,6 +216,9 @@ struct Lockdep::Impl {
   std::vector<UsageRecord> usage_records;
   std::vector<CpuState> cpus;
   ChainCache chains;
+  // While a chain is validated, the held-lock list of a report stops before
+  // the entry being validated (lockdep has not counted it yet).
+  int held_limit = -1;
 
   // Graph search scratch.
   struct QItem {
@@ -330,7 +333,8 @@ struct Lockdep::Impl {
   }
   // The held-lock list ("N locks held by"), as far as capacity allows.
   void AddHeldList(Finding& f, const CpuState& cs, int skip_index = -1) {
-    for (int i = 0; i < cs.n && !f.locks.full(); ++i) {
+    const int n = held_limit >= 0 ? std::min(cs.n, held_limit) : cs.n;
+    for (int i = 0; i < n && !f.locks.full(); ++i) {
       if (i == skip_index) continue;
       AddHeld(f, cs.held[i], LockRole::kHeld);
     }
@@ -754,7 +758,11 @@ struct Lockdep::Impl {
     }
     if (!stop) stop = MarkUsage(cpu, e, h);
     const int idx = Push(cpu, cs, h);
-    if (!stop && idx >= 0) ValidateChain(cpu, e, cs, idx);
+    if (!stop && idx >= 0) {
+      held_limit = idx;
+      ValidateChain(cpu, e, cs, idx);
+      held_limit = -1;
+    }
   }
 
   int Push(Cpu& cpu, CpuState& cs, const Held& h) {
@@ -895,7 +903,9 @@ struct Lockdep::Impl {
       const ContextKind k = h.depth <= cpu.depth() ? cpu.frame(h.depth).kind
                                                    : ContextKind::kTask;
       Link(cs, i, k);
+      held_limit = i;
       ValidateChain(cpu, e, cs, i);
+      held_limit = -1;
     }
   }
 
@@ -915,7 +925,7 @@ struct Lockdep::Impl {
         f.cause = Mix(Mix(static_cast<uint64_t>(kind), h.key),
                       reinterpret_cast<uintptr_t>(e.function));
         AddHeld(f, h, LockRole::kAcquiring);
-        AddHeldList(f, cs, i);
+        AddHeldList(f, cs);
         char d[sizeof(f.detail)];
         snprintf(d, sizeof(d),
                  "%s %s by %s on CPU#%d while CPU#%d (%s context) holds it "
@@ -1113,25 +1123,31 @@ struct Lockdep::Impl {
     f.cause = Mix(0x3a17, Mix(h.key, Mix(static_cast<uint64_t>(e.context),
                                          static_cast<uint64_t>(limit))));
     AddHeld(f, h, LockRole::kAcquiring);
-    // The held lock that lowered the limit, if any.
     AddHeldList(f, cs);
-    const char* what = "";
-    const int top = cs.n - 1;
-    const bool by_lock = top >= 0 && cs.held[top].tracked &&
-                         cs.held[top].depth == e.depth &&
-                         cs.held[top].wait_limit < ContextLimit(e.context);
-    if (by_lock) {
-      what = "a held lock of this context";
+    // What set the limit: the strictest held lock of this context, or the
+    // context itself.
+    const Held* by = nullptr;
+    for (int i = cs.n - 1; i >= 0; --i) {
+      const Held& p = cs.held[i];
+      if (!p.tracked || p.depth != e.depth) break;
+      const int w = nodes[p.key].wait;
+      if (w != kLdWaitInv && w == limit && by == nullptr) by = &p;
+    }
+    char what[96];
+    if (by != nullptr && limit < ContextLimit(e.context)) {
+      snprintf(what, sizeof(what), "under %s {%d:%d}", ClassName(by->key),
+               limit, limit);
     } else if (e.context == ContextKind::kHardirq) {
-      what = rt ? "hardirq context (PREEMPT_RT: not threaded)"
-                : "hard (non-threaded) hardirq context";
-    } else if (e.context == ContextKind::kSoftirq) {
-      what = "softirq context";
+      snprintf(what, sizeof(what), "in %s",
+               rt ? "hardirq context (PREEMPT_RT: a hard interrupt)"
+                  : "a hard (non-threaded) hardirq context");
+    } else {
+      snprintf(what, sizeof(what), "in %s context", CtxName(e.context));
     }
     char d[sizeof(f.detail)];
     snprintf(d, sizeof(d),
-             "context-{%d:%d}\n%s {%d:%d} may not be taken in %s, which "
-             "allows at most {%d:%d}",
+             "context-{%d:%d}\n%s {%d:%d} may not be taken %s: only locks "
+             "up to {%d:%d} may be",
              limit, limit, ClassName(h.key), nodes[h.key].wait,
              nodes[h.key].wait, what, limit, limit);
     f.SetDetail(d);

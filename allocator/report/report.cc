@@ -118,11 +118,28 @@ std::string Verb(const FindingLock& l) {
   return v;
 }
 
+// The matching release: "spin_unlock_irqrestore", "read_unlock", ...
+std::string UnlockVerb(const FindingLock& l) {
+  std::string v = Verb(l);
+  if (v == "read_seqbegin") return "read_seqretry";
+  if (v == "write_seqcount_begin") return "write_seqcount_end";
+  if (v.rfind("lock_map_acquire", 0) == 0) return "lock_map_release";
+  const size_t t = v.find("_trylock");
+  if (t != std::string::npos) v.replace(t, 8, "_lock");
+  const size_t s = v.find("seqlock");
+  if (s != std::string::npos) v.replace(s, 7, "sequnlock");
+  const size_t k = v.find("_lock");
+  if (k != std::string::npos) v.replace(k, 5, "_unlock");
+  const size_t i = v.find("_irqsave");
+  if (i != std::string::npos) v.replace(i, 8, "_irqrestore");
+  return v;
+}
+
 // "op #12: spin_lock_irqsave in rmqueue_bulk".
-std::string Where(const FindingLock& l) {
+std::string Where(const FindingLock& l, bool release = false) {
   std::string s;
   if (l.op_index != kNoOp) Appendf(&s, "op #%u: ", l.op_index);
-  s += Verb(l);
+  s += release ? UnlockVerb(l) : Verb(l);
   if (l.function != nullptr) Appendf(&s, " in %s", l.function);
   return s;
 }
@@ -311,7 +328,8 @@ class Body {
 
   // "[HC1[1]:SC0[0]:HE0:SE1]" from the acquiring lock's state.
   std::string IrqState(const FindingLock* l) const {
-    const bool hc = f_.context == static_cast<uint8_t>(ContextKind::kHardirq);
+    const bool hc = f_.context == static_cast<uint8_t>(ContextKind::kHardirq) ||
+                    f_.context == static_cast<uint8_t>(ContextKind::kNmi);
     const bool sc = f_.context == static_cast<uint8_t>(ContextKind::kSoftirq);
     const bool he = l != nullptr && !(l->flags & kFindingLockHardirqsOff);
     const bool se = l != nullptr && !(l->flags & kFindingLockSoftirqsOff);
@@ -568,8 +586,8 @@ class Body {
     Appendf(&out_, "%s is trying to release lock (%s) at:\n", Me().c_str(),
             Cls(a).c_str());
     if (a != nullptr) {
-      FindingLock rel = *a;
-      Appendf(&out_, "%s [%s]\n", Where(rel).c_str(), CpuCtx(rel).c_str());
+      Appendf(&out_, "%s [%s]\n", Where(*a, /*release=*/true).c_str(),
+              CpuCtx(*a).c_str());
     }
     out_ += "but there are no more locks to release!\n";
     out_ += "\nother info that might help us debug this:\n";
@@ -609,21 +627,23 @@ class Body {
   }
 
   void Sleep() {
-    Appendf(&out_,
-            "in_atomic(): 0, irqs_disabled(): ?, non_block: 0, pid: %d, name: "
-            "%s\n",
-            f_.cpu < 0 ? 0 : f_.cpu, Me().c_str());
-    Detail();
+    // The banner line ends in "at <function>" as the kernel's names the
+    // file and line of the sleeping call.
+    if (!out_.empty() && out_.back() == '\n') out_.pop_back();
+    Appendf(&out_, " at %s\n", f_.function != nullptr ? f_.function : "?");
+    for (const std::string& l : DetailLines()) out_ += l + "\n";
+    Appendf(&out_, "pid: %d, name: %s\n", f_.cpu < 0 ? 0 : f_.cpu,
+            Me().c_str());
     HeldList();
     Backtrace();
   }
 
   void Alloc() {
-    Appendf(&out_, "%s %s is allocating", Me().c_str(),
-            IrqState(nullptr).c_str());
+    Appendf(&out_, "%s is allocating in %s context", Me().c_str(),
+            ContextOf(f_.context));
     Appendf(&out_, " with gfp %s (%#x), order %d", GfpToString(f_.gfp).c_str(),
             f_.gfp, f_.order);
-    if (f_.function != nullptr) Appendf(&out_, " in %s", f_.function);
+    if (f_.function != nullptr) Appendf(&out_, ", in %s", f_.function);
     out_ += ":\n";
     Detail();
     out_ += "\n";
