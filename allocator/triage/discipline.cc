@@ -1,0 +1,519 @@
+#include "allocator/triage/discipline.h"
+
+#include <algorithm>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include "allocator/base/check.h"
+#include "allocator/prog/fields.h"
+#include "allocator/prog/validate.h"
+
+namespace reentry::triage {
+namespace {
+
+using ctx::ContextKind;
+using namespace ::reentry::gfp;  // NOLINT: kernel spelling
+using prog::LockVerb;
+using prog::Op;
+
+// Folds every vCPU argument of a plain op into 0..nr-1.
+struct CpuFolder {
+  int nr;
+  template <typename F>
+  void Result(F& f) {
+    Arg(f);
+  }
+  template <typename F>
+  void Arg(F& f) {
+    if constexpr (std::is_same_v<F, prog::CpuArg>) {
+      f.v = static_cast<uint8_t>(f.v % nr);
+    }
+  }
+  template <typename F>
+  void Optional(F& f, F) {
+    Arg(f);
+  }
+};
+
+void FoldCpus(std::vector<Op>& ops, int nr) {
+  for (Op& op : ops) {
+    std::visit(
+        [&](auto& o) {
+          using T = std::decay_t<decltype(o)>;
+          if constexpr (std::is_same_v<T, prog::Interrupt>) {
+            FoldCpus(o.body, nr);
+          } else {
+            CpuFolder folder{nr};
+            prog::VisitFields(o, folder);
+          }
+        },
+        op.v);
+  }
+}
+
+// ======================= Caller discipline =======================
+
+// An open section a frame must close, innermost last.
+enum class ScopeKind : uint8_t {
+  kIrqSave,       // local_irq_save (also local_irq_disable where irqs are off)
+  kIrqDisable,    // local_irq_disable with irqs on
+  kBh,            // local_bh_disable
+  kPreempt,       // preempt_disable
+  kMigrate,       // migrate_disable
+  kNofs,          // memalloc_nofs_save
+};
+
+struct Scope {
+  ScopeKind kind;
+  bool from_disable = false;  // kIrqSave standing for local_irq_disable
+};
+
+struct Frame {
+  ContextKind kind = ContextKind::kTask;
+  std::vector<Scope> scopes;
+
+  bool Has(ScopeKind k) const {
+    return std::any_of(scopes.begin(), scopes.end(),
+                       [k](const Scope& s) { return s.kind == k; });
+  }
+  bool HardIrqsOff() const {
+    return kind == ContextKind::kHardirq || kind == ContextKind::kNmi ||
+           Has(ScopeKind::kIrqSave) || Has(ScopeKind::kIrqDisable);
+  }
+  // Cannot sleep: in an interrupt, or irqs, bh or preemption disabled.
+  bool Atomic() const {
+    return kind != ContextKind::kTask || HardIrqsOff() ||
+           Has(ScopeKind::kBh) || Has(ScopeKind::kPreempt);
+  }
+  bool CanSleep() const { return !Atomic(); }
+};
+
+class Disciplinarian {
+ public:
+  Disciplinarian(const prog::Program& in, DisciplineMode mode)
+      : in_(in), mode_(mode), rt_(in.config.preempt_rt) {}
+
+  prog::Program Run() {
+    prog::Program out;
+    out.config = in_.config;
+    out.bugs = in_.bugs;
+    out.locks = in_.locks;
+    const int nr = std::max(1, in_.config.nr_cpus);
+    std::vector<Frame> tasks(nr);
+    int cur = 0;
+    for (const Op& op : in_.ops) {
+      if (const auto* sw = std::get_if<prog::SwitchCpu>(&op.v)) {
+        if (!Room(1)) break;
+        cur = sw->cpu.v % nr;
+        Emit(out.ops, op);
+        continue;
+      }
+      Rewrite(op, tasks[cur], cur, out.ops);
+    }
+    // Close what each vCPU's task left open, on that vCPU.
+    for (int c = 0; c < nr; ++c) {
+      if (tasks[c].scopes.empty()) continue;
+      if (c != cur) {
+        out.ops.push_back(prog::SwitchCpu{{static_cast<uint8_t>(c)}});
+        ++emitted_;
+        cur = c;
+      }
+      Close(tasks[c], out.ops);
+    }
+    return out;
+  }
+
+ private:
+  // The op budget: every emitted op plus the closers still owed, and the
+  // vCPU switches the final closing may need, stay within kMaxOps.
+  bool Room(int n) const {
+    return emitted_ + open_ + n + in_.config.nr_cpus <= prog::kMaxOps;
+  }
+  void Emit(std::vector<Op>& out, Op op) {
+    out.push_back(std::move(op));
+    ++emitted_;
+  }
+  void Open(Frame& f, std::vector<Op>& out, Op op, Scope s) {
+    if (!Room(2)) return;
+    Emit(out, std::move(op));
+    f.scopes.push_back(s);
+    ++open_;
+  }
+  // Emits the closer of the innermost scope if it is of kind k.
+  bool CloseTop(Frame& f, std::vector<Op>& out, ScopeKind k, Op closer) {
+    if (f.scopes.empty() || f.scopes.back().kind != k) return false;
+    f.scopes.pop_back();
+    --open_;
+    Emit(out, std::move(closer));
+    return true;
+  }
+  void Close(Frame& f, std::vector<Op>& out) {
+    while (!f.scopes.empty()) {
+      const Scope s = f.scopes.back();
+      f.scopes.pop_back();
+      --open_;
+      switch (s.kind) {
+        case ScopeKind::kIrqSave:
+          Emit(out, prog::LocalIrqRestore{});
+          break;
+        case ScopeKind::kIrqDisable:
+          Emit(out, prog::LocalIrqEnable{});
+          break;
+        case ScopeKind::kBh:
+          Emit(out, prog::LocalBhEnable{});
+          break;
+        case ScopeKind::kPreempt:
+          Emit(out, prog::PreemptEnable{});
+          break;
+        case ScopeKind::kMigrate:
+          Emit(out, prog::MigrateEnable{});
+          break;
+        case ScopeKind::kNofs:
+          Emit(out, prog::MemallocNofsRestore{});
+          break;
+      }
+    }
+  }
+
+  // Only the nolock API is allowed: NMI; on PREEMPT_RT also hardirq and any
+  // hard-atomic section (spinlock_t sleeps there).
+  bool NolockOnly(const Frame& f) const {
+    if (f.kind == ContextKind::kNmi) return true;
+    if (!rt_) return false;
+    return f.kind == ContextKind::kHardirq || f.HardIrqsOff() ||
+           f.Has(ScopeKind::kPreempt);
+  }
+  bool Strict() const { return mode_ == DisciplineMode::kCaller; }
+
+  void Rewrite(const Op& op, Frame& f, int cpu, std::vector<Op>& out) {
+    std::visit([&](const auto& o) { RewriteOp(o, f, cpu, out); }, op.v);
+  }
+
+  // --- Context control ---
+  void RewriteOp(const prog::SwitchCpu&, Frame&, int, std::vector<Op>&) {
+    // Only at top level (handled in Run); never inside a body.
+  }
+  void RewriteOp(const prog::LocalIrqDisable&, Frame& f, int,
+                 std::vector<Op>& out) {
+    if (f.HardIrqsOff()) {
+      // Nested disable: the matching enable must not turn irqs back on.
+      Open(f, out, prog::LocalIrqSave{}, {ScopeKind::kIrqSave, true});
+    } else {
+      Open(f, out, prog::LocalIrqDisable{}, {ScopeKind::kIrqDisable});
+    }
+  }
+  void RewriteOp(const prog::LocalIrqEnable&, Frame& f, int,
+                 std::vector<Op>& out) {
+    if (f.scopes.empty()) return;
+    const Scope top = f.scopes.back();
+    if (top.kind == ScopeKind::kIrqDisable) {
+      CloseTop(f, out, ScopeKind::kIrqDisable, prog::LocalIrqEnable{});
+    } else if (top.kind == ScopeKind::kIrqSave && top.from_disable) {
+      CloseTop(f, out, ScopeKind::kIrqSave, prog::LocalIrqRestore{});
+    }
+  }
+  void RewriteOp(const prog::LocalIrqSave&, Frame& f, int,
+                 std::vector<Op>& out) {
+    Open(f, out, prog::LocalIrqSave{}, {ScopeKind::kIrqSave});
+  }
+  void RewriteOp(const prog::LocalIrqRestore&, Frame& f, int,
+                 std::vector<Op>& out) {
+    if (!f.scopes.empty() && f.scopes.back().kind == ScopeKind::kIrqSave &&
+        !f.scopes.back().from_disable) {
+      CloseTop(f, out, ScopeKind::kIrqSave, prog::LocalIrqRestore{});
+    }
+  }
+  void RewriteOp(const prog::LocalBhDisable&, Frame& f, int,
+                 std::vector<Op>& out) {
+    // local_bh_enable() warns in hardirq or with irqs off; opening the
+    // section where that holds keeps its close valid (sections nest).
+    if (f.kind == ContextKind::kHardirq || f.kind == ContextKind::kNmi ||
+        f.HardIrqsOff()) {
+      return;
+    }
+    if (rt_ && f.Has(ScopeKind::kPreempt)) return;  // a sleeping lock on RT
+    Open(f, out, prog::LocalBhDisable{}, {ScopeKind::kBh});
+  }
+  void RewriteOp(const prog::LocalBhEnable&, Frame& f, int,
+                 std::vector<Op>& out) {
+    CloseTop(f, out, ScopeKind::kBh, prog::LocalBhEnable{});
+  }
+  void RewriteOp(const prog::PreemptDisable&, Frame& f, int,
+                 std::vector<Op>& out) {
+    Open(f, out, prog::PreemptDisable{}, {ScopeKind::kPreempt});
+  }
+  void RewriteOp(const prog::PreemptEnable&, Frame& f, int,
+                 std::vector<Op>& out) {
+    CloseTop(f, out, ScopeKind::kPreempt, prog::PreemptEnable{});
+  }
+  void RewriteOp(const prog::MigrateDisable&, Frame& f, int,
+                 std::vector<Op>& out) {
+    Open(f, out, prog::MigrateDisable{}, {ScopeKind::kMigrate});
+  }
+  void RewriteOp(const prog::MigrateEnable&, Frame& f, int,
+                 std::vector<Op>& out) {
+    CloseTop(f, out, ScopeKind::kMigrate, prog::MigrateEnable{});
+  }
+  void RewriteOp(const prog::MightSleep& o, Frame& f, int,
+                 std::vector<Op>& out) {
+    if (f.CanSleep() && Room(1)) Emit(out, o);
+  }
+  void RewriteOp(const prog::MemallocNofsSave&, Frame& f, int,
+                 std::vector<Op>& out) {
+    if (f.kind != ContextKind::kTask) return;
+    Open(f, out, prog::MemallocNofsSave{}, {ScopeKind::kNofs});
+  }
+  void RewriteOp(const prog::MemallocNofsRestore&, Frame& f, int,
+                 std::vector<Op>& out) {
+    CloseTop(f, out, ScopeKind::kNofs, prog::MemallocNofsRestore{});
+  }
+
+  // --- Interrupts and pauses ---
+  void RewriteOp(const prog::Interrupt& irq, Frame&, int cpu,
+                 std::vector<Op>& out) {
+    if (!Room(1)) return;
+    prog::Interrupt copy;
+    copy.kind = irq.kind;
+    copy.at = irq.at;
+    ++emitted_;  // the interrupt op itself
+    Frame body;
+    body.kind = irq.kind;
+    for (const Op& op : irq.body) Rewrite(op, body, cpu, copy.body);
+    Close(body, copy.body);
+    out.push_back(std::move(copy));
+  }
+  void RewriteOp(const prog::Pause& o, Frame&, int, std::vector<Op>& out) {
+    if (Room(1)) Emit(out, o);
+  }
+
+  // --- Test locks: not part of a correct allocator caller here. ---
+  void RewriteOp(const prog::LockCall&, Frame&, int, std::vector<Op>&) {}
+  void RewriteOp(const prog::RegisterShrinker&, Frame&, int,
+                 std::vector<Op>&) {}
+
+  // --- Allocator ---
+  void RewriteOp(const prog::AllocPages& o, Frame& f, int,
+                 std::vector<Op>& out) {
+    if (!Room(1)) return;
+    if (!Strict()) {
+      Emit(out, o);
+      return;
+    }
+    if (NolockOnly(f)) {
+      Emit(out, prog::AllocPagesNolock{o.slot, {o.gfp.v & __GFP_ACCOUNT},
+                                       o.order});
+      return;
+    }
+    prog::AllocPages a = o;
+    a.gfp.v = CorrectCallerGfp(o.gfp.v, f.CanSleep());
+    Emit(out, a);
+  }
+  void RewriteOp(const prog::FreePages& o, Frame& f, int,
+                 std::vector<Op>& out) {
+    if (!Room(1)) return;
+    if (Strict() && NolockOnly(f)) {
+      Emit(out, prog::FreePagesNolock{o.slot});
+      return;
+    }
+    // A correct caller frees with the order it allocated with.
+    Emit(out, prog::FreePages{o.slot});
+  }
+  void RewriteOp(const prog::AllocPagesNolock& o, Frame&, int,
+                 std::vector<Op>& out) {
+    if (!Room(1)) return;
+    prog::AllocPagesNolock a = o;
+    if (Strict()) a.gfp.v &= __GFP_ACCOUNT;
+    Emit(out, a);
+  }
+  void RewriteOp(const prog::FreePagesNolock& o, Frame&, int,
+                 std::vector<Op>& out) {
+    if (Room(1)) Emit(out, o);
+  }
+  void RewriteOp(const prog::AllocPagesBulk& o, Frame& f, int,
+                 std::vector<Op>& out) {
+    if (!Room(1)) return;
+    if (!Strict()) {
+      Emit(out, o);
+      return;
+    }
+    if (NolockOnly(f)) return;
+    prog::AllocPagesBulk a = o;
+    a.gfp.v = CorrectCallerGfp(o.gfp.v, f.CanSleep());
+    Emit(out, a);
+  }
+
+  // Task context that may sleep (GUP, hotplug, CMA, reclaim, setup).
+  template <typename T>
+  void SleepingCall(const T& o, Frame& f, std::vector<Op>& out) {
+    if (!Strict()) return;  // the gfp target keeps allocation calls only
+    if (f.kind == ContextKind::kTask && f.CanSleep() && Room(1)) Emit(out, o);
+  }
+  void RewriteOp(const prog::PinPage& o, Frame& f, int, std::vector<Op>& out) {
+    SleepingCall(o, f, out);
+  }
+  void RewriteOp(const prog::UnpinPage& o, Frame& f, int,
+                 std::vector<Op>& out) {
+    SleepingCall(o, f, out);
+  }
+  void RewriteOp(const prog::BuildAllZonelists& o, Frame& f, int,
+                 std::vector<Op>& out) {
+    SleepingCall(o, f, out);
+  }
+  void RewriteOp(const prog::OfflinePages& o, Frame& f, int,
+                 std::vector<Op>& out) {
+    SleepingCall(o, f, out);
+  }
+  void RewriteOp(const prog::DrainAllPages& o, Frame& f, int,
+                 std::vector<Op>& out) {
+    SleepingCall(o, f, out);
+  }
+  void RewriteOp(const prog::CpuOffline& o, Frame& f, int cpu,
+                 std::vector<Op>& out) {
+    // page_alloc_cpu_dead() runs on a surviving CPU for a dead one.
+    if (o.cpu.v == cpu) return;
+    SleepingCall(o, f, out);
+  }
+  void RewriteOp(const prog::FailPageAlloc& o, Frame& f, int,
+                 std::vector<Op>& out) {
+    if (f.kind == ContextKind::kTask && Room(1)) Emit(out, o);
+  }
+  void RewriteOp(const prog::CmaAlloc& o, Frame& f, int,
+                 std::vector<Op>& out) {
+    SleepingCall(o, f, out);
+  }
+  void RewriteOp(const prog::CmaRelease& o, Frame& f, int,
+                 std::vector<Op>& out) {
+    SleepingCall(o, f, out);
+  }
+  void RewriteOp(const prog::KswapdRun& o, Frame& f, int,
+                 std::vector<Op>& out) {
+    SleepingCall(o, f, out);
+  }
+  // Task context, possibly atomic, never where only nolock is allowed.
+  void RewriteOp(const prog::DrainLocalPages& o, Frame& f, int,
+                 std::vector<Op>& out) {
+    if (!Strict()) return;
+    if (f.kind == ContextKind::kTask && !NolockOnly(f) && Room(1)) {
+      Emit(out, o);
+    }
+  }
+  void RewriteOp(const prog::KvfreeRcu& o, Frame& f, int,
+                 std::vector<Op>& out) {
+    if (!Strict()) return;
+    if (!NolockOnly(f) && Room(1)) Emit(out, o);
+  }
+  void RewriteOp(const prog::Printk& o, Frame& f, int, std::vector<Op>& out) {
+    if (!Strict()) return;
+    if (f.kind != ContextKind::kNmi && Room(1)) Emit(out, o);
+  }
+
+  const prog::Program& in_;
+  DisciplineMode mode_;
+  bool rt_;
+  int emitted_ = 0;
+  int open_ = 0;
+};
+
+// ========================= Lock ops only =========================
+
+bool KeepForChecker(const Op& op) {
+  return std::visit(
+      [](const auto& o) {
+        using T = std::decay_t<decltype(o)>;
+        return std::is_same_v<T, prog::SwitchCpu> ||
+               std::is_same_v<T, prog::LocalIrqDisable> ||
+               std::is_same_v<T, prog::LocalIrqEnable> ||
+               std::is_same_v<T, prog::LocalIrqSave> ||
+               std::is_same_v<T, prog::LocalIrqRestore> ||
+               std::is_same_v<T, prog::LocalBhDisable> ||
+               std::is_same_v<T, prog::LocalBhEnable> ||
+               std::is_same_v<T, prog::PreemptDisable> ||
+               std::is_same_v<T, prog::PreemptEnable> ||
+               std::is_same_v<T, prog::MigrateDisable> ||
+               std::is_same_v<T, prog::MigrateEnable> ||
+               std::is_same_v<T, prog::MightSleep> ||
+               std::is_same_v<T, prog::Interrupt> ||
+               std::is_same_v<T, prog::Pause> ||
+               std::is_same_v<T, prog::LockCall>;
+      },
+      op.v);
+}
+
+void FilterLockOps(std::vector<Op>& ops) {
+  std::vector<Op> kept;
+  kept.reserve(ops.size());
+  for (Op& op : ops) {
+    if (!KeepForChecker(op)) continue;
+    if (auto* irq = std::get_if<prog::Interrupt>(&op.v)) {
+      FilterLockOps(irq->body);
+    }
+    kept.push_back(std::move(op));
+  }
+  ops = std::move(kept);
+}
+
+}  // namespace
+
+prog::Program ApplyCampaignConfig(prog::Program p, const TargetOptions& o) {
+  p.bugs = o.bugs_from_input ? BugSet::FromBits(p.bugs.bits() | o.bugs.bits())
+                             : o.bugs;
+  ctx::Config& c = p.config;
+  if (o.rt) c.preempt_rt = *o.rt;
+  if (o.preempt_count) c.preempt_count = *o.preempt_count;
+  if (o.nolock) c.nolock_design = *o.nolock;
+  if (o.up) c.smp = !*o.up;
+  if (o.cpus > 0) {
+    c.nr_cpus = o.cpus;
+  } else {
+    const int max = std::clamp(o.max_cpus, 1, ctx::kMaxCpus);
+    c.nr_cpus = 1 + (std::max(c.nr_cpus, 1) - 1) % max;
+  }
+  if (!c.smp) c.nr_cpus = 1;
+  FoldCpus(p.ops, c.nr_cpus);
+  return p;
+}
+
+gfp_t CorrectCallerGfp(gfp_t g, bool can_sleep) {
+  g &= kAllBits;
+  g &= ~(__GFP_TRYLOCK | __GFP_NOLOCKDEP);
+  // One zone modifier (GFP_ZONE_BAD otherwise); __GFP_MOVABLE may pair with
+  // __GFP_HIGHMEM only.
+  const gfp_t zone = g & (__GFP_DMA | __GFP_HIGHMEM | __GFP_DMA32 | __GFP_MOVABLE);
+  const gfp_t zone_ok[] = {0,
+                           __GFP_DMA,
+                           __GFP_HIGHMEM,
+                           __GFP_DMA32,
+                           __GFP_MOVABLE,
+                           __GFP_HIGHMEM | __GFP_MOVABLE};
+  if (std::find(std::begin(zone_ok), std::end(zone_ok), zone) ==
+      std::end(zone_ok)) {
+    g &= ~(__GFP_DMA | __GFP_DMA32);
+    if ((g & __GFP_MOVABLE) && (g & __GFP_HIGHMEM)) {
+      // already fine
+    }
+  }
+  // __GFP_RECLAIMABLE and __GFP_MOVABLE together are no migratetype.
+  if ((g & __GFP_RECLAIMABLE) && (g & __GFP_MOVABLE)) g &= ~__GFP_RECLAIMABLE;
+  if (g & __GFP_NOMEMALLOC) g &= ~__GFP_MEMALLOC;
+  if (!can_sleep) g &= ~__GFP_DIRECT_RECLAIM;
+  if (!(g & __GFP_DIRECT_RECLAIM)) g &= ~__GFP_NOFAIL;
+  if (g & __GFP_NOFAIL) g &= ~(__GFP_NORETRY | __GFP_RETRY_MAYFAIL);
+  if ((g & __GFP_NORETRY) && (g & __GFP_RETRY_MAYFAIL)) g &= ~__GFP_NORETRY;
+  return g;
+}
+
+prog::Program CallerDiscipline(const prog::Program& p, DisciplineMode mode) {
+  prog::Program out = Disciplinarian(p, mode).Run();
+  std::string error;
+  REENTRY_CHECK_MSG(prog::ValidateProgram(out, &error), error.c_str());
+  return out;
+}
+
+prog::Program LockOpsOnly(const prog::Program& p) {
+  prog::Program out = p;
+  FilterLockOps(out.ops);
+  return out;
+}
+
+}  // namespace reentry::triage

@@ -1,0 +1,295 @@
+#include "allocator/triage/reference_checker.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace reentry::triage {
+namespace {
+
+using prog::LockVerb;
+
+enum class Act : uint8_t {
+  kExclusive,   // blocking exclusive acquisition
+  kRead,        // blocking shared acquisition, held until released
+  kTransient,   // seqlock reader: acquire and release at once
+  kTry,         // trylock (success unknown from the trace)
+  kTryRead,
+  kRelease,
+  kOther,       // lock_init, debug_check_no_locks_freed
+};
+
+Act Classify(LockVerb v) {
+  switch (v) {
+    case LockVerb::kRawSpinLock:
+    case LockVerb::kRawSpinLockIrqsave:
+    case LockVerb::kRawSpinLockIrq:
+    case LockVerb::kSpinLock:
+    case LockVerb::kSpinLockNested:
+    case LockVerb::kSpinLockIrqsave:
+    case LockVerb::kSpinLockIrq:
+    case LockVerb::kSpinLockBh:
+    case LockVerb::kWriteLock:
+    case LockVerb::kWriteLockIrqsave:
+    case LockVerb::kWriteLockIrq:
+    case LockVerb::kWriteLockBh:
+    case LockVerb::kLocalLock:
+    case LockVerb::kLocalLockIrqsave:
+    case LockVerb::kLocalLockIrq:
+    case LockVerb::kWriteSeqlock:
+    case LockVerb::kWriteSeqlockIrqsave:
+    case LockVerb::kWriteSeqlockIrq:
+    case LockVerb::kWriteSeqlockBh:
+    case LockVerb::kWriteSeqcountBegin:
+    case LockVerb::kMutexLock:
+    case LockVerb::kLockMapAcquire:
+      return Act::kExclusive;
+    case LockVerb::kReadLock:
+    case LockVerb::kReadLockIrqsave:
+    case LockVerb::kReadLockIrq:
+    case LockVerb::kReadLockBh:
+    case LockVerb::kLockMapAcquireRead:
+      return Act::kRead;
+    case LockVerb::kReadSeqbegin:
+      return Act::kTransient;
+    case LockVerb::kRawSpinTrylock:
+    case LockVerb::kRawSpinTrylockIrqsave:
+    case LockVerb::kSpinTrylock:
+    case LockVerb::kSpinTrylockIrqsave:
+    case LockVerb::kSpinTrylockBh:
+    case LockVerb::kWriteTrylock:
+    case LockVerb::kLocalTrylock:
+    case LockVerb::kLocalTrylockIrqsave:
+    case LockVerb::kMutexTrylock:
+    case LockVerb::kLockMapAcquireTry:
+      return Act::kTry;
+    case LockVerb::kReadTrylock:
+      return Act::kTryRead;
+    case LockVerb::kRawSpinUnlock:
+    case LockVerb::kRawSpinUnlockIrqrestore:
+    case LockVerb::kRawSpinUnlockIrq:
+    case LockVerb::kSpinUnlock:
+    case LockVerb::kSpinUnlockIrqrestore:
+    case LockVerb::kSpinUnlockIrq:
+    case LockVerb::kSpinUnlockBh:
+    case LockVerb::kReadUnlock:
+    case LockVerb::kWriteUnlock:
+    case LockVerb::kReadUnlockIrqrestore:
+    case LockVerb::kWriteUnlockIrqrestore:
+    case LockVerb::kReadUnlockIrq:
+    case LockVerb::kWriteUnlockIrq:
+    case LockVerb::kReadUnlockBh:
+    case LockVerb::kWriteUnlockBh:
+    case LockVerb::kLocalUnlock:
+    case LockVerb::kLocalUnlockIrqrestore:
+    case LockVerb::kLocalUnlockIrq:
+    case LockVerb::kWriteSequnlock:
+    case LockVerb::kWriteSequnlockIrqrestore:
+    case LockVerb::kWriteSequnlockIrq:
+    case LockVerb::kWriteSequnlockBh:
+    case LockVerb::kWriteSeqcountEnd:
+    case LockVerb::kMutexUnlock:
+    case LockVerb::kLockMapRelease:
+      return Act::kRelease;
+    case LockVerb::kReadSeqretry:
+    case LockVerb::kLockInit:
+    case LockVerb::kLockFree:
+    case LockVerb::kCount:
+      break;
+  }
+  return Act::kOther;
+}
+
+struct Held {
+  int node;
+  int lock;       // program lock index
+  bool exclusive;
+  bool certain;   // not a trylock of unknown outcome
+};
+
+constexpr size_t kMaxStack = 40;
+constexpr size_t kTraceLimit = 100000;  // the executor's trace capacity
+
+class Graph {
+ public:
+  void Add(int a, int b) { edges_[a].insert(b); }
+  // A cycle of >= 2 distinct nodes; fills path (closed) if found.
+  bool FindCycle(std::vector<int>* path) const {
+    std::map<int, int> color;  // 0 white, 1 grey, 2 black
+    std::vector<int> stack;
+    for (const auto& [n, _] : edges_) {
+      if (color[n] == 0 && Dfs(n, color, stack, path)) return true;
+    }
+    return false;
+  }
+
+ private:
+  bool Dfs(int n, std::map<int, int>& color, std::vector<int>& stack,
+           std::vector<int>* path) const {
+    color[n] = 1;
+    stack.push_back(n);
+    auto it = edges_.find(n);
+    if (it != edges_.end()) {
+      for (int m : it->second) {
+        if (m == n) continue;  // self edges are reported separately
+        if (color[m] == 1) {
+          auto from = std::find(stack.begin(), stack.end(), m);
+          path->assign(from, stack.end());
+          path->push_back(m);
+          return true;
+        }
+        if (color[m] == 0 && Dfs(m, color, stack, path)) return true;
+      }
+    }
+    stack.pop_back();
+    color[n] = 2;
+    return false;
+  }
+
+  std::map<int, std::set<int>> edges_;
+};
+
+}  // namespace
+
+ReferenceResult RunReferenceChecker(const prog::Program& p,
+                                    const exec::RunResult& r) {
+  ReferenceResult out;
+  for (const Finding& f : r.findings) {
+    if (FindingVerdict(f.kind) == Verdict::kMisuse) {
+      out.comparable = false;
+      out.why_not = std::string("misuse finding ") + FindingKindName(f.kind);
+      return out;
+    }
+  }
+  if (r.trace.size() >= kTraceLimit) {
+    out.comparable = false;
+    out.why_not = "trace truncated";
+    return out;
+  }
+
+  // Nodes: (class name, type, subclass).
+  std::map<std::tuple<std::string, int, int>, int> node_ids;
+  std::vector<std::string> node_names;
+  auto node_of = [&](int lock, int subclass) {
+    const prog::LockDecl& d = p.locks[lock];
+    const std::string& cls = d.class_name.empty() ? d.name : d.class_name;
+    auto key = std::make_tuple(cls, static_cast<int>(d.type), subclass);
+    auto [it, inserted] =
+        node_ids.emplace(key, static_cast<int>(node_names.size()));
+    if (inserted) {
+      node_names.push_back(subclass == 0 ? cls
+                                         : cls + "/" + std::to_string(subclass));
+    }
+    return it->second;
+  };
+
+  // Ops the interpreter could not run.
+  std::set<std::pair<int, uint32_t>> skipped;
+  for (const exec::TraceEntry& e : r.trace) {
+    if (e.kind == exec::TraceKind::kSkipped) skipped.insert({e.cpu, e.op_index});
+  }
+
+  // held[cpu][depth]: the lock stack of each context frame.
+  std::map<int, std::vector<std::vector<Held>>> held;
+  Graph strict, loose;
+  auto frames_of = [&](int cpu, int depth) -> std::vector<std::vector<Held>>& {
+    auto& frames = held[cpu];
+    if (static_cast<int>(frames.size()) > depth + 1) frames.resize(depth + 1);
+    while (static_cast<int>(frames.size()) < depth + 1) frames.emplace_back();
+    return frames;
+  };
+
+  for (const exec::TraceEntry& e : r.trace) {
+    if (e.kind == exec::TraceKind::kIrqFire) {
+      // A new frame starts above the interrupted one.
+      auto& frames = frames_of(e.cpu, e.depth);
+      frames.emplace_back();
+      continue;
+    }
+    if (e.kind != exec::TraceKind::kOp || e.op_index == kNoOp) continue;
+    const prog::Op* op = prog::OpAt(p, e.op_index);
+    if (op == nullptr) continue;
+    const auto* call = std::get_if<prog::LockCall>(&op->v);
+    if (call == nullptr) continue;
+    if (skipped.count({e.cpu, e.op_index})) continue;
+    if (call->lock.v >= p.locks.size()) continue;
+    auto& frames = frames_of(e.cpu, e.depth);
+    std::vector<Held>& frame = frames[e.depth];
+    const Act act = Classify(call->verb);
+    const int lock = call->lock.v;
+
+    if (act == Act::kRelease) {
+      auto it = std::find_if(frame.rbegin(), frame.rend(),
+                             [&](const Held& h) { return h.lock == lock; });
+      if (it == frame.rend()) {
+        out.comparable = false;
+        out.why_not = "release of a lock not held in its frame";
+        return out;
+      }
+      frame.erase(std::next(it).base());
+      continue;
+    }
+    if (act == Act::kOther) {
+      for (const auto& fr : frames) {
+        for (const Held& h : fr) {
+          if (h.lock == lock) {
+            out.comparable = false;
+            out.why_not = "re-init or free of a held lock";
+            return out;
+          }
+        }
+      }
+      continue;
+    }
+
+    ++out.acquisitions;
+    const int node = node_of(lock, call->subclass);
+    const bool exclusive = act == Act::kExclusive || act == Act::kTry;
+    const bool is_try = act == Act::kTry || act == Act::kTryRead;
+
+    // Self nesting: the class is already held somewhere on this vCPU.
+    for (const auto& fr : frames) {
+      for (const Held& h : fr) {
+        if (h.node != node) continue;
+        out.loose_self = true;
+        if (act == Act::kExclusive && h.exclusive && h.certain) {
+          if (!out.strict_self) {
+            out.strict_self_text = node_names[node] + " acquired while held";
+          }
+          out.strict_self = true;
+        }
+      }
+    }
+    // Dependencies within the frame.
+    for (const Held& h : frame) {
+      if (h.node == node) continue;
+      loose.Add(h.node, node);
+      if (act == Act::kExclusive && h.exclusive && h.certain) {
+        strict.Add(h.node, node);
+      }
+    }
+    if (act == Act::kTransient) continue;
+    frame.push_back(Held{node, lock, exclusive, !is_try});
+    if (frame.size() > kMaxStack) {
+      out.comparable = false;
+      out.why_not = "lock stack deeper than the reference models";
+      return out;
+    }
+  }
+
+  std::vector<int> path;
+  if (strict.FindCycle(&path)) {
+    out.strict_cycle = true;
+    for (size_t i = 0; i < path.size(); ++i) {
+      if (i > 0) out.strict_cycle_text += " -> ";
+      out.strict_cycle_text += node_names[path[i]];
+    }
+  }
+  path.clear();
+  out.loose_cycle = loose.FindCycle(&path);
+  return out;
+}
+
+}  // namespace reentry::triage

@@ -1,0 +1,278 @@
+#include "allocator/triage/target.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "allocator/base/check.h"
+#include "allocator/prog/binary.h"
+#include "allocator/prog/generate.h"
+#include "allocator/prog/oracle.h"
+#include "allocator/report/report.h"
+#include "allocator/triage/discipline.h"
+#include "allocator/triage/reference_checker.h"
+
+namespace reentry::triage {
+namespace {
+
+bool IsLockdepKind(FindingKind k) {
+  switch (k) {
+    case FindingKind::kRecursiveLocking:
+    case FindingKind::kCircularDependency:
+    case FindingKind::kIrqSafeToUnsafe:
+    case FindingKind::kIrqInversion:
+    case FindingKind::kInconsistentLockState:
+    case FindingKind::kInvalidWaitContext:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// A deadlock the executor saw happen (not a prediction).
+bool IsRealDeadlock(const Finding& f) {
+  switch (f.kind) {
+    case FindingKind::kLockRecursion:
+      return true;
+    case FindingKind::kWaitCycle:
+      // Only a true cycle, not "held by a vCPU with no more work".
+      return std::string_view(f.detail).find("each vCPU in the cycle") !=
+             std::string_view::npos;
+    default:
+      return false;
+  }
+}
+
+void AddFindingProblem(Verdict& v, const TargetOptions& o, size_t index) {
+  const Finding& f = v.result.findings[index];
+  std::string title = report::Title(f);
+  if (!o.only_titles.empty() && !o.only_titles.count(title)) {
+    v.ignored_titles.push_back(std::move(title));
+    return;
+  }
+  for (const Problem& p : v.problems) {
+    if (p.title == title) return;
+  }
+  v.problems.push_back(Problem{std::move(title),
+                               report::FormatFindingSummary(f),
+                               static_cast<int>(index)});
+}
+
+void AddSyntheticProblem(Verdict& v, const TargetOptions& o,
+                         std::string title, std::string summary) {
+  if (!o.only_titles.empty() && !o.only_titles.count(title)) {
+    v.ignored_titles.push_back(std::move(title));
+    return;
+  }
+  v.problems.push_back(Problem{std::move(title), std::move(summary), -1});
+}
+
+// main: every bug is a crash.
+void JudgeMain(Verdict& v, const TargetOptions& o) {
+  for (size_t i = 0; i < v.result.findings.size(); ++i) {
+    if (FindingSeverity(v.result.findings[i].kind) == Severity::kBug) {
+      AddFindingProblem(v, o, i);
+    }
+  }
+}
+
+// gfp: a wrong gfp (or API) for the context is expected, and so is what
+// follows from it at the same op; anything else is a crash.
+bool IsGfpCallerMistake(FindingKind k) {
+  return k == FindingKind::kGfpMisuse ||
+         k == FindingKind::kAllocInvalidContext ||
+         k == FindingKind::kSleepInAtomic;
+}
+
+void JudgeGfp(Verdict& v, const TargetOptions& o) {
+  const FindingList& list = v.result.findings;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const Finding& f = list[i];
+    if (FindingSeverity(f.kind) != Severity::kBug) continue;
+    if (IsGfpCallerMistake(f.kind)) continue;
+    bool explained = false;
+    for (const Finding& g : list) {
+      if (IsGfpCallerMistake(g.kind) && g.op_index == f.op_index &&
+          g.cpu == f.cpu) {
+        explained = true;
+      }
+    }
+    if (!explained) AddFindingProblem(v, o, i);
+  }
+}
+
+void JudgeChecker(Verdict& v, const TargetOptions& o,
+                  const prog::Program& p) {
+  const FindingList& list = v.result.findings;
+  // C: a deadlock that really happened must have been predicted.
+  bool real = false, predicted = false;
+  for (const Finding& f : list) {
+    real |= IsRealDeadlock(f);
+    predicted |= IsLockdepKind(f.kind);
+  }
+  if (real && !predicted) {
+    AddSyntheticProblem(v, o, "checker: real deadlock not reported",
+                        "the executor deadlocked but the checker reported "
+                        "no lock-order, irq-safety or wait-context problem");
+  }
+  const ReferenceResult ref = RunReferenceChecker(p, v.result);
+  if (!ref.comparable) {
+    v.detail = "reference not compared: " + ref.why_not;
+    return;
+  }
+  const bool circular = list.has(FindingKind::kCircularDependency);
+  const bool recursive = list.has(FindingKind::kRecursiveLocking);
+  if (ref.strict_cycle && !circular) {
+    AddSyntheticProblem(v, o, "checker: missed circular dependency",
+                        "reference cycle " + ref.strict_cycle_text +
+                            " (exclusive, blocking acquisitions) not reported");
+  }
+  if (ref.strict_self && !recursive) {
+    AddSyntheticProblem(v, o, "checker: missed recursive locking",
+                        "reference: " + ref.strict_self_text +
+                            " (exclusive, blocking) not reported");
+  }
+  if (circular && !ref.loose_cycle) {
+    AddSyntheticProblem(v, o, "checker: circular dependency without a cycle",
+                        "the checker reported a circular dependency; the "
+                        "reference graph of all acquisitions has no cycle");
+  }
+  if (recursive && !ref.loose_self) {
+    AddSyntheticProblem(v, o, "checker: recursive locking without nesting",
+                        "the checker reported recursive locking; no class "
+                        "was acquired while its vCPU held it");
+  }
+  v.detail = "reference compared: " + std::to_string(ref.acquisitions) +
+             " acquisitions" +
+             (ref.strict_cycle ? ", strict cycle " + ref.strict_cycle_text
+                               : "");
+}
+
+TargetOptions& GlobalOptions() {
+  static TargetOptions options;
+  return options;
+}
+
+exec::Executor& GlobalExecutor() {
+  static exec::Executor* executor = new exec::Executor();
+  return *executor;
+}
+
+}  // namespace
+
+prog::Program PrepareProgram(TargetId target, prog::Program p,
+                             const TargetOptions& options) {
+  p = ApplyCampaignConfig(std::move(p), options);
+  switch (target) {
+    case TargetId::kMain:
+      return CallerDiscipline(p, DisciplineMode::kCaller);
+    case TargetId::kGfp:
+      return CallerDiscipline(p, DisciplineMode::kGfp);
+    case TargetId::kChecker:
+      return LockOpsOnly(p);
+    case TargetId::kDecoder:
+    case TargetId::kCount:
+      break;
+  }
+  return p;
+}
+
+prog::Program PrepareInput(TargetId target, const uint8_t* data, size_t size,
+                           const TargetOptions& options) {
+  if (target == TargetId::kDecoder) return prog::DecodeProgram(data, size);
+  return PrepareProgram(target, prog::DecodeProgram(data, size), options);
+}
+
+exec::RunOptions TargetRunOptions(TargetId target, bool trace) {
+  exec::RunOptions o;
+  o.lockdep = true;
+  o.invariants_every_op = target == TargetId::kMain;
+  // The checker's reference replays the trace.
+  o.trace = trace || target == TargetId::kChecker;
+  return o;
+}
+
+Verdict Evaluate(TargetId target, const prog::Program& prepared,
+                 const TargetOptions& options, exec::Executor& executor,
+                 bool trace) {
+  Verdict v;
+  if (target == TargetId::kDecoder) {
+    const std::string bytes = prog::EncodeProgram(prepared);
+    prog::ProgramRoundTripOracle(
+        reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    return v;
+  }
+  v.result = executor.Run(prepared, TargetRunOptions(target, trace));
+  switch (target) {
+    case TargetId::kMain:
+      JudgeMain(v, options);
+      break;
+    case TargetId::kGfp:
+      JudgeGfp(v, options);
+      break;
+    case TargetId::kChecker:
+      JudgeChecker(v, options, prepared);
+      break;
+    default:
+      break;
+  }
+  v.crash = !v.problems.empty();
+  return v;
+}
+
+std::string CrashMessage(TargetId target, const Verdict& v) {
+  std::string out;
+  for (const Problem& p : v.problems) {
+    out += "reentry: " + TargetBinaryName(target) + " found: " + p.summary +
+           "\n  title: " + p.title + "\n";
+  }
+  if (!v.detail.empty()) out += "  " + v.detail + "\n";
+  return out;
+}
+
+void FuzzInitialize(TargetId target) {
+  std::string error;
+  TargetOptions& o = GlobalOptions();
+  if (!TargetOptionsFromEnv(&o, &error)) {
+    fprintf(stderr, "%s: %s\n", TargetBinaryName(target).c_str(),
+            error.c_str());
+    exit(2);
+  }
+  // Warm-up: grow the executor's fibers to the largest vCPU count and touch
+  // every lazily initialised path once, so that the first input runs the
+  // same code as the later ones (AFL++ stability).
+  if (target != TargetId::kDecoder) {
+    exec::Executor& ex = GlobalExecutor();
+    for (uint64_t seed = 1; seed <= 8; ++seed) {
+      prog::GenerateOptions g;
+      g.num_ops = 48;
+      g.cpus = ctx::kMaxCpus;
+      prog::Program p = prog::GenerateProgram(seed, g);
+      p.config.nr_cpus = o.cpus > 0 ? o.cpus : o.max_cpus;
+      prog::Program prepared = PrepareProgram(target, p, o);
+      prepared.config.nr_cpus = std::max(prepared.config.nr_cpus,
+                                         o.cpus > 0 ? o.cpus : o.max_cpus);
+      (void)Evaluate(target, prepared, o, ex);
+    }
+  }
+  fprintf(stderr, "%s: %s\n", TargetBinaryName(target).c_str(),
+          DescribeTargetOptions(o).c_str());
+}
+
+int FuzzOneInput(TargetId target, const uint8_t* data, size_t size) {
+  const TargetOptions& o = GlobalOptions();
+  if (target == TargetId::kDecoder) {
+    return prog::ProgramRoundTripOracle(data, size);
+  }
+  const prog::Program p = PrepareInput(target, data, size, o);
+  const Verdict v = Evaluate(target, p, o, GlobalExecutor());
+  if (v.crash) {
+    const std::string msg = CrashMessage(target, v);
+    fputs(msg.c_str(), stderr);
+    fflush(stderr);
+    abort();
+  }
+  return 0;
+}
+
+}  // namespace reentry::triage
