@@ -107,6 +107,44 @@ const std::vector<LockVerb>& VerbsFor(ctx::LockType t) {
   return (*table)[static_cast<int>(t)];
 }
 
+std::optional<LockVerb> MatchingRelease(LockVerb v) {
+  using V = LockVerb;
+  static constexpr std::pair<V, V> kPairs[] = {
+      {V::kRawSpinLock, V::kRawSpinUnlock},
+      {V::kRawSpinLockIrqsave, V::kRawSpinUnlockIrqrestore},
+      {V::kRawSpinLockIrq, V::kRawSpinUnlockIrq},
+      {V::kSpinLock, V::kSpinUnlock},
+      {V::kSpinLockNested, V::kSpinUnlock},
+      {V::kSpinLockIrqsave, V::kSpinUnlockIrqrestore},
+      {V::kSpinLockIrq, V::kSpinUnlockIrq},
+      {V::kSpinLockBh, V::kSpinUnlockBh},
+      {V::kReadLock, V::kReadUnlock},
+      {V::kWriteLock, V::kWriteUnlock},
+      {V::kReadLockIrqsave, V::kReadUnlockIrqrestore},
+      {V::kWriteLockIrqsave, V::kWriteUnlockIrqrestore},
+      {V::kReadLockIrq, V::kReadUnlockIrq},
+      {V::kWriteLockIrq, V::kWriteUnlockIrq},
+      {V::kReadLockBh, V::kReadUnlockBh},
+      {V::kWriteLockBh, V::kWriteUnlockBh},
+      {V::kLocalLock, V::kLocalUnlock},
+      {V::kLocalLockIrqsave, V::kLocalUnlockIrqrestore},
+      {V::kLocalLockIrq, V::kLocalUnlockIrq},
+      {V::kWriteSeqlock, V::kWriteSequnlock},
+      {V::kWriteSeqlockIrqsave, V::kWriteSequnlockIrqrestore},
+      {V::kWriteSeqlockIrq, V::kWriteSequnlockIrq},
+      {V::kWriteSeqlockBh, V::kWriteSequnlockBh},
+      {V::kReadSeqbegin, V::kReadSeqretry},
+      {V::kWriteSeqcountBegin, V::kWriteSeqcountEnd},
+      {V::kMutexLock, V::kMutexUnlock},
+      {V::kLockMapAcquire, V::kLockMapRelease},
+      {V::kLockMapAcquireRead, V::kLockMapRelease},
+  };
+  for (const auto& [acquire, release] : kPairs) {
+    if (acquire == v) return release;
+  }
+  return std::nullopt;
+}
+
 std::string VerbTypeNames(LockVerb v) {
   std::string out;
   int n = 0;

@@ -59,6 +59,11 @@ inline constexpr int kNumNolockDesigns = 2;
 // The verbs that apply to lock type t, in REENTRY_LOCK_VERBS order (the
 // binary form indexes this list).
 const std::vector<LockVerb>& VerbsFor(ctx::LockType t);
+// The release that ends what acquire v starts: spin_unlock_irqrestore for
+// spin_lock_irqsave, read_seqretry for read_seqbegin, lock_map_release for
+// lock_map_acquire... nullopt for releases, trylocks (they may fail) and
+// lock_init/debug_check_no_locks_freed.
+std::optional<LockVerb> MatchingRelease(LockVerb v);
 // "spinlock_t" or "raw_spinlock_t or spinlock_t": the types verb v takes.
 std::string VerbTypeNames(LockVerb v);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -83,6 +84,7 @@ class Generator {
 
   Program Run() {
     p_.config.nr_cpus = std::clamp(options_.cpus, 1, ctx::kMaxCpus);
+    top_scopes_.resize(p_.config.nr_cpus);
     if (options_.lock_ops) DeclareLocks();
     Fill(p_.ops, std::clamp(options_.num_ops, 0, kMaxOps), 0);
     return std::move(p_);
@@ -183,15 +185,95 @@ class Generator {
     return Category::kContext;
   }
 
-  // Appends exactly `budget` ops (nested included) to ops.
+  // Appends exactly `budget` ops (nested included) to ops. In balanced mode
+  // a body keeps budget for the closers of the scopes it opened.
   void Fill(std::vector<Op>& ops, int budget, int depth) {
+    std::vector<Op> body_scopes;  // closers owed, innermost last
     while (budget > 0) {
+      std::vector<Op>& scopes = depth == 0 ? top_scopes_[cpu_] : body_scopes;
+      const int owed = depth == 0 ? 0 : static_cast<int>(scopes.size());
+      const int free = budget - owed;
+      if (free == 0) {
+        ops.push_back(Pop(scopes));
+        --budget;
+        continue;
+      }
       const Category c = PickCategory(depth);
+      if (options_.balanced &&
+          (c == Category::kContext || c == Category::kLock)) {
+        ops.push_back(DrawScoped(c, scopes, free));
+        --budget;
+        continue;
+      }
       const std::vector<int>& codes = CodesByCategory()[static_cast<int>(c)];
       Op op = MakeOp(codes[rng_.Below(codes.size())]);
-      std::visit([&](auto& o) { budget -= DrawOp(o, budget, depth); }, op.v);
+      std::visit([&](auto& o) { budget -= DrawOp(o, free, depth); }, op.v);
       ops.push_back(std::move(op));
     }
+  }
+
+  static Op Pop(std::vector<Op>& scopes) {
+    Op closer = std::move(scopes.back());
+    scopes.pop_back();
+    return closer;
+  }
+
+  // Balanced mode: closes the innermost scope, opens a new one (its closer
+  // pushed on scopes) or, for context ops, sometimes draws a scope-neutral
+  // op. `free` ops remain after the owed closers.
+  Op DrawScoped(Category c, std::vector<Op>& scopes, int free) {
+    const bool can_open = free >= 2;
+    if (!scopes.empty() && (!can_open || rng_.OneIn(2))) return Pop(scopes);
+    if (c == Category::kLock && can_open) {
+      if (std::optional<Op> acquire = OpenLockScope(scopes)) return *acquire;
+    }
+    static constexpr std::pair<Op (*)(), Op (*)()> kScopes[] = {
+        {[]() -> Op { return LocalIrqDisable{}; },
+         []() -> Op { return LocalIrqEnable{}; }},
+        {[]() -> Op { return LocalIrqSave{}; },
+         []() -> Op { return LocalIrqRestore{}; }},
+        {[]() -> Op { return LocalBhDisable{}; },
+         []() -> Op { return LocalBhEnable{}; }},
+        {[]() -> Op { return PreemptDisable{}; },
+         []() -> Op { return PreemptEnable{}; }},
+        {[]() -> Op { return MigrateDisable{}; },
+         []() -> Op { return MigrateEnable{}; }},
+        {[]() -> Op { return MemallocNofsSave{}; },
+         []() -> Op { return MemallocNofsRestore{}; }},
+    };
+    if (!can_open || rng_.OneIn(4)) {
+      return rng_.OneIn(2) ? Op(MightSleep{}) : Op(Printk{});
+    }
+    const auto& [open, close] = kScopes[rng_.Below(std::size(kScopes))];
+    scopes.push_back(close());
+    return open();
+  }
+
+  // An acquisition of a lock this scope stack does not hold yet, with a
+  // verb that has a matching release; nullopt if every lock is held.
+  std::optional<Op> OpenLockScope(std::vector<Op>& scopes) {
+    std::vector<uint8_t> free_locks;
+    for (size_t i = 0; i < p_.locks.size(); ++i) {
+      const bool held =
+          std::any_of(scopes.begin(), scopes.end(), [&](const Op& o) {
+            const auto* call = std::get_if<LockCall>(&o.v);
+            return call && call->lock.v == i;
+          });
+      if (!held) free_locks.push_back(static_cast<uint8_t>(i));
+    }
+    if (free_locks.empty()) return std::nullopt;
+    LockCall acquire;
+    acquire.lock.v = free_locks[rng_.Below(free_locks.size())];
+    std::vector<LockVerb> verbs;
+    for (LockVerb v : VerbsFor(p_.locks[acquire.lock.v].type)) {
+      if (MatchingRelease(v)) verbs.push_back(v);
+    }
+    acquire.verb = verbs[rng_.Below(verbs.size())];
+    if (acquire.verb == LockVerb::kSpinLockNested) {
+      acquire.subclass = rng_.Below(kMaxSubclasses);
+    }
+    scopes.push_back(LockCall{*MatchingRelease(acquire.verb), acquire.lock, 0});
+    return acquire;
   }
 
   // Each DrawOp returns how many ops it used.
@@ -199,6 +281,12 @@ class Generator {
   int DrawOp(T& op, int budget, int depth) {
     RandomFields<T> fields{*this};
     VisitFields(op, fields);
+    return 1;
+  }
+
+  int DrawOp(SwitchCpu& op, int budget, int depth) {
+    Draw(op.cpu);
+    cpu_ = op.cpu.v;
     return 1;
   }
 
@@ -227,6 +315,8 @@ class Generator {
   Rng rng_;
   const GenerateOptions options_;
   Program p_;
+  int cpu_ = 0;                              // the vCPU top-level ops run on
+  std::vector<std::vector<Op>> top_scopes_;  // per vCPU, balanced mode
 };
 
 }  // namespace

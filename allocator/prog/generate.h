@@ -26,6 +26,14 @@ struct GenerateOptions {
   // kMaxBodyDepth.
   bool interrupts = true;
   bool pauses = true;
+  // Well-nested scopes, as kernel code writes them: every lock acquisition
+  // and every irq/bh/preempt/migrate/nofs disable is closed by its matching
+  // release in LIFO order. Interrupt bodies close all they open; top-level
+  // scopes may stay open at the end (and across cpu() switches, which is
+  // how they interleave with other vCPUs). No trylocks and no unpaired
+  // releases. Off: lock and context ops are drawn independently (more
+  // variety, and runs often end early in a self-deadlock).
+  bool balanced = false;
   // Context ops (local_irq_*, local_bh_*, preempt_*, might_sleep, ...) are
   // always included.
 };

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <set>
 #include <string>
 
@@ -38,6 +39,7 @@ TEST(ProgGenerateTest, FiveHundredSeedsAreValidAndRoundTrip) {
     GenerateOptions options;
     options.num_ops = 1 + seed % 97;
     options.cpus = 1 + seed % 5;
+    options.balanced = seed % 2;
     const Program p = GenerateProgram(seed, options);
     std::string why;
     ASSERT_TRUE(ValidateProgram(p, &why)) << why;
@@ -153,6 +155,127 @@ TEST(ProgGenerateTest, OptionsAreRespected) {
     const size_t n = GenerateProgram(seed, few_locks).locks.size();
     EXPECT_GE(n, 1u);
     EXPECT_LE(n, 2u);
+  }
+}
+
+// Balanced mode: the closer an opener owes, or nullopt if op opens nothing.
+std::optional<Op> CloserOf(const Op& op) {
+  if (const auto* call = std::get_if<LockCall>(&op.v)) {
+    if (auto release = MatchingRelease(call->verb)) {
+      return LockCall{*release, call->lock, 0};
+    }
+    return std::nullopt;
+  }
+  switch (op.code()) {
+    case LocalIrqDisable::kCode:
+      return LocalIrqEnable{};
+    case LocalIrqSave::kCode:
+      return LocalIrqRestore{};
+    case LocalBhDisable::kCode:
+      return LocalBhEnable{};
+    case PreemptDisable::kCode:
+      return PreemptEnable{};
+    case MigrateDisable::kCode:
+      return MigrateEnable{};
+    case MemallocNofsSave::kCode:
+      return MemallocNofsRestore{};
+  }
+  return std::nullopt;
+}
+
+bool IsCloser(const Op& op) {
+  if (const auto* call = std::get_if<LockCall>(&op.v)) {
+    return !MatchingRelease(call->verb);
+  }
+  for (int code : {LocalIrqEnable::kCode, LocalIrqRestore::kCode,
+                   LocalBhEnable::kCode, PreemptEnable::kCode,
+                   MigrateEnable::kCode, MemallocNofsRestore::kCode}) {
+    if (op.code() == code) return true;
+  }
+  return false;
+}
+
+// Walks ops with one scope stack per vCPU at top level and one per body;
+// every closer must close the innermost open scope, bodies must end closed.
+void ExpectBalanced(const std::vector<Op>& ops, std::vector<Op>& scopes,
+                    std::vector<std::vector<Op>>* per_cpu) {
+  std::vector<Op>* open = &scopes;
+  for (const Op& op : ops) {
+    if (const auto* cpu = std::get_if<SwitchCpu>(&op.v)) {
+      open = &(*per_cpu)[cpu->cpu.v];
+    } else if (const auto* irq = std::get_if<Interrupt>(&op.v)) {
+      std::vector<Op> body;
+      ExpectBalanced(irq->body, body, nullptr);
+      EXPECT_TRUE(body.empty()) << "interrupt body ends with open scopes";
+    } else if (std::optional<Op> closer = CloserOf(op)) {
+      open->push_back(*closer);
+    } else if (IsCloser(op)) {
+      ASSERT_FALSE(open->empty()) << OpName(op) << " closes nothing";
+      EXPECT_EQ(open->back(), op) << OpName(op) << " closes the wrong scope";
+      open->pop_back();
+    }
+    if (const auto* call = std::get_if<LockCall>(&op.v)) {
+      EXPECT_EQ(std::string(LockVerbName(call->verb)).find("trylock"),
+                std::string::npos);
+    }
+  }
+}
+
+TEST(ProgGenerateTest, BalancedScopesNest) {
+  size_t lock_ops = 0, irq_scopes = 0;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    SCOPED_TRACE(seed);
+    GenerateOptions options;
+    options.balanced = true;
+    options.num_ops = 300;
+    options.cpus = 3;
+    const Program p = GenerateProgram(seed, options);
+    EXPECT_EQ(CountOps(p.ops), 300u);
+    std::vector<std::vector<Op>> per_cpu(3);
+    ExpectBalanced(p.ops, per_cpu[0], &per_cpu);
+    const std::set<int> codes = CodesOf(p);
+    lock_ops += codes.count(LockCall::kCode);
+    irq_scopes += codes.count(LocalIrqSave::kCode);
+  }
+  EXPECT_GT(lock_ops, 150u);
+  EXPECT_GT(irq_scopes, 150u);
+}
+
+TEST(ProgGenerateTest, UnbalancedModeIsNot) {
+  // The default draws lock verbs freely: trylocks and stray releases occur.
+  std::set<LockVerb> verbs;
+  for (uint64_t seed = 0; seed < 50; ++seed) {
+    GenerateOptions options;
+    options.num_ops = 200;
+    for (const Op& op : GenerateProgram(seed, options).ops) {
+      if (const auto* call = std::get_if<LockCall>(&op.v)) {
+        verbs.insert(call->verb);
+      }
+    }
+  }
+  EXPECT_TRUE(verbs.count(LockVerb::kSpinTrylock) ||
+              verbs.count(LockVerb::kRawSpinTrylock));
+}
+
+TEST(ProgGenerateTest, EveryAcquireHasAReleaseOfTheSameTypes) {
+  int pairs = 0;
+  for (int v = 0; v < kNumLockVerbs; ++v) {
+    const auto verb = static_cast<LockVerb>(v);
+    const std::optional<LockVerb> release = MatchingRelease(verb);
+    if (!release) continue;
+    ++pairs;
+    EXPECT_EQ(LockVerbTypes(verb) & ~LockVerbTypes(*release), 0u)
+        << LockVerbName(verb);
+    EXPECT_FALSE(MatchingRelease(*release).has_value());
+  }
+  EXPECT_EQ(pairs, 28);
+  // Every lock type has at least one acquisition the balanced mode can use.
+  for (int t = 0; t < ctx::kNumLockTypes; ++t) {
+    int n = 0;
+    for (LockVerb v : VerbsFor(static_cast<ctx::LockType>(t))) {
+      n += MatchingRelease(v).has_value();
+    }
+    EXPECT_GT(n, 0) << ctx::LockTypeName(static_cast<ctx::LockType>(t));
   }
 }
 
