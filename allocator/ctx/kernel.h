@@ -42,6 +42,7 @@ struct IrqFlags {
   bool irqs_disabled = false;
 };
 
+class AllocStatsSink;  // alloc_stats.h
 class Cpu;
 class Kernel;
 
@@ -220,6 +221,11 @@ class Kernel {
   void SetHooks(Hooks* hooks) { hooks_ = hooks; }
   Hooks* hooks() const { return hooks_; }
 
+  // Where the allocator model's failure reasons go (alloc_stats.h); none by
+  // default.
+  void SetAllocStatsSink(AllocStatsSink* s) { alloc_stats_sink_ = s; }
+  AllocStatsSink* alloc_stats_sink() const { return alloc_stats_sink_; }
+
   // Observers are called in the order they were added.
   void AddObserver(Observer* o);
   void RemoveObserver(Observer* o);
@@ -252,6 +258,7 @@ class Kernel {
   Config config_;
   std::unique_ptr<Cpu[]> cpus_;
   Hooks* hooks_ = nullptr;
+  AllocStatsSink* alloc_stats_sink_ = nullptr;
   Observer* observers_[8] = {};
   int nr_observers_ = 0;
   std::vector<LockClassInfo> classes_;

@@ -1,0 +1,1344 @@
+#include "stress/runner.h"
+
+#include <linux/futex.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cinttypes>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <set>
+#include <thread>
+#include <variant>
+
+#include "allocator/base/check.h"
+#include "allocator/base/fixed_vector.h"
+#include "allocator/ctx/alloc_stats.h"
+#include "allocator/exec/executor.h"
+#include "allocator/exec/interpreter.h"
+#include "allocator/exec/world.h"
+#include "allocator/lockdep/lockdep.h"
+#include "allocator/prog/text.h"
+#include "allocator/report/report.h"
+#include "stress/signals.h"
+
+namespace reentry::stress {
+namespace {
+
+using ctx::ContextKind;
+using ctx::Cpu;
+using ctx::PointId;
+using prog::Op;
+
+constexpr int kMaxHistory = 8;
+constexpr uint32_t kIpiCall = 1;
+constexpr uint32_t kIpiWork = 2;
+constexpr int kSourceRaised = 3;  // a softirq raised by a handler body
+
+enum VState : int { kStarting, kRunning, kAtBarrier, kParked, kExited };
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+#endif
+}
+
+void FutexWait(std::atomic<uint32_t>* word, uint32_t val, uint64_t timeout_ns) {
+  struct timespec ts;
+  ts.tv_sec = static_cast<time_t>(timeout_ns / 1000000000ull);
+  ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000ull);
+  (void)syscall(SYS_futex, reinterpret_cast<uint32_t*>(word),
+                FUTEX_WAIT_PRIVATE, val, &ts, nullptr, 0);
+}
+
+void FutexWakeAll(std::atomic<uint32_t>* word) {
+  (void)syscall(SYS_futex, reinterpret_cast<uint32_t*>(word),
+                FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
+}
+
+uint64_t PackPos(uint32_t op, PointId p, uint32_t nth) {
+  return (uint64_t{op} << 32) | (uint64_t{static_cast<uint16_t>(p)} << 16) |
+         std::min<uint32_t>(nth, 0xffff);
+}
+
+int ContextIndex(ContextKind k) {
+  switch (k) {
+    case ContextKind::kSoftirq:
+      return 1;
+    case ContextKind::kHardirq:
+      return 2;
+    case ContextKind::kNmi:
+      return 3;
+    default:
+      return 0;
+  }
+}
+
+struct PendingIrq {
+  ContextKind kind;
+  const std::vector<Op>* body;
+  int source;  // IrqSource, or kSourceRaised
+};
+
+struct ArmedIrq {
+  ContextKind kind;
+  PointId point;
+  uint8_t remaining;
+  const std::vector<Op>* body;
+};
+
+struct AllocFrame {
+  uint64_t ok0, fail0, nested_ok, nested_fail;
+};
+
+class Runner;
+
+struct Vcpu : public exec::OpHost {
+  Runner* runner = nullptr;
+  int id = 0;
+  Cpu* cpu = nullptr;
+  VcpuStats* stats = nullptr;
+
+  SignalState sig;
+  ThreadTimer timer;
+  ThreadTimer nmi_timer;
+  std::thread thread;
+  sigjmp_buf top;
+
+  Rng handler_rng{0};
+  Rng ipi_rng{0};
+  Rng jitter_rng{0};
+  exec::OpLocals locals;
+  exec::RunResult result;
+  FixedVector<PendingIrq, 32> pending;
+  FixedVector<ArmedIrq, 32> armed;
+  uint64_t dropped_irqs = 0;
+  uint32_t arrivals[ctx::kNumPoints] = {};
+  uint32_t attach_op = 0;
+  uint32_t top_index = 0;
+  RoundLog logs[kMaxHistory];
+  RoundLog* log = nullptr;
+  std::vector<StreamItem> items;
+
+  const void* wait_lock = nullptr;
+  int wait_holder = -1;
+  uint16_t wait_cls = 0;
+  uint64_t wait_t0 = 0;
+  uint32_t wait_spins = 0;
+
+  AllocFrame frames[16];
+  int nframes = 0;
+  uint64_t last_own_ok = 0;
+  ctx::AllocFail fail_reason[ctx::kMaxContextDepth + 1] = {};
+  bool fail_noted[ctx::kMaxContextDepth + 1] = {};
+
+  uint64_t next_ipi_ns = 0;
+  uint32_t work_pending = 0;
+  bool hung = false;
+
+  // Read by other threads.
+  std::atomic<pid_t> tid{0};
+  std::atomic<uint64_t> pub_pos{0};
+  std::atomic<uint64_t> progress{0};
+  std::atomic<uint64_t> last_progress_ns{0};
+  std::atomic<int> state{kStarting};
+  std::atomic<int> waiting_for{-1};
+  std::atomic<uint64_t> waiting_since{0};
+  std::atomic<uint32_t> ipi_mail{0};
+  // Transfer slot: 0 empty, 1 full, 2 being freed.
+  std::atomic<int> transfer{0};
+
+  void OnInterruptOp(Cpu& c, const prog::Interrupt& irq,
+                     uint32_t index) override;
+  void OnPauseOp(Cpu& c, const prog::Pause& p, uint32_t index) override {
+    ++stats->pauses_ignored;
+  }
+  void OnSkipped(Cpu& c, uint32_t index) override { stats->skipped.Inc(); }
+};
+
+__attribute__((tls_model("initial-exec"))) thread_local Vcpu* tls_vcpu =
+    nullptr;
+
+// Lockdep is not thread-safe: every event goes through one spinlock. No
+// model code runs in a signal handler, so the lock is never reentered; the
+// guard only protects against a bug in that rule (the event is dropped and
+// counted instead of deadlocking).
+class SerializedObserver : public ctx::Observer {
+ public:
+  explicit SerializedObserver(ctx::Observer* inner) : inner_(inner) {}
+  void OnEvent(Cpu& cpu, const ctx::Event& e) override {
+    static thread_local bool inside = false;
+    if (inside) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    inside = true;
+    while (lock_.exchange(true, std::memory_order_acquire)) {
+      while (lock_.load(std::memory_order_relaxed)) CpuRelax();
+    }
+    inner_->OnEvent(cpu, e);
+    lock_.store(false, std::memory_order_release);
+    inside = false;
+  }
+  uint64_t dropped() const { return dropped_.load(); }
+
+ private:
+  ctx::Observer* inner_;
+  std::atomic<bool> lock_{false};
+  std::atomic<uint64_t> dropped_{0};
+};
+
+class Runner : public ctx::Hooks, public ctx::AllocStatsSink {
+ public:
+  explicit Runner(const StressOptions& o) : o_(o) {}
+
+  StressResult Run();
+
+  // ---- ctx::Hooks ----
+  void InjectionPoint(Cpu& cpu, PointId point) override;
+  void IrqsEnabled(Cpu& cpu) override {
+    if (Vcpu* v = Mine(cpu)) DeliverPending(*v);
+  }
+  void SoftirqsMayRun(Cpu& cpu) override {
+    if (Vcpu* v = Mine(cpu)) DeliverPending(*v);
+  }
+  void Wait(Cpu& cpu, const void* lock, ctx::LockClassId cls,
+            int holder) override;
+  [[noreturn]] void Hang(Cpu& cpu) override;
+
+  // ---- ctx::AllocStatsSink ----
+  void OnAllocFail(Cpu& cpu, ctx::AllocFail reason) override {
+    Vcpu* v = Mine(cpu);
+    if (v == nullptr) return;
+    const int d = std::min(cpu.depth(), ctx::kMaxContextDepth);
+    v->fail_reason[d] = reason;
+    v->fail_noted[d] = true;
+  }
+
+  void Deliver(Vcpu& v, const PendingIrq& irq);
+
+ private:
+  Vcpu* Mine(Cpu& cpu) {
+    Vcpu* v = tls_vcpu;
+    return v != nullptr && v->id == cpu.id() ? v : nullptr;
+  }
+
+  // ---- vCPU thread side ----
+  void ThreadMain(Vcpu& v);
+  void RunRounds(Vcpu& v);
+  void RunRound(Vcpu& v, uint64_t round);
+  void RunItem(Vcpu& v, const StreamItem& it, uint32_t index);
+  void BeforeOp(Vcpu& v);
+  void BeginCounting(Vcpu& v);
+  void RunTopOp(Vcpu& v, const Op& op, uint32_t stream_index);
+  void RunOp(Vcpu& v, const Op& op, uint32_t index);
+  void TakeRaw(Vcpu& v, PointId point, uint32_t nth, bool boundary);
+  void Fire(Vcpu& v, const PendingIrq& irq);
+  void DeliverPending(Vcpu& v);
+  void MaybeSendIpi(Vcpu& v, uint64_t now);
+  void ClearWait(Vcpu& v);
+  void ArmTimers(Vcpu& v);
+  [[noreturn]] void Abandon(Vcpu& v);
+  void CheckAbandon(Vcpu& v) {
+    if (abandon_.load(std::memory_order_relaxed)) Abandon(v);
+  }
+
+  // ---- coordinator side ----
+  bool StartThreads(std::string* error);
+  void StopThreads(bool abandon);
+  void BarrierWork(uint64_t round, bool final_round);
+  void CollectFindings(uint64_t round, const std::string& state_dump);
+  bool Watchdog(uint64_t now);
+  void Progress(uint64_t now, bool last);
+  std::string DumpState();
+  void AddCandidates(StressFinding* sf, uint64_t round);
+  void FillResult(StressResult* r);
+
+  StressOptions o_;
+  int nr_ = 0;
+  ctx::Config config_;
+  std::unique_ptr<exec::World> world_;
+  std::unique_ptr<SerializedObserver> serialized_lockdep_;
+  std::unique_ptr<StatsObserver> stats_observer_;
+  std::unique_ptr<HandlerCatalog> handlers_;
+  std::vector<prog::LockDecl> locks_;
+  std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  std::unique_ptr<VcpuStats[]> stats_;
+
+  std::atomic<uint32_t> go_gen_{0};
+  std::atomic<uint32_t> arrived_{0};
+  std::atomic<uint64_t> round_to_run_{0};
+  std::atomic<bool> done_{false};
+  std::atomic<bool> abandon_{false};
+  std::atomic<bool> hang_{false};
+
+  uint64_t start_ns_ = 0;
+  uint64_t last_progress_print_ = 0;
+  uint64_t last_progress_ops_ = 0;
+  uint64_t rounds_done_ = 0;
+  uint64_t invariant_checks_ = 0;
+  size_t seen_findings_ = 0;
+  std::map<std::string, size_t> by_title_;
+  std::vector<StressFinding> findings_;
+  bool ended_by_finding_ = false;
+  bool ended_by_watchdog_ = false;
+  bool threads_stuck_ = false;
+  uint64_t ipi_period_ns_ = 0;
+  sigjmp_buf coord_jmp_;
+  bool coord_jmp_armed_ = false;
+};
+
+// ---------------------------------------------------------------------------
+// vCPU thread side
+
+void Vcpu::OnInterruptOp(Cpu& c, const prog::Interrupt& irq, uint32_t index) {
+  if (irq.at.v == PointId::kNone) {
+    runner->Deliver(*this, PendingIrq{irq.kind, &irq.body, kSourceRaised});
+    return;
+  }
+  if (!armed.push_back(ArmedIrq{irq.kind, irq.at.v,
+                                static_cast<uint8_t>(irq.at.nth ? irq.at.nth : 1),
+                                &irq.body})) {
+    ++dropped_irqs;
+  }
+}
+
+void Runner::ThreadMain(Vcpu& v) {
+  tls_vcpu = &v;
+  ctx::set_this_cpu(v.cpu);
+  BindSignalState(&v.sig);
+  v.tid.store(CurrentTid(), std::memory_order_release);
+  if (o_.irq_rate > 0) (void)v.timer.Create(TimerSignal());
+  if (o_.nmi_rate > 0) (void)v.nmi_timer.Create(NmiSignal());
+  v.state.store(kRunning, std::memory_order_release);
+  if (sigsetjmp(v.top, 0) == 0) {
+    RunRounds(v);
+  }
+  // Normal end, or parked: a hung vCPU, or the run was abandoned.
+  v.timer.Destroy();
+  v.nmi_timer.Destroy();
+  BindSignalState(nullptr);
+  ctx::set_this_cpu(nullptr);
+  tls_vcpu = nullptr;
+  v.state.store(kExited, std::memory_order_release);
+  FutexWakeAll(&arrived_);
+}
+
+void Runner::Abandon(Vcpu& v) {
+  v.state.store(kParked, std::memory_order_release);
+  siglongjmp(v.top, 1);
+}
+
+void Runner::RunRounds(Vcpu& v) {
+  uint32_t seen = 0;
+  for (;;) {
+    uint32_t g;
+    while ((g = go_gen_.load(std::memory_order_acquire)) == seen) {
+      CheckAbandon(v);
+      FutexWait(&go_gen_, seen, 20 * 1000 * 1000);
+    }
+    seen = g;
+    CheckAbandon(v);
+    if (done_.load(std::memory_order_acquire)) return;
+    v.state.store(kRunning, std::memory_order_relaxed);
+    const uint64_t round = round_to_run_.load(std::memory_order_acquire);
+    RunRound(v, round);
+    v.timer.Disarm();
+    v.nmi_timer.Disarm();
+    v.state.store(kAtBarrier, std::memory_order_release);
+    arrived_.fetch_add(1, std::memory_order_acq_rel);
+    FutexWakeAll(&arrived_);
+  }
+}
+
+void Runner::ArmTimers(Vcpu& v) {
+  auto period = [&](double rate) -> uint64_t {
+    if (rate <= 0) return 0;
+    const double base = 1e9 / rate;
+    const double u = double(v.jitter_rng.Below(1u << 20)) / double(1u << 20);
+    const double p = base * (1.0 + o_.jitter * (2 * u - 1));
+    return std::max<uint64_t>(static_cast<uint64_t>(p), 2000);
+  };
+  if (v.timer.created()) {
+    const uint64_t p = period(o_.irq_rate);
+    (void)v.timer.Arm(p, 1 + v.jitter_rng.Below(p));
+  }
+  if (v.nmi_timer.created()) {
+    const uint64_t p = period(o_.nmi_rate);
+    (void)v.nmi_timer.Arm(p, 1 + v.jitter_rng.Below(p));
+  }
+}
+
+void Runner::RunRound(Vcpu& v, uint64_t round) {
+  v.items = GenerateRound(o_.workload, o_.seed, v.id, round);
+  v.log = &v.logs[round % static_cast<uint64_t>(o_.history_rounds)];
+  v.log->Clear(round);
+  v.handler_rng = Rng(MixSeed(o_.seed, 0x48414e44ull, v.id, round));
+  v.ipi_rng = Rng(MixSeed(o_.seed, 0x495049ull, v.id, round));
+  v.jitter_rng = Rng(MixSeed(o_.seed, 0x4a4954ull, v.id, round));
+  ArmTimers(v);
+  for (size_t i = 0; i < v.items.size(); ++i) {
+    RunItem(v, v.items[i], static_cast<uint32_t>(i));
+  }
+}
+
+void Runner::BeginCounting(Vcpu& v) {
+  v.attach_op = static_cast<uint32_t>(v.log->ops.size());
+  memset(v.arrivals, 0, sizeof(v.arrivals));
+  v.pub_pos.store(PackPos(v.attach_op, PointId::kNone, 0),
+                  std::memory_order_relaxed);
+}
+
+void Runner::BeforeOp(Vcpu& v) {
+  for (;;) {
+    CheckAbandon(v);
+    BeginCounting(v);
+    MaybeSendIpi(v, MonotonicNs());
+    if (v.sig.raw.load(std::memory_order_relaxed) != 0) {
+      TakeRaw(v, PointId::kNone, 0, /*boundary=*/true);
+    }
+    const prog::Op* work = handlers_->ipi_work();
+    if (v.work_pending > 0 && work != nullptr &&
+        v.cpu->context() == ContextKind::kTask && !v.cpu->irqs_disabled() &&
+        v.cpu->held().empty()) {
+      --v.work_pending;
+      RunTopOp(v, *work, 0xfffffffeu);
+      continue;
+    }
+    return;
+  }
+}
+
+void Runner::RunItem(Vcpu& v, const StreamItem& it, uint32_t index) {
+  BeforeOp(v);
+  Vcpu* peer = nullptr;
+  switch (it.guard) {
+    case StreamItem::Guard::kNone:
+      break;
+    case StreamItem::Guard::kGive:
+      if (v.transfer.load(std::memory_order_acquire) != 0) {
+        v.stats->skipped.Inc();
+        return;
+      }
+      break;
+    case StreamItem::Guard::kTake: {
+      if (it.peer < 0 || it.peer >= nr_) return;
+      peer = vcpus_[it.peer].get();
+      int expected = 1;
+      if (!peer->transfer.compare_exchange_strong(expected, 2,
+                                                  std::memory_order_acquire)) {
+        v.stats->skipped.Inc();
+        return;
+      }
+      break;
+    }
+    case StreamItem::Guard::kReclaim: {
+      int expected = 1;
+      if (!v.transfer.compare_exchange_strong(expected, 2,
+                                              std::memory_order_acquire)) {
+        return;  // nothing to reclaim: not a skip worth counting
+      }
+      peer = &v;
+      break;
+    }
+  }
+  RunTopOp(v, it.op, index);
+  switch (it.guard) {
+    case StreamItem::Guard::kGive:
+      if (v.last_own_ok > 0) v.transfer.store(1, std::memory_order_release);
+      break;
+    case StreamItem::Guard::kTake:
+    case StreamItem::Guard::kReclaim:
+      peer->transfer.store(0, std::memory_order_release);
+      break;
+    default:
+      break;
+  }
+}
+
+void Runner::RunTopOp(Vcpu& v, const Op& op, uint32_t stream_index) {
+  const uint64_t t0 = MonotonicNs();
+  const uint32_t idx = static_cast<uint32_t>(v.log->ops.size());
+  v.attach_op = idx;
+  v.log->ops.push_back(op);
+  LogEntry e;
+  e.kind = LogEntry::Kind::kOp;
+  e.op = idx;
+  e.t = t0;
+  v.log->entries.push_back(e);
+  v.top_index = stream_index;
+  v.last_own_ok = 0;
+  RunOp(v, op, stream_index);
+  const uint64_t t1 = MonotonicNs();
+  const int code = op.code();
+  v.stats->op_latency[code].Add(t1 - t0);
+  ++v.stats->ops_by_code[code];
+  v.stats->ops.Inc();
+  ClearWait(v);
+  v.progress.store(v.progress.load(std::memory_order_relaxed) + 1,
+                   std::memory_order_relaxed);
+  v.last_progress_ns.store(t1, std::memory_order_relaxed);
+}
+
+void Runner::RunOp(Vcpu& v, const Op& op, uint32_t index) {
+  const AllocInfo ai = ClassifyAlloc(op);
+  if (!ai.is_alloc || v.nframes >= 16) {
+    exec::RunProgramOp(*world_, *v.cpu, v.locals, op, index, v, v.result);
+    return;
+  }
+  Cpu& cpu = *v.cpu;
+  const int depth = std::min(cpu.depth(), ctx::kMaxContextDepth);
+  const int ci = ContextIndex(cpu.context());
+  v.frames[v.nframes++] =
+      AllocFrame{v.result.allocs_ok, v.result.allocs_failed, 0, 0};
+  v.fail_noted[depth] = false;
+  exec::RunProgramOp(*world_, cpu, v.locals, op, index, v, v.result);
+  const AllocFrame f = v.frames[--v.nframes];
+  const uint64_t dok = v.result.allocs_ok - f.ok0;
+  const uint64_t dfail = v.result.allocs_failed - f.fail0;
+  if (v.nframes > 0) {
+    v.frames[v.nframes - 1].nested_ok += dok;
+    v.frames[v.nframes - 1].nested_fail += dfail;
+  }
+  const uint64_t own_ok = dok - std::min(dok, f.nested_ok);
+  const uint64_t own_fail = dfail - std::min(dfail, f.nested_fail);
+  if (depth == 0) v.last_own_ok = own_ok;
+  AllocCell& cell = v.stats->alloc[ci][static_cast<int>(ai.cls)][ai.order];
+  cell.ok += own_ok;
+  if (own_fail > 0) {
+    cell.failed += own_fail;
+    int reason = ctx::kNumAllocFailReasons;  // unknown
+    if (v.fail_noted[depth]) {
+      reason = static_cast<int>(v.fail_reason[depth]);
+    } else if (ai.nolock && ai.order > 3) {
+      reason = static_cast<int>(ctx::AllocFail::kOrderTooHigh);
+    } else if (ai.nolock && config_.preempt_rt &&
+               (cpu.in_nmi() || cpu.in_hardirq())) {
+      reason = static_cast<int>(ctx::AllocFail::kContext);
+    } else if (ai.cls == GfpClass::kInvalid) {
+      reason = static_cast<int>(ctx::AllocFail::kInvalid);
+    }
+    cell.reasons[reason] += own_fail;
+  }
+}
+
+void Runner::MaybeSendIpi(Vcpu& v, uint64_t now) {
+  if (ipi_period_ns_ == 0 || now < v.next_ipi_ns) return;
+  if (v.next_ipi_ns == 0) {
+    v.next_ipi_ns = now + v.ipi_rng.Below(ipi_period_ns_);
+    return;
+  }
+  v.next_ipi_ns = now + ipi_period_ns_ / 2 + v.ipi_rng.Below(ipi_period_ns_);
+  int target = static_cast<int>(v.ipi_rng.Below(nr_ - 1));
+  if (target >= v.id) ++target;
+  Vcpu& t = *vcpus_[target];
+  const pid_t tid = t.tid.load(std::memory_order_acquire);
+  if (tid == 0) return;
+  const uint32_t bits =
+      handlers_->ipi_work() != nullptr && v.ipi_rng.OneIn(4) ? kIpiWork
+                                                             : kIpiCall;
+  t.ipi_mail.fetch_or(bits, std::memory_order_release);
+  if (SendIpiSignal(tid)) v.stats->ipis_sent.Inc();
+}
+
+void Runner::TakeRaw(Vcpu& v, PointId point, uint32_t nth, bool boundary) {
+  const uint64_t now = MonotonicNs();
+  uint64_t arrival[3];
+  for (int i = 0; i < 3; ++i) {
+    arrival[i] = v.sig.arrival_ns[i].load(std::memory_order_relaxed);
+  }
+  const uint32_t raw = v.sig.raw.exchange(0, std::memory_order_relaxed);
+  if (raw == 0) return;
+  struct Take {
+    IrqSource source;
+    int handler;
+    ContextKind kind;
+  };
+  FixedVector<Take, 4> takes;
+  auto add = [&](IrqSource s, int bit) {
+    v.stats->irq_delay[static_cast<int>(s)].Add(
+        now > arrival[bit] ? now - arrival[bit] : 0);
+    const int h = handlers_->Pick(v.id, s, v.handler_rng);
+    if (h < 0) return;
+    (void)takes.push_back(Take{s, h, handlers_->handler(v.id, s, h).kind});
+  };
+  if (raw & kRawTimer) add(IrqSource::kTimer, 0);
+  if (raw & kRawIpi) {
+    const uint32_t mail = v.ipi_mail.exchange(0, std::memory_order_acquire);
+    if (mail & kIpiWork) ++v.work_pending;
+    if (mail & kIpiCall) add(IrqSource::kIpi, 1);
+  }
+  if (raw & kRawNmi) add(IrqSource::kNmi, 2);
+  Cpu& cpu = *v.cpu;
+  for (const Take& t : takes) {
+    LogEntry e;
+    e.kind = LogEntry::Kind::kIrq;
+    e.op = v.attach_op;
+    e.irq_kind = t.kind;
+    e.source = t.source;
+    e.handler = static_cast<int16_t>(t.handler);
+    e.boundary = boundary;
+    e.latched = !cpu.CanEnter(t.kind);
+    e.depth = static_cast<uint8_t>(cpu.depth());
+    e.point = point;
+    e.nth = nth;
+    v.log->entries.push_back(e);
+  }
+  for (const Take& t : takes) {
+    Deliver(v, PendingIrq{t.kind, &handlers_->handler(v.id, t.source, t.handler).body,
+                          static_cast<int>(t.source)});
+  }
+}
+
+void Runner::Deliver(Vcpu& v, const PendingIrq& irq) {
+  if (v.cpu->CanEnter(irq.kind)) {
+    Fire(v, irq);
+    return;
+  }
+  if (irq.source != kSourceRaised) v.stats->latched.Inc();
+  if (!v.pending.push_back(irq)) ++v.dropped_irqs;
+}
+
+void Runner::Fire(Vcpu& v, const PendingIrq& irq) {
+  Cpu& cpu = *v.cpu;
+  const uint32_t saved_op = cpu.op_index();
+  const uint64_t t0 = MonotonicNs();
+  cpu.EnterContext(irq.kind);
+  if (irq.source == kSourceRaised) {
+    v.stats->softirqs.Inc();
+  } else {
+    v.stats->irqs[irq.source].Inc();
+  }
+  for (const Op& op : *irq.body) RunOp(v, op, v.top_index);
+  cpu.ExitContext();  // irq_exit() may run pending softirqs
+  v.locals.DropAbove(cpu.depth());
+  cpu.set_op_index(saved_op);
+  if (irq.source != kSourceRaised) {
+    v.stats->handler_latency[irq.source].Add(MonotonicNs() - t0);
+  }
+  DeliverPending(v);
+}
+
+// The executor's DeliverPending(): NMI first, then hardirq, then softirq,
+// in arrival order within a kind, while the CPU lets them in.
+void Runner::DeliverPending(Vcpu& v) {
+  Cpu& cpu = *v.cpu;
+  for (;;) {
+    if (v.pending.empty()) return;
+    int pick = -1;
+    for (ContextKind k :
+         {ContextKind::kNmi, ContextKind::kHardirq, ContextKind::kSoftirq}) {
+      if (!cpu.CanEnter(k)) continue;
+      for (size_t i = 0; i < v.pending.size(); ++i) {
+        if (v.pending[i].kind == k) {
+          pick = static_cast<int>(i);
+          break;
+        }
+      }
+      if (pick >= 0) break;
+    }
+    if (pick < 0) return;
+    const PendingIrq irq = v.pending[pick];
+    v.pending.erase_at(pick);
+    Fire(v, irq);
+  }
+}
+
+void Runner::InjectionPoint(Cpu& cpu, PointId point) {
+  Vcpu* vp = Mine(cpu);
+  if (vp == nullptr) return;
+  Vcpu& v = *vp;
+  ++v.stats->points;
+  const int pi = static_cast<int>(point);
+  const uint32_t n = pi < ctx::kNumPoints ? ++v.arrivals[pi] : 0;
+  v.pub_pos.store(PackPos(v.attach_op, point, n), std::memory_order_relaxed);
+  if (v.wait_lock != nullptr) ClearWait(v);
+  CheckAbandon(v);
+  if (!v.armed.empty()) {
+    FixedVector<PendingIrq, 32> fire;
+    for (size_t i = 0; i < v.armed.size();) {
+      ArmedIrq& a = v.armed[i];
+      if (a.point == point && --a.remaining == 0) {
+        (void)fire.push_back(PendingIrq{a.kind, a.body, kSourceRaised});
+        v.armed.erase_at(i);
+        continue;
+      }
+      ++i;
+    }
+    for (const PendingIrq& irq : fire) Deliver(v, irq);
+  }
+  if (v.sig.raw.load(std::memory_order_relaxed) != 0) {
+    TakeRaw(v, point, n, /*boundary=*/false);
+  }
+}
+
+void Runner::ClearWait(Vcpu& v) {
+  if (v.wait_lock == nullptr) return;
+  const uint64_t now = MonotonicNs();
+  if (v.wait_cls < kMaxStatClasses) {
+    v.stats->locks[v.wait_cls].wait_ns += now - v.wait_t0;
+  }
+  v.wait_lock = nullptr;
+  v.wait_holder = -1;
+  v.waiting_for.store(-1, std::memory_order_relaxed);
+}
+
+void Runner::Wait(Cpu& cpu, const void* lock, ctx::LockClassId cls,
+                  int holder) {
+  Vcpu* vp = Mine(cpu);
+  if (vp == nullptr) {
+    // The coordinator (teardown): nobody else runs, nothing to wait for.
+    CpuRelax();
+    sched_yield();
+    return;
+  }
+  Vcpu& v = *vp;
+  if (v.wait_lock != lock || v.wait_holder != holder) {
+    ClearWait(v);
+    const uint64_t now = MonotonicNs();
+    v.wait_lock = lock;
+    v.wait_holder = holder;
+    v.wait_cls = cls;
+    v.wait_t0 = now;
+    v.wait_spins = 0;
+    ++v.stats->waits;
+    if (holder >= 0 && holder < nr_ && holder != v.id) {
+      const uint64_t pos = vcpus_[holder]->pub_pos.load(std::memory_order_relaxed);
+      LogEntry e;
+      e.kind = LogEntry::Kind::kHandoff;
+      e.op = v.attach_op;
+      e.holder = static_cast<int8_t>(holder);
+      e.holder_op = static_cast<uint32_t>(pos >> 32);
+      e.point = static_cast<PointId>((pos >> 16) & 0xffff);
+      e.nth = static_cast<uint32_t>(pos & 0xffff);
+      v.log->entries.push_back(e);
+    }
+    v.waiting_since.store(now, std::memory_order_relaxed);
+    v.waiting_for.store(holder, std::memory_order_relaxed);
+  }
+  CheckAbandon(v);
+  for (int i = 0; i < 64; ++i) CpuRelax();
+  // More vCPUs than cores: let the holder run.
+  if ((++v.wait_spins & 255) == 0) sched_yield();
+}
+
+void Runner::Hang(Cpu& cpu) {
+  Vcpu* vp = Mine(cpu);
+  if (vp == nullptr) {
+    REENTRY_CHECK_MSG(coord_jmp_armed_, "a vCPU hung outside the stress run");
+    siglongjmp(coord_jmp_, 1);
+  }
+  vp->hung = true;
+  hang_.store(true, std::memory_order_release);
+  abandon_.store(true, std::memory_order_release);
+  FutexWakeAll(&arrived_);
+  FutexWakeAll(&go_gen_);
+  Abandon(*vp);
+}
+
+// ---------------------------------------------------------------------------
+// Coordinator side
+
+bool Runner::StartThreads(std::string* error) {
+  for (int c = 0; c < nr_; ++c) {
+    Vcpu& v = *vcpus_[c];
+    v.thread = std::thread([this, &v] { ThreadMain(v); });
+  }
+  // Wait until every thread has its timers and tid.
+  for (int c = 0; c < nr_; ++c) {
+    while (vcpus_[c]->state.load(std::memory_order_acquire) == kStarting) {
+      sched_yield();
+    }
+  }
+  return true;
+}
+
+void Runner::StopThreads(bool abandon) {
+  if (abandon) abandon_.store(true, std::memory_order_release);
+  done_.store(true, std::memory_order_release);
+  go_gen_.fetch_add(1, std::memory_order_acq_rel);
+  FutexWakeAll(&go_gen_);
+  const uint64_t deadline = MonotonicNs() + 3000000000ull;
+  for (int c = 0; c < nr_; ++c) {
+    Vcpu& v = *vcpus_[c];
+    while (v.state.load(std::memory_order_acquire) != kExited &&
+           MonotonicNs() < deadline) {
+      FutexWait(&arrived_, arrived_.load(), 10 * 1000 * 1000);
+    }
+    if (v.state.load(std::memory_order_acquire) == kExited) {
+      v.thread.join();
+    } else {
+      // It spins somewhere with no interrupt point: it cannot be stopped.
+      v.thread.detach();
+      threads_stuck_ = true;
+    }
+  }
+}
+
+std::string Runner::DumpState() {
+  std::string s;
+  char buf[512];
+  const uint64_t now = MonotonicNs();
+  for (int c = 0; c < nr_; ++c) {
+    Vcpu& v = *vcpus_[c];
+    Cpu& cpu = *v.cpu;
+    const uint64_t pos = v.pub_pos.load(std::memory_order_relaxed);
+    const uint32_t op = static_cast<uint32_t>(pos >> 32);
+    const auto point = static_cast<PointId>((pos >> 16) & 0xffff);
+    std::string opname = "-";
+    if (v.log != nullptr && op < v.log->ops.size()) {
+      opname = prog::OpName(v.log->ops[op]);
+    }
+    const char* st = "running";
+    switch (v.state.load()) {
+      case kAtBarrier:
+        st = "at the round barrier";
+        break;
+      case kParked:
+      case kExited:
+        st = v.hung ? "hung (parked)" : "stopped";
+        break;
+      default:
+        break;
+    }
+    snprintf(buf, sizeof(buf),
+             "CPU#%d: %s; op %u of round %" PRIu64 " (%s), %" PRIu64
+             " ops done, last op completed %.3f s ago\n",
+             c, st, op, v.log ? v.log->round : 0, opname.c_str(),
+             v.progress.load(),
+             double(now - std::min(now, v.last_progress_ns.load())) / 1e9);
+    s += buf;
+    s += "  context:";
+    for (int d = 0; d <= cpu.depth(); ++d) {
+      s += d ? " > " : " ";
+      s += ctx::ContextName(cpu.frame(d).kind);
+    }
+    snprintf(buf, sizeof(buf),
+             "; preempt_count %#x, irqs %s, preempt depth %u, bh depth %u\n",
+             cpu.preempt_count(), cpu.irqs_disabled() ? "off" : "on",
+             cpu.preempt_disable_depth(), cpu.bh_disable_depth());
+    s += buf;
+    s += "  functions:";
+    if (cpu.functions().empty()) s += " -";
+    for (size_t i = 0; i < cpu.functions().size(); ++i) {
+      s += i ? " > " : " ";
+      s += cpu.functions()[i] ? cpu.functions()[i] : "?";
+    }
+    s += "\n  held:";
+    if (cpu.held().empty()) s += " none";
+    for (const ctx::HeldLock& h : cpu.held()) {
+      s += " ";
+      s += world_->kernel.lock_class(h.class_id).name;
+      s += "(";
+      s += ctx::ContextName(cpu.frame(std::min<int>(h.depth, cpu.depth())).kind);
+      s += ")";
+    }
+    snprintf(buf, sizeof(buf), "\n  last point: %s (arrival %u)",
+             point == PointId::kNone ? "op boundary" : ctx::PointName(point),
+             static_cast<unsigned>(pos & 0xffff));
+    s += buf;
+    const int wf = v.waiting_for.load();
+    if (wf >= 0) {
+      snprintf(buf, sizeof(buf), "; waiting for a lock held by CPU#%d for %.3f s",
+               wf, double(now - std::min(now, v.waiting_since.load())) / 1e9);
+      s += buf;
+    }
+    snprintf(buf, sizeof(buf), "; %zu interrupt(s) pending\n", v.pending.size());
+    s += buf;
+  }
+  return s;
+}
+
+void Runner::AddCandidates(StressFinding* sf, uint64_t round) {
+  std::vector<int> spans = {1, 2, o_.history_rounds};
+  std::set<int> done;
+  for (int span : spans) {
+    span = std::min<int>(span, o_.history_rounds);
+    if (span < 1 || !done.insert(span).second) continue;
+    std::vector<std::vector<const RoundLog*>> logs;
+    bool complete = true;
+    for (int k = span - 1; k >= 0; --k) {
+      if (round < static_cast<uint64_t>(k)) {
+        complete = false;
+        continue;
+      }
+      const uint64_t r = round - k;
+      std::vector<const RoundLog*> per_cpu(nr_, nullptr);
+      for (int c = 0; c < nr_; ++c) {
+        const RoundLog& l = vcpus_[c]->logs[r % o_.history_rounds];
+        if (l.valid && l.round == r) per_cpu[c] = &l;
+      }
+      logs.push_back(std::move(per_cpu));
+    }
+    if (logs.empty()) continue;
+    prog::Program p;
+    ReplayStats rs;
+    if (!BuildReplay(logs, *handlers_, locks_, config_, o_.bugs, &p, &rs)) {
+      continue;  // too many ops for one program
+    }
+    sf->candidates.push_back(prog::ProgramToText(p));
+    sf->candidate_stats.push_back(rs);
+    if (!complete) break;  // longer spans would give the same program
+  }
+}
+
+void Runner::CollectFindings(uint64_t round, const std::string& state_dump) {
+  const FindingList& fl = world_->kernel.findings();
+  report::ReportInput in;
+  in.config = config_;
+  in.bugs = o_.bugs;
+  const double at = double(MonotonicNs() - start_ns_) / 1e9;
+  for (size_t i = seen_findings_; i < fl.size(); ++i) {
+    const Finding& f = fl[i];
+    const std::string title = report::Title(f);
+    auto it = by_title_.find(title);
+    if (it != by_title_.end()) {
+      ++findings_[it->second].occurrences;
+      continue;
+    }
+    StressFinding sf;
+    sf.finding = f;
+    sf.title = title;
+    sf.summary = report::FormatFindingSummary(f);
+    sf.report = report::FormatReport(f, in);
+    sf.warning = FindingSeverity(f.kind) == Severity::kWarning;
+    sf.round = round;
+    sf.at_s = at;
+    sf.vcpu_state = state_dump;
+    AddCandidates(&sf, round);
+    by_title_[title] = findings_.size();
+    findings_.push_back(std::move(sf));
+    if (!findings_.back().warning && o_.stop_on_finding) ended_by_finding_ = true;
+    if (o_.progress && o_.progress_out != nullptr) {
+      fprintf(o_.progress_out, "\n[%7.1fs] found: %s\n", at,
+              findings_.back().summary.c_str());
+    }
+  }
+  seen_findings_ = fl.size();
+}
+
+void Runner::BarrierWork(uint64_t round, bool final_round) {
+  if (o_.invariants_every > 0 &&
+      (round % static_cast<uint64_t>(o_.invariants_every) == 0 || final_round)) {
+    world_->mm->CheckInvariants(/*teardown=*/false);
+    ++invariant_checks_;
+  }
+  CollectFindings(round, "");
+}
+
+bool Runner::Watchdog(uint64_t now) {
+  const uint64_t limit = static_cast<uint64_t>(o_.watchdog_s * 1e9);
+  const uint64_t cycle_limit =
+      std::max<uint64_t>(200000000ull, limit / 20);  // >= 0.2 s
+  int stuck = -1;
+  int cycle_front = -1;
+  for (int c = 0; c < nr_; ++c) {
+    Vcpu& v = *vcpus_[c];
+    if (v.state.load(std::memory_order_acquire) != kRunning) continue;
+    const uint64_t last = v.last_progress_ns.load(std::memory_order_relaxed);
+    const uint64_t idle = now > last ? now - last : 0;
+    if (idle > limit && stuck < 0) stuck = c;
+    // A wait cycle: every vCPU on it waits and none completed an op.
+    if (idle > cycle_limit && v.waiting_for.load() >= 0 && cycle_front < 0) {
+      std::vector<int> chain{c};
+      int h = v.waiting_for.load();
+      while (h >= 0 && h < nr_) {
+        if (std::find(chain.begin(), chain.end(), h) != chain.end()) {
+          if (h == c) cycle_front = c;
+          break;
+        }
+        Vcpu& w = *vcpus_[h];
+        const uint64_t wl = w.last_progress_ns.load(std::memory_order_relaxed);
+        if (w.state.load() != kRunning || now - std::min(now, wl) < cycle_limit) {
+          break;
+        }
+        chain.push_back(h);
+        h = w.waiting_for.load();
+      }
+    }
+  }
+  if (stuck < 0 && cycle_front < 0) return false;
+  // Freeze everybody, then describe what they were doing.
+  const int front = cycle_front >= 0 ? cycle_front : stuck;
+  std::vector<int> chain{front};
+  if (cycle_front >= 0) {
+    int h = vcpus_[front]->waiting_for.load();
+    while (h >= 0 && h != front && chain.size() < static_cast<size_t>(nr_)) {
+      chain.push_back(h);
+      h = vcpus_[h]->waiting_for.load();
+    }
+  }
+  std::vector<uint64_t> idle_ns(nr_);
+  for (int c = 0; c < nr_; ++c) {
+    idle_ns[c] = now - std::min(now, vcpus_[c]->last_progress_ns.load());
+  }
+  StopThreads(/*abandon=*/true);
+  const std::string state = DumpState();
+  ended_by_watchdog_ = true;
+  Cpu& cpu = world_->kernel.cpu(front);
+  Finding f;
+  char detail[sizeof(f.detail)];
+  if (cycle_front >= 0) {
+    f = cpu.MakeFinding(FindingKind::kWaitCycle, nullptr);
+    uint64_t cause = 0;
+    for (int c : chain) {
+      Vcpu& v = *vcpus_[c];
+      const char* name = v.wait_cls < world_->kernel.nr_lock_classes()
+                             ? world_->kernel.lock_class(v.wait_cls).name
+                             : "?";
+      FindingLock& l = f.AddLock(name, LockRole::kWaiter);
+      l.class_id = v.wait_cls;
+      l.cpu = static_cast<int8_t>(c);
+      l.context = static_cast<uint8_t>(world_->kernel.cpu(c).context());
+      l.op_index = world_->kernel.cpu(c).op_index();
+      l.function = world_->kernel.cpu(c).current_function();
+      cause = cause * 131 + v.wait_cls;
+    }
+    f.cause = cause;
+    snprintf(detail, sizeof(detail),
+             "stress watchdog: %zu vCPUs wait for each other's locks; none "
+             "completed an op for %.1f s",
+             chain.size(), double(idle_ns[front]) / 1e9);
+  } else {
+    f = cpu.MakeFinding(FindingKind::kRetryLivelock, nullptr);
+    f.cause = reinterpret_cast<uintptr_t>(f.function);
+    snprintf(detail, sizeof(detail),
+             "stress watchdog: CPU#%d completed no op for %.1f s (a deadlock "
+             "or an endless retry loop)",
+             front, double(idle_ns[front]) / 1e9);
+  }
+  f.SetDetail(detail);
+  world_->kernel.Report(f);
+  CollectFindings(round_to_run_.load(), state);
+  return true;
+}
+
+void Runner::Progress(uint64_t now, bool last) {
+  if (!o_.progress || o_.progress_out == nullptr) return;
+  if (!last && now - last_progress_print_ < 1000000000ull) return;
+  const double elapsed = double(now - start_ns_) / 1e9;
+  const double dt = double(now - last_progress_print_) / 1e9;
+  uint64_t ops = 0;
+  for (int c = 0; c < nr_; ++c) ops += stats_[c].ops.get();
+  std::string line;
+  char buf[160];
+  snprintf(buf, sizeof(buf), "[%7.1fs] round %" PRIu64 "  ops %.2fM (%.0fk/s)",
+           elapsed, rounds_done_, double(ops) / 1e6,
+           dt > 0 ? double(ops - last_progress_ops_) / dt / 1e3 : 0.0);
+  line += buf;
+  line += "  irq/s";
+  for (int c = 0; c < nr_; ++c) {
+    const uint64_t n = vcpus_[c]->sig.timer_signals.load();
+    snprintf(buf, sizeof(buf), " %.1fk", elapsed > 0 ? n / elapsed / 1e3 : 0.0);
+    line += buf;
+  }
+  uint64_t nmi = 0, ipi = 0;
+  for (int c = 0; c < nr_; ++c) {
+    nmi += vcpus_[c]->sig.nmi_signals.load();
+    ipi += vcpus_[c]->sig.ipi_signals.load();
+  }
+  snprintf(buf, sizeof(buf), "  nmi/s %.0f  ipi/s %.0f",
+           elapsed > 0 ? nmi / elapsed / nr_ : 0.0,
+           elapsed > 0 ? ipi / elapsed / nr_ : 0.0);
+  line += buf;
+  size_t bugs = 0, warnings = 0;
+  for (const StressFinding& f : findings_) (f.warning ? warnings : bugs)++;
+  snprintf(buf, sizeof(buf), "  findings %zu bug(s) %zu warning(s)", bugs,
+           warnings);
+  line += buf;
+  fprintf(o_.progress_out, "%s\n", line.c_str());
+  fflush(o_.progress_out);
+  last_progress_print_ = now;
+  last_progress_ops_ = ops;
+}
+
+StressResult Runner::Run() {
+  StressResult result;
+  result.options = o_;
+  config_ = o_.config;
+  config_.concurrent = true;
+  if (!config_.smp) config_.nr_cpus = 1;
+  nr_ = config_.nr_cpus;
+  if (o_.history_rounds < 1 || o_.history_rounds > kMaxHistory) {
+    result.setup_error = "history_rounds must be 1..8";
+    return result;
+  }
+  if (nr_ > MaxCpus(o_.workload.kind)) {
+    result.setup_error = std::string("the ") + WorkloadName(o_.workload.kind) +
+                         " workload runs at most " +
+                         std::to_string(MaxCpus(o_.workload.kind)) + " vCPUs";
+    return result;
+  }
+  if (!InstallSignalHandlers()) {
+    result.setup_error = std::string("sigaction: ") + strerror(errno);
+    return result;
+  }
+  WorkloadOptions wo = o_.workload;
+  wo.config = config_;
+  o_.workload = wo;
+  locks_ = WorkloadLocks(wo);
+  handlers_ = std::make_unique<HandlerCatalog>(wo, nr_);
+  prog::Program decl;
+  decl.config = config_;
+  decl.bugs = o_.bugs;
+  decl.locks = locks_;
+  world_ = std::make_unique<exec::World>(config_, o_.bugs, decl, o_.lockdep);
+  stats_.reset(new VcpuStats[nr_]);
+  if (world_->lockdep) {
+    // Keep lockdep, but behind one lock.
+    world_->kernel.RemoveObserver(world_->lockdep.get());
+    serialized_lockdep_ =
+        std::make_unique<SerializedObserver>(world_->lockdep.get());
+    world_->kernel.AddObserver(serialized_lockdep_.get());
+  }
+  stats_observer_ = std::make_unique<StatsObserver>(stats_.get(), nr_);
+  world_->kernel.AddObserver(stats_observer_.get());
+  world_->kernel.SetHooks(this);
+  world_->kernel.SetAllocStatsSink(this);
+  ipi_period_ns_ =
+      o_.ipi_rate > 0 && nr_ > 1 ? static_cast<uint64_t>(1e9 / o_.ipi_rate) : 0;
+  for (int c = 0; c < nr_; ++c) {
+    auto v = std::make_unique<Vcpu>();
+    v->runner = this;
+    v->id = c;
+    v->cpu = &world_->kernel.cpu(c);
+    v->stats = &stats_[c];
+    v->last_progress_ns.store(MonotonicNs());
+    vcpus_.push_back(std::move(v));
+  }
+  std::string error;
+  start_ns_ = MonotonicNs();
+  last_progress_print_ = start_ns_;
+  StartThreads(&error);
+  const uint64_t end_ns =
+      start_ns_ + static_cast<uint64_t>(std::max(0.0, o_.duration_s) * 1e9);
+  bool stopped = false;
+  for (uint64_t round = 0;; ++round) {
+    // Release the vCPUs into the round.
+    arrived_.store(0, std::memory_order_relaxed);
+    for (int c = 0; c < nr_; ++c) {
+      vcpus_[c]->last_progress_ns.store(MonotonicNs(), std::memory_order_relaxed);
+    }
+    round_to_run_.store(round, std::memory_order_release);
+    go_gen_.fetch_add(1, std::memory_order_acq_rel);
+    FutexWakeAll(&go_gen_);
+    // Wait for all of them at the barrier, watching them meanwhile.
+    for (;;) {
+      const uint32_t a = arrived_.load(std::memory_order_acquire);
+      if (a == static_cast<uint32_t>(nr_)) break;
+      if (hang_.load(std::memory_order_acquire)) break;
+      FutexWait(&arrived_, a, 50 * 1000 * 1000);
+      const uint64_t now = MonotonicNs();
+      if (hang_.load(std::memory_order_acquire)) break;
+      if (Watchdog(now)) {
+        stopped = true;
+        break;
+      }
+      Progress(now, false);
+    }
+    if (stopped) break;
+    if (hang_.load(std::memory_order_acquire)) {
+      // A vCPU parked on a self-deadlock: stop the others where they are.
+      std::string state;
+      StopThreads(/*abandon=*/true);
+      state = DumpState();
+      CollectFindings(round, state);
+      stopped = true;
+      break;
+    }
+    rounds_done_ = round + 1;
+    const uint64_t now = MonotonicNs();
+    const bool last = now >= end_ns ||
+                      (o_.max_rounds > 0 && rounds_done_ >= o_.max_rounds);
+    BarrierWork(round, last);
+    Progress(now, false);
+    if (last || ended_by_finding_) break;
+  }
+  if (!stopped) {
+    StopThreads(/*abandon=*/false);
+    // The end of the program: what a return to user space would report,
+    // then teardown (which frees everything and checks for leaks) on vCPU 0
+    // when nothing is left locked.
+    world_->kernel.SetHooks(this);
+    bool any_held = false;
+    for (int c = 0; c < nr_; ++c) {
+      Cpu& cpu = world_->kernel.cpu(c);
+      if (cpu.depth() == 0) cpu.CheckReturnToUser();
+      any_held |= !cpu.held().empty();
+    }
+    if (!any_held) {
+      ctx::set_this_cpu(&world_->kernel.cpu(0));
+      coord_jmp_armed_ = true;
+      if (sigsetjmp(coord_jmp_, 0) == 0) {
+        world_->mm->CheckInvariants(/*teardown=*/true);
+      }
+      coord_jmp_armed_ = false;
+      ctx::set_this_cpu(nullptr);
+    }
+    CollectFindings(rounds_done_ ? rounds_done_ - 1 : 0, "");
+  }
+  Progress(MonotonicNs(), true);
+  FillResult(&result);
+  if (!threads_stuck_) {
+    world_->kernel.SetHooks(nullptr);
+    world_->kernel.SetAllocStatsSink(nullptr);
+  } else {
+    // A thread still runs model code: the world must outlive it.
+    (void)world_.release();
+    (void)serialized_lockdep_.release();
+    (void)stats_observer_.release();
+    (void)handlers_.release();
+    for (auto& v : vcpus_) (void)v.release();
+    (void)stats_.release();
+  }
+  return result;
+}
+
+void Runner::FillResult(StressResult* r) {
+  const uint64_t now = MonotonicNs();
+  r->elapsed_s = double(now - start_ns_) / 1e9;
+  r->rounds = rounds_done_;
+  r->nr_cpus = nr_;
+  r->ended_by_finding = ended_by_finding_;
+  r->ended_by_watchdog = ended_by_watchdog_;
+  r->ended_by_hang = hang_.load();
+  r->threads_stuck = threads_stuck_;
+  r->total = new VcpuStats;
+  for (int c = 0; c < nr_; ++c) {
+    Vcpu& v = *vcpus_[c];
+    r->total->Merge(stats_[c]);
+    RateFigures rf;
+    const double t = r->elapsed_s > 0 ? r->elapsed_s : 1;
+    rf.timer_per_s = double(v.sig.timer_signals.load()) / t;
+    rf.nmi_per_s = double(v.sig.nmi_signals.load()) / t;
+    rf.ipi_per_s = double(v.sig.ipi_signals.load()) / t;
+    uint64_t run = stats_[c].softirqs.get();
+    for (int i = 0; i < 3; ++i) run += stats_[c].irqs[i].get();
+    rf.irqs_run_per_s = double(run) / t;
+    r->per_cpu.push_back(rf);
+    r->timer_signals.push_back(v.sig.timer_signals.load());
+    r->timer_overruns.push_back(v.sig.timer_overruns.load());
+    r->nmi_signals.push_back(v.sig.nmi_signals.load());
+    r->ipi_signals.push_back(v.sig.ipi_signals.load());
+    r->merged_signals.push_back(v.sig.merged.load());
+  }
+  r->ops = r->total->ops.get();
+  for (size_t i = 0; i < world_->kernel.nr_lock_classes(); ++i) {
+    r->lock_class_names.push_back(
+        world_->kernel.lock_class(static_cast<ctx::LockClassId>(i)).name);
+  }
+  const FindingList& fl = world_->kernel.findings();
+  for (StressFinding& f : findings_) {
+    const uint32_t n = fl.occurrences(f.finding.kind);
+    if (n > f.occurrences) f.occurrences = n;
+  }
+  r->findings = std::move(findings_);
+  r->reports_dropped = world_->kernel.reports_dropped();
+  r->invariant_checks = invariant_checks_;
+  r->lockdep_events_dropped =
+      serialized_lockdep_ ? serialized_lockdep_->dropped() : 0;
+}
+
+}  // namespace
+
+StressResult::StressResult(StressResult&& o) noexcept { *this = std::move(o); }
+
+StressResult& StressResult::operator=(StressResult&& o) noexcept {
+  if (this == &o) return *this;
+  delete total;
+  options = o.options;
+  elapsed_s = o.elapsed_s;
+  rounds = o.rounds;
+  ops = o.ops;
+  ended_by_finding = o.ended_by_finding;
+  ended_by_watchdog = o.ended_by_watchdog;
+  ended_by_hang = o.ended_by_hang;
+  threads_stuck = o.threads_stuck;
+  setup_error = std::move(o.setup_error);
+  nr_cpus = o.nr_cpus;
+  per_cpu = std::move(o.per_cpu);
+  timer_signals = std::move(o.timer_signals);
+  timer_overruns = std::move(o.timer_overruns);
+  nmi_signals = std::move(o.nmi_signals);
+  ipi_signals = std::move(o.ipi_signals);
+  merged_signals = std::move(o.merged_signals);
+  total = o.total;
+  o.total = nullptr;
+  lock_class_names = std::move(o.lock_class_names);
+  findings = std::move(o.findings);
+  reports_dropped = o.reports_dropped;
+  invariant_checks = o.invariant_checks;
+  lockdep_events_dropped = o.lockdep_events_dropped;
+  return *this;
+}
+
+StressResult::~StressResult() { delete total; }
+
+size_t StressResult::bugs() const {
+  size_t n = 0;
+  for (const StressFinding& f : findings) n += f.warning ? 0 : 1;
+  return n;
+}
+
+size_t StressResult::warnings() const {
+  size_t n = 0;
+  for (const StressFinding& f : findings) n += f.warning ? 1 : 0;
+  return n;
+}
+
+StressResult RunStress(const StressOptions& options) {
+  Runner runner(options);
+  return runner.Run();
+}
+
+void VerifyReplays(StressResult* result) {
+  exec::Executor executor;
+  exec::RunOptions ro;
+  ro.lockdep = result->options.lockdep;
+  for (StressFinding& f : result->findings) {
+    f.verified = true;
+    f.reproduced_by = -1;
+    for (size_t i = 0; i < f.candidates.size(); ++i) {
+      prog::ParseError pe;
+      std::optional<prog::Program> p = prog::ParseProgram(f.candidates[i], &pe);
+      if (!p) continue;
+      exec::RunResult rr = executor.Run(*p, ro);
+      bool same = false;
+      for (const Finding& g : rr.findings) same |= report::Title(g) == f.title;
+      if (same) {
+        f.reproduced_by = static_cast<int>(i);
+        f.program = f.candidates[i];
+        break;
+      }
+    }
+    if (f.reproduced_by < 0 && !f.candidates.empty()) {
+      f.program = f.candidates.back();
+    }
+  }
+}
+
+std::string DescribeOptions(const StressOptions& o) {
+  char buf[512];
+  snprintf(buf, sizeof(buf),
+           "seed=%" PRIu64 " cpus=%d %s%s%s workload=%s round_ops=%d "
+           "irq=%.0f/s nmi=%.0f/s ipi=%.0f/s jitter=%.2f watchdog=%.1fs "
+           "bugs=%s%s",
+           o.seed, o.config.smp ? o.config.nr_cpus : 1,
+           o.config.preempt_rt ? "PREEMPT_RT" : "!PREEMPT_RT",
+           o.config.smp ? " SMP" : " UP",
+           o.config.preempt_count ? "" : " !PREEMPT_COUNT",
+           WorkloadName(o.workload.kind), o.workload.round_ops, o.irq_rate,
+           o.nmi_rate, o.ipi_rate, o.jitter, o.watchdog_s,
+           BugSetToString(o.bugs).c_str(), o.lockdep ? "" : " no-lockdep");
+  return buf;
+}
+
+}  // namespace reentry::stress
