@@ -57,7 +57,49 @@ namespace reentry::ctx {
   X(kPrintkConsoleLocked, "printk:console_locked",                            \
     "console lock held while printing")                                       \
   X(kRtSpinLockWaitLock, "rt_spin_lock:wait_lock",                            \
-    "PREEMPT_RT: rtmutex wait_lock held in the spinlock_t slow path")
+    "PREEMPT_RT: rtmutex wait_lock held in the spinlock_t slow path")         \
+  X(kAllocNolockEntry, "alloc_pages_nolock:entry",                            \
+    "start of alloc_pages_nolock(), before any lock")                         \
+  X(kFreeNolockEntry, "free_pages_nolock:entry",                              \
+    "start of free_pages_nolock(), before any lock")                          \
+  X(kPostAllocHook, "post_alloc_hook:entry",                                  \
+    "a page was taken; allocator locks dropped, hooks (page_owner) next")     \
+  X(kSlowpathRetry, "__alloc_pages_slowpath:retry",                           \
+    "top of each slow path retry iteration (no allocator lock held)")         \
+  X(kOomLocked, "__alloc_pages_may_oom:oom_locked", "oom_lock held")          \
+  X(kDrainAllPagesMutex, "__drain_all_pages:drain_mutex",                     \
+    "pcpu_drain_mutex held, before draining the CPUs' pcp lists")             \
+  X(kShrinkerLocked, "shrink_slab:shrinker_locked",                           \
+    "inside a shrinker, under fs_reclaim, holding the shrinker's lock")       \
+  X(kBalancePgdat, "balance_pgdat:fs_reclaim",                                \
+    "kswapd reclaiming, fs_reclaim held")                                     \
+  X(kRefillStockLocked, "refill_stock:stock_locked",                          \
+    "memcg_stock.lock held while returning charge to the stock")              \
+  X(kStackListLocked, "add_stack_record_to_list:stack_list_locked",           \
+    "page_owner stack_list_lock held")                                        \
+  X(kUnacceptedLocked, "accept_memory:unaccepted_locked",                     \
+    "unaccepted_memory_lock held while accepting a chunk")                    \
+  X(kAllocContigIsolated, "alloc_contig_range:isolated",                      \
+    "range isolated, before migrating its pages")                             \
+  X(kCmaBusyRetry, "cma_alloc:busy_retry",                                    \
+    "an area was -EBUSY; before trying the next one")                         \
+  X(kCmaLocked, "cma_alloc:cma_locked",                                       \
+    "cma->lock held while searching the bitmap")                              \
+  X(kOfflinePagesMigrate, "offline_pages:migrate",                            \
+    "memory offline: range isolated, before each migration pass")             \
+  X(kOnlinePagesHotplugLocked, "online_pages:hotplug_locked",                 \
+    "mem_hotplug_lock held while onlining a memory block")                    \
+  X(kFreeOnePageLlistDrain, "free_one_page:llist_drain",                      \
+    "zone->lock held while merging deferred (llist) frees")                   \
+  X(kWarnAlloc, "warn_alloc:entry",                                           \
+    "an allocation failed and is about to be reported (printk next)")         \
+  X(kTryToWakeUpRqLocked, "try_to_wake_up:rq_locked",                         \
+    "p->pi_lock and rq->__lock held while waking kswapd")                     \
+  X(kUnreserveHighatomicZoneLocked,                                           \
+    "unreserve_highatomic_pageblock:zone_locked",                             \
+    "zone->lock held while returning a highatomic pageblock")                 \
+  X(kTryChargeEntry, "try_charge_memcg:entry",                                \
+    "memcg charge of an __GFP_ACCOUNT allocation, no allocator lock held")
 
 enum class PointId : uint16_t {
 #define REENTRY_POINT_ENUM(e, name, desc) e,

@@ -1,0 +1,703 @@
+// The page allocator model: one node (pgdat) with ZONE_NORMAL and optionally
+// ZONE_MOVABLE, the buddy allocator, per-CPU page lists, the slow path with
+// modelled reclaim/compaction/OOM, the nolock API (final design and the Dec
+// 2024 v2 __GFP_TRYLOCK design), and the neighbours that take locks on the
+// way: page_owner + stack depot, memcg charging, unaccepted memory,
+// fail_page_alloc, printk/console, CMA and alloc_contig_range, pageblock
+// isolation, memory and CPU hotplug, kvfree_rcu, kswapd and shrinkers.
+//
+// Every member function that models a kernel function has the kernel's name
+// and a provenance line. Everything is allocated when the model is built:
+// no path an (emulated) interrupt can reach allocates. The code runs on the
+// current vCPU (ctx::this_cpu()), as kernel code runs on `current`.
+//
+// Bug-zoo switches (BugSet) change exactly what the historical bug changed;
+// see bug_zoo.md and the BZ-xx comments at each switch.
+#ifndef REENTRY_ALLOCATOR_MM_MM_H_
+#define REENTRY_ALLOCATOR_MM_MM_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "allocator/base/bug_zoo.h"
+#include "allocator/base/finding.h"
+#include "allocator/base/rng.h"
+#include "allocator/ctx/kernel.h"
+#include "allocator/locks/locks.h"
+#include "allocator/mm/gfp_helpers.h"
+#include "allocator/mm/mm_types.h"
+
+namespace reentry::mm {
+
+using ctx::Cpu;
+using ctx::IrqFlags;
+using ctx::Kernel;
+using ctx::PointId;
+
+// struct free_area
+// The lists are protected by zone->lock; the counts are also read without it
+// (watermark checks read nr_free and free_area_empty() racily, as the kernel
+// does), so they are relaxed atomics.
+struct FreeArea {
+  ListHead free_list[MIGRATE_TYPES];
+  Once<unsigned long> nr_free;
+  Once<unsigned long> nr_mt[MIGRATE_TYPES];  // blocks per list
+  bool free_area_empty(int mt) const { return nr_mt[mt].load() == 0; }
+};
+
+// per_cpu_pages->flags
+inline constexpr uint8_t PCPF_PREV_FREE_HIGH_ORDER = 1u << 0;
+inline constexpr uint8_t PCPF_FREE_HIGH_BATCH = 1u << 1;
+
+// struct per_cpu_pages
+struct PerCpuPages {
+  explicit PerCpuPages(Kernel& k) : lock(k, "&pcp->lock") {}
+  locks::Spinlock lock;  // protects lists, count, ...
+  int cpu = 0;
+  int count = 0;
+  int high = 0;
+  int high_min = 0;
+  int high_max = 0;
+  int batch = 0;
+  uint8_t flags = 0;
+  uint8_t alloc_factor = 0;
+  int free_count = 0;
+  ListHead lists[NR_PCP_LISTS];
+};
+
+// struct zone (the fields the model needs)
+struct Zone {
+  explicit Zone(Kernel& k) : lock(k, "&zone->lock") {}
+  const char* name = "";
+  int idx = 0;
+  unsigned long zone_start_pfn = 0;
+  unsigned long spanned_pages = 0;
+  Once<long> managed_pages;
+  unsigned long _watermark[NR_WMARK] = {};
+  Once<unsigned long> watermark_boost;
+  Once<unsigned long> nr_reserved_highatomic;
+  Once<long> nr_free_highatomic;
+  long lowmem_reserve[MAX_NR_ZONES] = {};
+  std::vector<std::unique_ptr<PerCpuPages>> per_cpu_pageset;  // [cpu]
+  int pageset_high_min = 0;
+  int pageset_high_max = 0;
+  int pageset_batch = 0;
+  int pcp_disabled = 0;  // zone_pcp_disable() nesting
+  FreeArea free_area[kNrPageOrdersMax];
+  ListHead unaccepted_pages;
+  std::atomic<unsigned long> flags{0};
+  locks::Spinlock lock;  // "Primarily protects free_area"
+  std::atomic<Page*> trylock_free_pages{nullptr};  // struct llist_head
+  Once<long> vm_stat[NR_ZONE_STAT_ITEMS];
+  int nr_isolate_pageblock = 0;
+
+  bool test_bit(int b) const { return flags.load() & (1ul << b); }
+  void set_bit(int b) { flags.fetch_or(1ul << b); }
+  void clear_bit(int b) { flags.fetch_and(~(1ul << b)); }
+  bool test_and_clear_bit(int b) {
+    return flags.fetch_and(~(1ul << b)) & (1ul << b);
+  }
+  bool zone_spans_pfn(unsigned long pfn) const {
+    return pfn >= zone_start_pfn && pfn < zone_start_pfn + spanned_pages;
+  }
+};
+
+// task_struct->flags the model uses
+inline constexpr uint32_t PF_MEMALLOC = 0x00000800;
+inline constexpr uint32_t PF_MEMALLOC_NOFS = 0x00040000;
+inline constexpr uint32_t PF_MEMALLOC_NOIO = 0x00080000;
+inline constexpr uint32_t PF_MEMALLOC_PIN = 0x10000000;
+inline constexpr uint32_t PF_WQ_WORKER = 0x00000020;
+
+// The task running on a vCPU: `current` (interrupts on that vCPU see the
+// task they interrupted, as in the kernel).
+struct Task {
+  explicit Task(Kernel& k) : mems_allowed_seq(k, "&p->mems_allowed_seq", false) {}
+  uint32_t flags = 0;
+  bool in_page_owner = false;  // current->in_page_owner
+  bool oom_victim = false;     // tsk_is_oom_victim(current)
+  int nofs_depth = 0;
+  uint32_t nofs_saved[8] = {};
+  locks::Seqlock mems_allowed_seq;  // seqcount_spinlock_t
+};
+
+// A program page slot: what p0..p31 hold.
+enum class SlotKind : uint8_t { kEmpty, kPages, kCma };
+struct Slot {
+  SlotKind kind = SlotKind::kEmpty;
+  Page* page = nullptr;
+  uint8_t order = 0;     // kPages
+  uint32_t nr = 0;       // pages: 1 << order, or the cma_alloc count
+  bool released = false; // freed by the program while pinned: a pin holds it
+};
+inline constexpr int kMaxSlots = 32;
+
+// --- stack depot (lib/stackdepot.c) ---
+inline constexpr int DEPOT_POOL_ORDER = 1;      // kernel: 2; smaller zones
+inline constexpr int kDepotRecordsPerPool = 8;  // records that fit a pool
+inline constexpr int kDepotMaxPools = 16;       // DEPOT_MAX_POOLS
+inline constexpr int kDepotStackDepth = 16;
+inline constexpr uint32_t kRefcountSaturated = 0xc0000000u;
+struct StackRecord {
+  std::atomic<uint32_t> handle{0};  // 0 until published
+  uint32_t hash = 0;
+  uint8_t size = 0;
+  const char* entries[kDepotStackDepth] = {};
+  std::atomic<uint32_t> count{kRefcountSaturated};
+  std::atomic<long> nr_base_pages{0};
+  std::atomic<StackRecord*> hash_next{nullptr};
+};
+
+// --- memcg (mm/memcontrol.c) ---
+inline constexpr unsigned MEMCG_CHARGE_BATCH = 8;  // kernel: 64
+struct MemcgStockPcp {
+  unsigned nr_pages = 0;
+  bool cached = false;  // stock->cached == the (single) memcg
+};
+
+// --- kvfree_rcu (kernel/rcu/tree.c / mm/slab_common.c) ---
+inline constexpr int KVFREE_BULK_MAX_ENTR = 4;  // records per block page
+inline constexpr int kKrcpCacheMax = 2;         // rcu_min_cached_objs
+struct KfreeRcuCpu {
+  explicit KfreeRcuCpu(Kernel& k) : lock(k, "&krcp->lock") {}
+  locks::RawSpinlock lock;
+  Page* bkvhead = nullptr;  // current bulk block page
+  int nr_records = 0;
+  Page* bkvcache[kKrcpCacheMax] = {};
+  int nr_bkv_objs = 0;
+  long head_fallbacks = 0;  // objects queued through their rcu_head
+};
+
+// --- CMA (mm/cma.c) ---
+struct Cma {
+  Cma(Kernel& k) : lock(k, "&cma->lock"), alloc_mutex(k, "&cma->alloc_mutex") {}
+  unsigned long base_pfn = 0;
+  unsigned long count = 0;
+  std::vector<uint8_t> bitmap;  // one bit per page (order_per_bit 0)
+  unsigned long available_count = 0;
+  locks::Spinlock lock;
+  locks::Mutex alloc_mutex;
+};
+
+// A registered shrinker: takes one program lock in scan_objects().
+struct Shrinker {
+  locks::LockBase* lock = nullptr;
+};
+
+// Counters a test or the benchmark can read. Kept per CPU (each vCPU only
+// touches its own, so stress threads never race on them) and summed by
+// Mm::stats().
+struct MmStats {
+  uint64_t pgalloc = 0;
+  uint64_t pgfree = 0;
+  uint64_t pcp_refills = 0;
+  uint64_t pcp_trylock_failed = 0;
+  uint64_t zone_trylock_failed = 0;
+  uint64_t llist_deferred = 0;
+  uint64_t llist_drained = 0;
+  uint64_t slowpath = 0;
+  uint64_t kswapd_wakeups = 0;
+  uint64_t oom_kills = 0;
+  uint64_t highatomic_reserved = 0;
+  uint64_t boosts = 0;
+  uint64_t accepted_chunks = 0;
+  uint64_t bad_pages = 0;
+  uint64_t nolock_failed = 0;
+  uint64_t charge_failed = 0;
+  uint64_t migrated = 0;
+  uint64_t depot_pools = 0;
+  uint64_t printk_lines = 0;
+  uint64_t printk_deferred = 0;
+  uint64_t fail_injected = 0;
+  uint64_t retry_budget_exhausted = 0;
+  uint64_t cma_busy = 0;
+
+  void Add(const MmStats& o);
+};
+
+// struct alloc_context
+struct AllocContext {
+  int highest_zoneidx = ZONE_NORMAL;
+  int migratetype = MIGRATE_UNMOVABLE;
+  Zone* zonelist[MAX_NR_ZONES] = {};  // preferred first, then fallbacks
+  int nr_zones = 0;
+  bool spread_dirty_pages = false;
+};
+
+class Mm {
+ public:
+  Mm(Kernel& kernel, BugSet bugs, const MmConfig& config = MmConfig());
+  ~Mm();
+  Mm(const Mm&) = delete;
+  Mm& operator=(const Mm&) = delete;
+
+  Kernel& kernel() const { return kernel_; }
+  const MmConfig& config() const { return cfg_; }
+  BugSet bugs() const { return bugs_; }
+  bool bug(BugId b) const { return bugs_.has(b); }
+  MmStats stats() const;
+
+  // A program lock declared with the class name of a lock the model takes
+  // from outside the allocator becomes that lock, so a program can hold it
+  // (and deadlock for real): "&port->lock" (spinlock_t: the console
+  // driver's port lock), "&rq->__lock" and "&p->pi_lock" (raw_spinlock_t:
+  // the scheduler locks try_to_wake_up() takes when waking kswapd).
+  void AdoptProgramLocks(const std::vector<locks::LockBase*>& test_locks);
+
+  // --- Geometry ---
+  int max_page_order() const { return max_order_; }
+  int pageblock_order() const { return cfg_.pageblock_order; }
+  unsigned long pageblock_nr_pages() const { return 1ul << cfg_.pageblock_order; }
+  unsigned long MAX_ORDER_NR_PAGES() const { return 1ul << max_order_; }
+  unsigned long nr_pages() const { return nr_pages_; }
+  int nr_zones() const { return nr_zones_; }
+  Zone& zone(int i) { return *zones_[i]; }
+  const Zone& zone(int i) const { return *zones_[i]; }
+  Page* pfn_to_page(unsigned long pfn) { return &mem_map_[pfn]; }
+  const Page* pfn_to_page(unsigned long pfn) const { return &mem_map_[pfn]; }
+  unsigned long page_to_pfn(const Page* p) const {
+    return static_cast<unsigned long>(p - mem_map_.get());
+  }
+  Zone* page_zone(const Page* p) const { return zones_[p->zone].get(); }
+  PerCpuPages* pcp(Zone* z, int cpu) { return z->per_cpu_pageset[cpu].get(); }
+  Cma* cma() { return cma_.get(); }
+  Task& current() { return *tasks_[ctx::this_cpu().id()]; }
+  Task& task(int cpu) { return *tasks_[cpu]; }
+  unsigned long zone_page_state(const Zone* z, ZoneStatItem i) const {
+    const long v = z->vm_stat[i].load();
+    return v < 0 ? 0 : static_cast<unsigned long>(v);
+  }
+  unsigned long wmark_pages(const Zone* z, int w) const {
+    return z->_watermark[w] + z->watermark_boost.load();
+  }
+  unsigned long min_wmark_pages(const Zone* z) const { return wmark_pages(z, WMARK_MIN); }
+  unsigned long low_wmark_pages(const Zone* z) const { return wmark_pages(z, WMARK_LOW); }
+  unsigned long high_wmark_pages(const Zone* z) const { return wmark_pages(z, WMARK_HIGH); }
+  unsigned long promo_wmark_pages(const Zone* z) const { return wmark_pages(z, WMARK_PROMO); }
+
+  // ===== Entry points (include/linux/gfp.h) =====
+  Page* alloc_pages(gfp_t gfp, unsigned order);
+  void __free_pages(Page* page, unsigned order);
+  Page* alloc_pages_nolock(gfp_t gfp_flags, int nid, unsigned order);
+  void free_pages_nolock(Page* page, unsigned order);
+  // Fills the empty (nullptr) entries of page_array[0..nr_pages); returns the
+  // number of populated entries.
+  unsigned long alloc_pages_bulk(gfp_t gfp, int nr_pages, Page** page_array);
+  // v2 (Dec 2024): try_alloc_pages() as an inline wrapper of alloc_pages().
+  Page* try_alloc_pages(gfp_t gfp_flags, unsigned order);
+
+  // ===== Draining, hotplug, neighbours =====
+  void drain_local_pages(Zone* zone);
+  void drain_all_pages(Zone* zone);
+  void page_alloc_cpu_dead(int cpu);
+  void build_all_zonelists();
+  // Offlines the highest online memory block; returns 0, -EBUSY or -EINTR.
+  int offline_pages_op();
+  // Offlines the memory block holding page (the program picks a block).
+  int offline_memory_block_of(Page* page);
+  int offline_pages(unsigned long start_pfn, unsigned long nr_pages);
+  // Onlines the lowest offline memory block; returns 0 or -EINVAL.
+  int online_pages_op();
+  int online_pages(unsigned long pfn, unsigned long nr_pages);
+  Page* cma_alloc(unsigned long count, unsigned align, bool no_warn);
+  bool cma_release(Page* pages, unsigned long count);
+  void kvfree_call_rcu();
+  void printk(const char* text);
+  void kswapd_run();
+  bool register_shrinker(locks::LockBase* lock);
+  uint32_t memalloc_nofs_save();
+  void memalloc_nofs_restore(uint32_t flags);
+  // pin_user_pages(FOLL_PIN[|FOLL_LONGTERM]) on an allocated block; a
+  // long-term pin first migrates the block out of CMA/ZONE_MOVABLE.
+  // Returns the (possibly migrated) head, or nullptr if pinning failed.
+  Page* pin_user_pages(Page* page, bool longterm);
+  void unpin_user_page(Page* page);
+  void put_page(Page* page);  // drops a reference; frees at zero
+  void fail_page_alloc_setup(int interval, int times);
+
+  // ===== Program slots (p0..p31) =====
+  Slot& slot(int i) { return slots_[i]; }
+  // Stores a newly allocated block in slot i. A block already there stays
+  // allocated as an orphan (the program overwrote its pointer); teardown
+  // returns it, so it is not reported as a leak.
+  void SlotStore(int i, Page* page, unsigned order);
+  void SlotStoreCma(int i, Page* page, unsigned long count);
+  void SlotClear(int i);
+  // Slot ownership for one op: fails if an interrupted frame on this vCPU
+  // (or another stress thread) is using the slot; the op then does nothing.
+  bool SlotTryBegin(int i);
+  void SlotEnd(int i);
+
+  // ===== Invariants =====
+  // Checks page conservation, buddy shape, list membership and accounting;
+  // reports findings. Returns false (checks nothing) unless Quiescent().
+  // Never takes a lock: callable from outside any vCPU.
+  bool CheckInvariants();
+  // Teardown, on a vCPU in task context: returns every page the program
+  // holds (slots, orphans, pins) with normal frees, drains pcp lists and the
+  // deferred llist, then checks that every page is back: what is not is
+  // leaked.
+  void Teardown();
+  // True if no allocator lock is held and no deferred work is in flight.
+  bool Quiescent() const;
+
+  // ===== Nolock entry bookkeeping for the checker events =====
+  void nolock_enter(Cpu& cpu, const char* fn);
+  void nolock_exit(Cpu& cpu, const char* fn);
+
+  // ===== Test access (unit tests only) =====
+  // A deliberately broken free: puts the block straight on a buddy list at
+  // the wrong order, bypassing every check (the invariants must catch it).
+  void TestOnlyBrokenFree(Page* page, unsigned order);
+  unsigned long TestOnlyFreePagesInBuddy(const Zone* z) const;
+  int TestOnlyPcpCount(int zone, int cpu) { return pcp(zones_[zone].get(), cpu)->count; }
+  long TestOnlyMemcgUsage() const { return memcg_usage_.load(); }
+  unsigned long TestOnlyLlistPages(const Zone* z) const;
+  void TestOnlySetShrinkerLock(locks::LockBase* l) { register_shrinker(l); }
+
+  // ===== Buddy core (mm/page_alloc.c) — public for the unit tests =====
+  int get_pfnblock_migratetype(const Page* page, unsigned long pfn) const;
+  int get_pageblock_migratetype(const Page* page) const {
+    return get_pfnblock_migratetype(page, page_to_pfn(page));
+  }
+  void set_pageblock_migratetype(Page* page, int migratetype);
+  int get_pageblock_saved_migratetype(unsigned long pfn) const;
+  static constexpr uint8_t kPbIsolateBit = 0x80;
+  Page* __rmqueue_smallest(Zone* zone, unsigned order, int migratetype);
+  void __free_one_page(Page* page, unsigned long pfn, Zone* zone,
+                       unsigned order, int migratetype, fpi_t fpi_flags);
+  bool __zone_watermark_ok(Zone* z, unsigned order, unsigned long mark,
+                           int highest_zoneidx, unsigned alloc_flags,
+                           long free_pages);
+  bool zone_watermark_ok(Zone* z, unsigned order, unsigned long mark,
+                         int highest_zoneidx, unsigned alloc_flags);
+  bool zone_watermark_fast(Zone* z, unsigned order, unsigned long mark,
+                           int highest_zoneidx, unsigned alloc_flags,
+                           gfp_t gfp_mask);
+  unsigned gfp_to_alloc_flags(gfp_t gfp_mask, unsigned order);
+  bool can_spin_trylock() const;
+  void reserve_highatomic_pageblock(Page* page, int order, Zone* zone);
+  bool unreserve_highatomic_pageblock(const AllocContext* ac, bool force);
+
+ private:
+  // --- construction (page_alloc.cc) ---
+  void BuildZones();
+  void setup_per_zone_wmarks();
+  void setup_per_zone_lowmem_reserve();
+  void zone_pcp_init(Zone* zone);
+  void memblock_free_all();
+
+  // --- allocation: gfp and context (alloc.cc) ---
+  Page* __alloc_frozen_pages_noprof(gfp_t gfp, unsigned order,
+                                    unsigned alloc_flags);
+  bool prepare_alloc_pages(gfp_t gfp_mask, unsigned order, AllocContext* ac,
+                           gfp_t* alloc_gfp, unsigned* alloc_flags);
+  gfp_t current_gfp_context(gfp_t flags);
+  int gfp_zone(gfp_t flags) const;
+  // Reports invalid masks (kGfpMisuse) and returns the mask the kernel's
+  // fallback goes on with.
+  gfp_t CheckGfpMisuse(gfp_t gfp, unsigned order, bool nolock, bool* fail);
+  void CheckFreeContext(const char* what);
+  void EmitMightAlloc(gfp_t gfp, unsigned order);
+  void might_alloc(gfp_t gfp_mask);
+  void fs_reclaim_acquire(gfp_t gfp_mask);
+  void fs_reclaim_release(gfp_t gfp_mask);
+  bool __need_reclaim(gfp_t gfp_mask);
+  unsigned gfp_to_alloc_flags_cma(gfp_t gfp_mask, unsigned alloc_flags);
+  unsigned __gfp_pfmemalloc_flags(gfp_t gfp_mask);
+  bool alloc_nolock_allowed(unsigned order) const;
+  void GfpWarn(const char* site, gfp_t gfp, int order, const char* what,
+               bool respect_nowarn);
+  Page* AllocNolockCommon(gfp_t gfp_flags, unsigned order, bool v2);
+
+  // --- fast path ---
+  Page* get_page_from_freelist(gfp_t gfp_mask, unsigned order,
+                               unsigned alloc_flags, AllocContext* ac);
+  Page* rmqueue(Zone* preferred_zone, Zone* zone, unsigned order,
+                gfp_t gfp_flags, unsigned alloc_flags, int migratetype);
+  Page* rmqueue_pcplist(Zone* preferred_zone, Zone* zone, unsigned order,
+                        int migratetype, unsigned alloc_flags);
+  Page* __rmqueue_pcplist(Zone* zone, unsigned order, int migratetype,
+                          unsigned alloc_flags, PerCpuPages* pcp, ListHead* list);
+  int rmqueue_bulk(Zone* zone, unsigned order, unsigned long count,
+                   ListHead* list, int migratetype, unsigned alloc_flags);
+  Page* rmqueue_buddy(Zone* preferred_zone, Zone* zone, unsigned order,
+                      unsigned alloc_flags, int migratetype);
+  bool ZoneLockForAlloc(Zone* zone, unsigned alloc_flags, IrqFlags* flags,
+                        const char* fn);
+  int nr_pcp_alloc(PerCpuPages* pcp, Zone* zone, int order);
+  PerCpuPages* pcp_spin_trylock(Zone* zone);
+  void pcp_spin_unlock(PerCpuPages* pcp);
+  void prep_new_page(Page* page, unsigned order, gfp_t gfp_flags,
+                     unsigned alloc_flags);
+  void post_alloc_hook(Page* page, unsigned order, gfp_t gfp_flags);
+
+  // --- buddy ---
+  enum RmqueueMode { RMQUEUE_NORMAL, RMQUEUE_CMA, RMQUEUE_CLAIM, RMQUEUE_STEAL };
+  Page* __rmqueue(Zone* zone, unsigned order, int migratetype,
+                  unsigned alloc_flags, RmqueueMode* mode);
+  Page* __rmqueue_cma_fallback(Zone* zone, unsigned order);
+  Page* __rmqueue_claim(Zone* zone, int order, int start_migratetype,
+                        unsigned alloc_flags);
+  Page* __rmqueue_steal(Zone* zone, int order, int start_migratetype);
+  int find_suitable_fallback(FreeArea* area, unsigned order, int migratetype,
+                             bool claimable);
+  bool should_try_claim_block(unsigned order, int start_mt) const;
+  Page* try_to_claim_block(Zone* zone, Page* page, int current_order,
+                           int order, int start_type, int block_type,
+                           unsigned alloc_flags);
+  bool boost_watermark(Zone* zone);
+  bool prep_move_freepages_block(Zone* zone, Page* page,
+                                 unsigned long* start_pfn, int* num_free,
+                                 int* num_movable);
+  int __move_freepages_block(Zone* zone, unsigned long start_pfn,
+                             int old_mt, int new_mt);
+  int move_freepages_block(Zone* zone, Page* page, int old_mt, int new_mt);
+  void change_pageblock_range(Page* pageblock_page, int start_order,
+                              int migratetype);
+  unsigned expand(Zone* zone, Page* page, int low, int high, int migratetype);
+  void page_del_and_expand(Zone* zone, Page* page, int low, int high,
+                           int migratetype);
+  void account_freepages(Zone* zone, long nr_pages, int migratetype);
+  void __add_to_free_list(Page* page, Zone* zone, unsigned order,
+                          int migratetype, bool tail);
+  void __del_page_from_free_list(Page* page, Zone* zone, unsigned order,
+                                 int migratetype);
+  void del_page_from_free_list(Page* page, Zone* zone, unsigned order,
+                               int migratetype);
+  void move_to_free_list(Page* page, Zone* zone, unsigned order, int old_mt,
+                         int new_mt);
+  Page* get_page_from_free_area(FreeArea* area, int migratetype);
+  Page* find_buddy_page_pfn(Page* page, unsigned long pfn, unsigned order,
+                            unsigned long* buddy_pfn);
+  void set_buddy_order(Page* page, unsigned order);
+  long __zone_watermark_unusable_free(Zone* z, unsigned order,
+                                      unsigned alloc_flags);
+
+  // --- free path (pcp.cc) ---
+  void __free_frozen_pages(Page* page, unsigned order, fpi_t fpi_flags);
+  void ___free_pages(Page* page, unsigned order, fpi_t fpi_flags);
+  void __free_pages_ok(Page* page, unsigned order, fpi_t fpi_flags);
+  bool __free_pages_prepare(Page* page, unsigned order, fpi_t fpi_flags);
+  bool free_page_is_bad(Page* page, unsigned order, const char* fn);
+  void bad_page(Page* page, const char* reason, const char* fn);
+  bool free_frozen_page_commit(Zone* zone, PerCpuPages* pcp, Page* page,
+                               int migratetype, unsigned order, fpi_t fpi_flags);
+  int nr_pcp_high(PerCpuPages* pcp, Zone* zone, int batch, bool free_high);
+  int nr_pcp_free(PerCpuPages* pcp, int batch, int high, bool free_high);
+  void free_pcppages_bulk(Zone* zone, int count, PerCpuPages* pcp, int pindex);
+  void free_one_page(Zone* zone, Page* page, unsigned long pfn, unsigned order,
+                     fpi_t fpi_flags);
+  void split_large_buddy(Zone* zone, Page* page, unsigned long pfn, int order,
+                         fpi_t fpi);
+  void add_page_to_zone_llist(Zone* zone, Page* page, unsigned order);
+  void MarkFreed(Page* page, unsigned order);
+
+  // --- drain ---
+  void drain_pages_zone(int cpu, Zone* zone);
+  void drain_pages(int cpu);
+  void __drain_all_pages(Zone* zone, bool force_all_cpus);
+  void zone_pcp_disable(Zone* zone);
+  void zone_pcp_enable(Zone* zone);
+
+  // --- slow path, reclaim (reclaim.cc) ---
+  Page* __alloc_pages_slowpath(gfp_t gfp_mask, unsigned order, AllocContext* ac);
+  Page* __alloc_pages_direct_reclaim(gfp_t gfp_mask, unsigned order,
+                                     unsigned alloc_flags, AllocContext* ac,
+                                     unsigned long* did_some_progress);
+  unsigned long __perform_reclaim(gfp_t gfp_mask, unsigned order,
+                                  const AllocContext* ac);
+  Page* __alloc_pages_direct_compact(gfp_t gfp_mask, unsigned order,
+                                     unsigned alloc_flags, AllocContext* ac);
+  Page* __alloc_pages_may_oom(gfp_t gfp_mask, unsigned order,
+                              AllocContext* ac,
+                              unsigned long* did_some_progress);
+  Page* __alloc_pages_cpuset_fallback(gfp_t gfp_mask, unsigned order,
+                                      unsigned alloc_flags, AllocContext* ac);
+  bool out_of_memory(gfp_t gfp_mask, unsigned order);
+  bool should_reclaim_retry(gfp_t gfp_mask, unsigned order, AllocContext* ac,
+                            unsigned alloc_flags, bool did_some_progress,
+                            int* no_progress_loops);
+  unsigned read_mems_allowed_begin();
+  bool read_mems_allowed_retry(unsigned seq);
+  unsigned zonelist_iter_begin();
+  bool check_retry_zonelist(unsigned seq);
+  void wake_all_kswapds(unsigned order, gfp_t gfp_mask, const AllocContext* ac);
+  void wakeup_kswapd(Zone* zone, gfp_t gfp_flags, int order,
+                     int highest_zoneidx);
+  void try_to_wake_up_kswapd();
+  bool pgdat_balanced(int order, int highest_zoneidx);
+  unsigned long shrink_slab(gfp_t gfp_mask);
+  unsigned long try_to_free_pages(gfp_t gfp_mask, unsigned order);
+  void balance_pgdat(int order, int highest_zoneidx);
+  void warn_alloc(gfp_t gfp_mask, const char* what, unsigned order);
+  void ReportLivelock(const char* fn, const char* what, gfp_t gfp,
+                      int order, uint64_t cause);
+  void schedule_timeout_on(const locks::ExclusiveLock& lock);
+
+  // --- zonelists ---
+  void __build_all_zonelists();
+  void build_zonelists();
+
+  // --- hooks (hooks.cc) ---
+  void set_page_owner(Page* page, unsigned order, gfp_t gfp_mask);
+  void __reset_page_owner(Page* page, unsigned order);
+  uint32_t save_stack(gfp_t flags);
+  uint32_t stack_depot_save(const char* const* entries, unsigned nr_entries,
+                            gfp_t alloc_flags);
+  StackRecord* find_stack(uint32_t bucket, const char* const* entries,
+                          unsigned nr_entries, uint32_t hash);
+  StackRecord* depot_alloc_stack(const char* const* entries,
+                                 unsigned nr_entries, uint32_t hash,
+                                 Page** prealloc);
+  bool depot_keep_new_pool(Page** prealloc);
+  void inc_stack_record_count(uint32_t handle, gfp_t gfp_mask, int nr_base_pages);
+  void dec_stack_record_count(uint32_t handle, int nr_base_pages);
+  void add_stack_record_to_list(StackRecord* stack_record, gfp_t gfp_mask);
+  bool should_fail_alloc_page(gfp_t gfp_mask, unsigned order);
+  bool should_fail_ex(unsigned long size, bool nowarn);
+  uint32_t get_random_u32_below(uint32_t ceil);
+  bool cond_accept_memory(Zone* zone, unsigned order, unsigned alloc_flags);
+  bool try_to_accept_memory_one(Zone* zone);
+  void __accept_page(Zone* zone, IrqFlags* flags, Page* page);
+  void accept_memory(unsigned long start_pfn, unsigned long nr);
+  int __memcg_kmem_charge_page(Page* page, gfp_t gfp, unsigned order);
+  void __memcg_kmem_uncharge_page(Page* page, unsigned order);
+  int try_charge_memcg(gfp_t gfp_mask, unsigned nr_pages);
+  bool consume_stock(unsigned nr_pages, gfp_t gfp_mask);
+  void refill_stock(unsigned nr_pages);
+  bool page_counter_try_charge(unsigned long nr_pages);
+  void page_counter_uncharge(unsigned long nr_pages);
+  void printk_deferred_enter();
+  void printk_deferred_exit();
+  void dump_page(Page* page, const char* reason);
+
+  // --- isolation, migration, CMA, hotplug (contig.cc) ---
+  int start_isolate_page_range(unsigned long start_pfn, unsigned long end_pfn,
+                               bool mem_offline);
+  void undo_isolate_page_range(unsigned long start_pfn, unsigned long end_pfn);
+  int set_migratetype_isolate(Page* page, bool mem_offline,
+                              unsigned long start_pfn, unsigned long end_pfn);
+  void unset_migratetype_isolate(Page* page);
+  Page* has_unmovable_pages(unsigned long start_pfn, unsigned long end_pfn,
+                            bool mem_offline);
+  int test_pages_isolated(unsigned long start_pfn, unsigned long end_pfn);
+  int alloc_contig_range(unsigned long start, unsigned long end, gfp_t gfp);
+  int __alloc_contig_migrate_range(unsigned long start, unsigned long end);
+  unsigned long isolate_freepages_range(unsigned long start_pfn,
+                                        unsigned long end_pfn);
+  int migrate_page_block(Page* page, bool avoid_movable);
+  void free_contig_range(unsigned long pfn, unsigned long nr_pages);
+  void cma_clear_bitmap(unsigned long pfn, unsigned long count);
+  unsigned long __offline_isolated_pages(unsigned long start_pfn,
+                                         unsigned long end_pfn);
+  Page* scan_movable_pages(unsigned long start, unsigned long end);
+  void mem_hotplug_begin();
+  void mem_hotplug_done();
+  Page* BlockHead(unsigned long pfn);  // head of the block containing pfn
+  bool pageblock_isolate_and_move_free_pages(Zone* zone, Page* page);
+  void pageblock_unisolate_and_move_free_pages(Zone* zone, Page* page);
+  void setup_per_zone_wmarks_locked();
+  int migrate_pages_range(unsigned long start, unsigned long end,
+                          bool* found_movable);
+
+  // --- kvfree_rcu ---
+  Page* get_cached_bnode(KfreeRcuCpu* krcp);
+  bool put_cached_bnode(KfreeRcuCpu* krcp, Page* bnode);
+
+  // --- reporting helpers ---
+  void ReportMm(FindingKind kind, const char* fn, uint64_t cause,
+                const char* detail);
+  MmStats& st() { return stats_[ctx::this_cpu().id()]; }
+
+  // ===== State =====
+  Kernel& kernel_;
+  BugSet bugs_;
+  MmConfig cfg_;
+  int max_order_ = kMaxPageOrderLimit;
+  unsigned long nr_pages_ = 0;
+  int nr_zones_ = 0;
+  std::unique_ptr<Page[]> mem_map_;
+  std::unique_ptr<std::atomic<uint8_t>[]> pageblock_flags_;  // per pageblock mt
+  std::unique_ptr<Zone> zones_[MAX_NR_ZONES];
+  std::vector<std::unique_ptr<Task>> tasks_;
+  std::vector<MmStats> stats_;
+
+  // Zonelists and hotplug.
+  locks::Seqlock zonelist_update_seq_;
+  int zonelist_order_[MAX_NR_ZONES] = {};
+  locks::Mutex pcp_batch_high_lock_;
+  locks::Mutex pcpu_drain_mutex_;
+  locks::Mutex mem_hotplug_lock_;  // percpu_rwsem in the kernel (writer side)
+  std::vector<uint8_t> block_offline_;  // per memory block
+  std::vector<uint8_t> cpu_dead_;
+
+  // Reclaim and kswapd (pglist_data).
+  locks::Spinlock kswapd_wait_;  // pgdat->kswapd_wait.lock
+  locks::RawSpinlock own_pi_lock_;  // kswapd's p->pi_lock
+  locks::RawSpinlock own_rq_lock_;  // its runqueue's rq->__lock
+  locks::RawSpinlock* pi_lock_;
+  locks::RawSpinlock* rq_lock_;
+  locks::LockdepMap fs_reclaim_map_;
+  locks::Mutex oom_lock_;
+  std::atomic<bool> kswapd_running_{false};
+  Once<int> kswapd_order_;
+  Once<int> kswapd_highest_zoneidx_{MAX_NR_ZONES};
+  int kswapd_failures_ = 0;
+  Once<bool> kswapd_wake_pending_;
+  Shrinker shrinkers_[8];
+  std::atomic<int> nr_shrinkers_{0};
+
+  // printk / console.
+  locks::LockdepMap console_owner_;
+  locks::Spinlock own_port_lock_;
+  locks::Spinlock* port_lock_;
+  std::vector<int> printk_deferred_;  // per CPU printk_context
+
+  // Stack depot and page_owner.
+  locks::RawSpinlock pool_lock_;
+  locks::Spinlock stack_list_lock_;
+  std::unique_ptr<StackRecord[]> depot_records_;  // kDepotMaxPools * per pool
+  Page* depot_pools_[kDepotMaxPools] = {};
+  int depot_nr_pools_ = 0;
+  int depot_pool_offset_ = 0;  // records used in the current pool
+  std::atomic<Page*> depot_new_pool_{nullptr};
+  static constexpr int kDepotBuckets = 64;
+  std::atomic<StackRecord*> depot_table_[kDepotBuckets] = {};
+  StackRecord* stack_list_[kDepotMaxPools * kDepotRecordsPerPool] = {};
+  int stack_list_len_ = 0;
+  uint32_t dummy_handle_ = 0;
+  uint32_t failure_handle_ = 0;
+
+  // memcg.
+  locks::LocalLock memcg_stock_lock_;
+  std::vector<MemcgStockPcp> memcg_stock_;
+  std::atomic<long> memcg_usage_{0};
+  long memcg_max_ = 0;
+
+  // fail_page_alloc.
+  Once<int> fail_interval_{1};
+  Once<int> fail_times_{0};
+  std::atomic<unsigned long> fail_count_{0};
+  locks::LocalLock batched_entropy_lock_;
+  std::vector<Rng> rng_;  // per CPU batched entropy
+
+  // Unaccepted memory.
+  locks::Spinlock unaccepted_memory_lock_;
+
+  // CMA.
+  std::unique_ptr<Cma> cma_;
+
+  // kvfree_rcu.
+  std::vector<std::unique_ptr<KfreeRcuCpu>> krcp_;
+
+  // Program slots.
+  Slot slots_[kMaxSlots];
+  std::atomic<bool> slot_busy_[kMaxSlots] = {};
+};
+
+}  // namespace reentry::mm
+
+#endif  // REENTRY_ALLOCATOR_MM_MM_H_
