@@ -63,8 +63,8 @@ uint64_t Mix(uint64_t h, uint64_t v) {
 
 // Where a lock was taken (or a usage bit was set).
 struct Site {
-  uint32_t op = kNoOp;
   const char* fn = nullptr;
+  uint32_t op = kNoOp;
   int8_t cpu = -1;
   ContextKind ctx = ContextKind::kTask;
   uint8_t flags = 0;  // FindingLock flags
@@ -103,24 +103,66 @@ struct UsageRecord {
   Site site;
 };
 
-// One entry of a vCPU's held-lock stack.
+// One entry of a vCPU's held-lock stack (48 bytes; built on every
+// acquisition, so it keeps the event's raw fields and makes a Site only when
+// a report or a new dependency needs one).
 struct Held {
   const void* lock = nullptr;
+  const char* fn = nullptr;  // where it was taken
+  uint64_t chain_key = 0;    // of the chain ending here, within its frame
   Key key = 0;
+  uint32_t op = kNoOp;
+  uint16_t ev_flags = 0;  // Event::flags of the acquisition
   LockType type = LockType::kCount;
   uint8_t depth = 0;  // context frame
   uint8_t read = 0;   // 0 write, 1 read, 2 recursive read
+  uint8_t wait_limit = kLdWaitMax;  // frame's wait limit with this held
+  int8_t cpu = -1;
+  ContextKind ctx = ContextKind::kTask;
   bool trylock = false;
   bool tracked = true;  // lockdep sees it (not taken in NMI)
-  uint8_t wait_limit = kLdWaitMax;  // frame's wait limit with this held
-  uint64_t prev_chain_key = 0;
+  bool irqs_off = false;
+  bool softirqs_off = false;
+
+  Site site() const {
+    Site s;
+    s.op = op;
+    s.fn = fn;
+    s.cpu = cpu;
+    s.ctx = ctx;
+    uint8_t fl = 0;
+    if (read) fl |= kFindingLockRead;
+    if (read == 2) fl |= kFindingLockRecursive;
+    if (trylock) fl |= kFindingLockTry;
+    if (ev_flags & ctx::kEvIrqsOffForm) fl |= kFindingLockIrqsOff;
+    if (ev_flags & ctx::kEvBhForm) fl |= kFindingLockBh;
+    if (ev_flags & ctx::kEvSeqReader) fl |= kFindingLockSeqReader;
+    if (irqs_off) fl |= kFindingLockHardirqsOff;
+    if (softirqs_off) fl |= kFindingLockSoftirqsOff;
+    s.flags = fl;
+    return s;
+  }
+};
+
+// What an acquisition at one stack position looked like the last time it
+// went through the full checks cleanly: the same inputs give the same entry
+// and need no checks again (usage bits and validated chains only grow).
+struct Memo {
+  uint64_t prev_chain = 0;
   uint64_t chain_key = 0;
-  Site site;
+  Key key = 0;
+  uint16_t ev_flags = 0;
+  uint8_t bits = 0;  // context, irq/bh state, frame depth, segment head
+  uint8_t read = 0;
+  uint8_t wait_limit = 0;
+  bool valid = false;
 };
 
 struct CpuState {
   Held held[kMaxHeld];
+  Memo memo[kMaxHeld];
   int n = 0;
+  uint8_t per_depth[ctx::kMaxContextDepth] = {};  // entries per frame
   bool lost = false;  // an entry could not be recorded (stack full)
   uint8_t nolock[ctx::kMaxContextDepth] = {};
   Site nolock_site[ctx::kMaxContextDepth];
@@ -201,6 +243,7 @@ struct Lockdep::Impl {
     // turned off, so RT always has a distinct CONFIG level.
     wait_config = (c.prove_raw_lock_nesting || c.preempt_rt) ? 3 : kLdWaitSpin;
     cpus.resize(static_cast<size_t>(k.nr_cpus()));
+    ncpus = k.nr_cpus();
     nodes.reserve(256);
     edges.reserve(64);
     queue.reserve(64);
@@ -215,10 +258,13 @@ struct Lockdep::Impl {
   std::vector<Edge> edges;
   std::vector<UsageRecord> usage_records;
   std::vector<CpuState> cpus;
+  int ncpus = 0;
   ChainCache chains;
   // While a chain is validated, the held-lock list of a report stops before
   // the entry being validated (lockdep has not counted it yet).
   int held_limit = -1;
+  // The entry of an acquisition that does not fit the held-lock stack.
+  Held overflow_slot;
 
   // Graph search scratch.
   struct QItem {
@@ -329,7 +375,7 @@ struct Lockdep::Impl {
     return l;
   }
   FindingLock& AddHeld(Finding& f, const Held& h, LockRole role) {
-    return AddLock(f, h.key, role, h.site);
+    return AddLock(f, h.key, role, h.site());
   }
   // The held-lock list ("N locks held by"), as far as capacity allows.
   void AddHeldList(Finding& f, const CpuState& cs, int skip_index = -1) {
@@ -355,25 +401,6 @@ struct Lockdep::Impl {
       f.lock_family = ctx::LockFamilyName(e.lock_type);
     }
     return f;
-  }
-
-  Site SiteOf(const Cpu& cpu, const Event& e, uint8_t read, bool trylock) {
-    Site s;
-    s.op = e.op_index;
-    s.fn = e.function;
-    s.cpu = e.cpu;
-    s.ctx = e.context;
-    uint8_t fl = 0;
-    if (read) fl |= kFindingLockRead;
-    if (read == 2) fl |= kFindingLockRecursive;
-    if (trylock) fl |= kFindingLockTry;
-    if (e.flags & ctx::kEvIrqsOffForm) fl |= kFindingLockIrqsOff;
-    if (e.flags & ctx::kEvBhForm) fl |= kFindingLockBh;
-    if (e.flags & ctx::kEvSeqReader) fl |= kFindingLockSeqReader;
-    if (e.irqs_disabled) fl |= kFindingLockHardirqsOff;
-    if (cpu.in_softirq()) fl |= kFindingLockSoftirqsOff;
-    s.flags = fl;
-    return s;
   }
 
   // --- Graph search ----------------------------------------------------
@@ -504,44 +531,59 @@ struct Lockdep::Impl {
     return true;
   }
 
-  // mark_usage(). h is the entry being acquired.
-  bool MarkUsage(Cpu& cpu, const Event& e, const Held& h) {
+  // The usage bits an acquisition sets (mark_usage()), states generated
+  // from REENTRY_LOCKDEP_STATES.
+  struct UsageConds {
+    bool in_state[kNumLockdepStates];
+    bool enabled[kNumLockdepStates];
+  };
+  UsageConds Conditions(const Cpu& cpu, const Event& e) const {
     // When to set USED_IN_<state> and ENABLED_<state>; one entry per line of
     // REENTRY_LOCKDEP_STATES.
     static_assert(kNumLockdepStates == 2, "give the new state its conditions");
     bool softirq_ctx = false;
-    for (int d = 0; d <= e.depth && d <= cpu.depth(); ++d) {
+    for (int d = 1; d <= e.depth && d <= cpu.depth(); ++d) {
       softirq_ctx |= cpu.frame(d).kind == ContextKind::kSoftirq;
     }
     const bool hardirqs_on = !e.irqs_disabled;
     const bool softirqs_on = !cpu.in_softirq();
-    bool in_state[kNumLockdepStates];
-    bool enabled[kNumLockdepStates];
-    in_state[kUsedInHARDIRQ >> 2] = e.context == ContextKind::kHardirq;
-    in_state[kUsedInSOFTIRQ >> 2] = softirq_ctx;
-    enabled[kEnabledHARDIRQ >> 2] = hardirqs_on;
-    enabled[kEnabledSOFTIRQ >> 2] = hardirqs_on && softirqs_on;
+    UsageConds c;
+    c.in_state[kUsedInHARDIRQ >> 2] = e.context == ContextKind::kHardirq;
+    c.in_state[kUsedInSOFTIRQ >> 2] = softirq_ctx;
+    c.enabled[kEnabledHARDIRQ >> 2] = hardirqs_on;
+    c.enabled[kEnabledSOFTIRQ >> 2] = hardirqs_on && softirqs_on;
+    return c;
+  }
+  UsageMask WantedUsage(const Cpu& cpu, const Event& e, const Held& h) const {
+    const UsageConds c = Conditions(cpu, e);
     const int rd = h.read ? kUsageReadMask : 0;
     UsageMask want = UsageFlag(h.read ? kUsedRead : kUsed);
     for (int st = 0; st < kNumLockdepStates; ++st) {
-      if (in_state[st] && !h.trylock) want |= UsageFlag(st * 4 + rd);
-      if (enabled[st]) want |= UsageFlag(st * 4 + kUsageDirMask + rd);
+      if (c.in_state[st] && !h.trylock) want |= UsageFlag(st * 4 + rd);
+      if (c.enabled[st]) want |= UsageFlag(st * 4 + kUsageDirMask + rd);
     }
-    if ((nodes[h.key].usage & want) == want) return false;  // common case
+    return want;
+  }
+
+  // mark_usage(): sets the bits in lockdep's order, checking each new one.
+  __attribute__((noinline)) bool MarkUsage(Cpu& cpu, const Event& e,
+                                           const Held& h) {
+    const UsageConds c = Conditions(cpu, e);
+    const int rd = h.read ? kUsageReadMask : 0;
     if (!h.trylock) {
       for (int st = 0; st < kNumLockdepStates; ++st) {
-        if (in_state[st] && MarkLock(cpu, e, h, st * 4 + rd, h.site)) {
+        if (c.in_state[st] && MarkLock(cpu, e, h, st * 4 + rd, h.site())) {
           return true;
         }
       }
     }
     for (int st = 0; st < kNumLockdepStates; ++st) {
-      if (enabled[st] &&
-          MarkLock(cpu, e, h, st * 4 + kUsageDirMask + rd, h.site)) {
+      if (c.enabled[st] &&
+          MarkLock(cpu, e, h, st * 4 + kUsageDirMask + rd, h.site())) {
         return true;
       }
     }
-    return MarkLock(cpu, e, h, h.read ? kUsedRead : kUsed, h.site);
+    return MarkLock(cpu, e, h, h.read ? kUsedRead : kUsed, h.site());
   }
 
   // mark_held_locks() on an irq-enable transition.
@@ -577,8 +619,8 @@ struct Lockdep::Impl {
     ed.dep = dep;
     ed.next_after = nodes[prev.key].after;
     ed.next_before = nodes[next.key].before;
-    ed.prev_site = prev.site;
-    ed.next_site = next.site;
+    ed.prev_site = prev.site();
+    ed.next_site = next.site();
     const uint32_t idx = static_cast<uint32_t>(edges.size());
     edges.push_back(ed);
     nodes[prev.key].after = idx;
@@ -654,7 +696,13 @@ struct Lockdep::Impl {
     for (int i = idx - 1; i >= 0; --i) {
       const Held& prev = cs.held[i];
       if (!prev.tracked || prev.depth != next.depth) break;
-      if (CheckNoncircular(cpu, e, cs, prev, next)) return true;
+      if (CheckNoncircular(cpu, e, cs, prev, next)) {
+        // lockdep stops here for good; this checker goes on, so it records
+        // the dependency that was observed: another cycle through it is
+        // another bug.
+        AddEdge(prev, next);
+        return true;
+      }
       if (CheckIrqUsage(cpu, e, cs, prev, next)) return true;
       AddEdge(prev, next);
       if (!prev.trylock) break;
@@ -686,7 +734,14 @@ struct Lockdep::Impl {
       ++stats.chain_hits;
       return;
     }
+    ValidateNewChain(cpu, e, cs, idx);
+  }
+
+  // A chain not seen before: check_deadlock() and check_prevs_add().
+  __attribute__((noinline)) void ValidateNewChain(Cpu& cpu, const Event& e,
+                                                  CpuState& cs, int idx) {
     ++stats.chain_misses;
+    const Held& h = cs.held[idx];
     if (CheckDeadlockInFrame(cpu, e, cs, idx)) return;
     const bool chain_head = idx == 0 || !cs.held[idx - 1].tracked ||
                             cs.held[idx - 1].depth != h.depth;
@@ -698,99 +753,207 @@ struct Lockdep::Impl {
     Held& h = cs.held[i];
     const bool head = i == 0 || !cs.held[i - 1].tracked ||
                       cs.held[i - 1].depth != h.depth || !h.tracked;
-    h.prev_chain_key = head ? 0 : cs.held[i - 1].chain_key;
+    const uint64_t prev_key = head ? 0 : cs.held[i - 1].chain_key;
     const int below = head ? ContextLimit(frame_kind) : cs.held[i - 1].wait_limit;
     const int w = nodes[h.key].wait;
     h.wait_limit = uint8_t(w != kLdWaitInv ? std::min(below, w) : below);
-    const uint32_t id = h.key | uint32_t(h.read) << 20 |
-                        uint32_t(h.trylock ? 1 : 0) << 22;
-    h.chain_key = IterateChainKey(h.prev_chain_key, id);
+    h.chain_key = IterateChainKey(prev_key, ChainId(h));
+  }
+  static uint32_t ChainId(Key key, uint8_t read, bool trylock) {
+    return key | uint32_t(read) << 20 | uint32_t(trylock ? 1 : 0) << 22;
+  }
+  static uint32_t ChainId(const Held& h) {
+    return ChainId(h.key, h.read, h.trylock);
   }
 
   // --- Acquire ---------------------------------------------------------
 
-  void Acquire(Cpu& cpu, const Event& e) {
-    ++stats.acquisitions;
-    if (e.cpu < 0 || static_cast<size_t>(e.cpu) >= cpus.size()) return;
-    if (e.class_id == ctx::kNoClass) return;
+  // The hot path: an acquisition that repeats one the full checks passed at
+  // the same stack position with the same inputs (Memo). Returns false to
+  // send the acquisition through Acquire().
+  bool AcquireFast(const Cpu& cpu, const Event& e) {
+    if (static_cast<unsigned>(e.cpu) >= static_cast<unsigned>(ncpus) ||
+        e.depth >= ctx::kMaxContextDepth || !opt.chain_cache) {
+      return false;
+    }
+    CpuState& cs = cpus[e.cpu];
+    const int n = cs.n;
+    if (n >= kMaxHeld || n != cs.per_depth[e.depth] || cs.nolock[e.depth] ||
+        e.context == ContextKind::kNmi ||
+        (rt && e.context == ContextKind::kHardirq)) {
+      return false;
+    }
+    // All held locks are this frame's: the new one continues its chain.
+    const uint64_t prev_chain = n > 0 ? cs.held[n - 1].chain_key : 0;
+    const bool in_softirq = cpu.in_softirq();
+    const uint8_t bits = uint8_t(static_cast<uint8_t>(e.context) |
+                                 (e.irqs_disabled ? 4 : 0) |
+                                 (in_softirq ? 8 : 0) | (n > 0 ? 16 : 0) |
+                                 e.depth << 5);
+    const Memo& m = cs.memo[n];
+    if (!m.valid || m.key != MakeKey(e.class_id, e.subclass) ||
+        m.ev_flags != e.flags || m.bits != bits || m.prev_chain != prev_chain) {
+      return false;
+    }
+    Held& h = cs.held[n];
+    h.lock = e.lock;
+    h.fn = e.function;
+    h.chain_key = m.chain_key;
+    h.key = m.key;
+    h.op = e.op_index;
+    h.ev_flags = e.flags;
+    h.type = e.lock_type;
+    h.depth = e.depth;
+    h.read = m.read;
+    h.wait_limit = m.wait_limit;
+    h.cpu = e.cpu;
+    h.ctx = e.context;
+    h.trylock = e.flags & ctx::kEvTry;
+    h.tracked = true;
+    h.irqs_off = e.irqs_disabled;
+    h.softirqs_off = in_softirq;
+    ++cs.per_depth[e.depth];
+    cs.n = n + 1;
+    if (!h.trylock) ++stats.chain_hits;
+    return true;
+  }
+
+  // Everything else: lockdep's checks and this project's rules.
+  __attribute__((noinline)) void Acquire(Cpu& cpu, const Event& e) {
+    if (e.cpu < 0 || e.cpu >= ncpus ||
+        e.class_id == ctx::kNoClass || e.depth >= ctx::kMaxContextDepth) {
+      return;
+    }
     CpuState& cs = cpus[e.cpu];
     const Key key = MakeKey(e.class_id, e.subclass);
-    EnsureNode(key);
     const bool trylock = e.flags & ctx::kEvTry;
     const bool nmi = e.context == ContextKind::kNmi;
-    const bool seq_reader = e.flags & ctx::kEvSeqReader;
+    const bool in_softirq = cpu.in_softirq();
+    const int top = cs.n - 1;
+    const bool in_segment = top >= 0 && cs.held[top].tracked &&
+                            cs.held[top].depth == e.depth && !nmi;
+    const uint64_t prev_chain = in_segment ? cs.held[top].chain_key : 0;
 
-    Held h;
+    // The new entry is built in place, above the stack's top.
+    const bool room = cs.n < kMaxHeld;
+    Held& h = room ? cs.held[cs.n] : overflow_slot;
     h.lock = e.lock;
     h.key = key;
     h.type = e.lock_type;
     h.depth = e.depth;
-    h.read = ReadKind(cpu, e);
     h.trylock = trylock;
     h.tracked = !nmi;
-    h.site = SiteOf(cpu, e, h.read, trylock);
+    h.fn = e.function;
+    h.op = e.op_index;
+    h.ev_flags = e.flags;
+    h.cpu = e.cpu;
+    h.ctx = e.context;
+    h.irqs_off = e.irqs_disabled;
+    h.softirqs_off = in_softirq;
 
-    // Rules of this project, before lockdep's own.
-    if (!trylock && e.lock_type != LockType::kLockdepMap &&
-        e.depth < ctx::kMaxContextDepth && cs.nolock[e.depth]) {
-      ReportNolock(cpu, e, cs, h);
+    // Nothing but the checks of a validated chain to do: take the memo.
+    const bool plain = !cs.nolock[e.depth] && cs.n == cs.per_depth[e.depth] &&
+                       !(rt && e.context == ContextKind::kHardirq) && !nmi &&
+                       room && opt.chain_cache;
+    const uint8_t bits = uint8_t(static_cast<uint8_t>(e.context) |
+                                 (e.irqs_disabled ? 4 : 0) |
+                                 (in_softirq ? 8 : 0) | (in_segment ? 16 : 0) |
+                                 e.depth << 5);
+    if (key >= nodes.size() || !nodes[key].init) [[unlikely]] {
+      EnsureNode(key);
     }
+    const uint64_t reports_before = stats.reports;
+    const uint8_t read = (e.flags & ctx::kEvRead) ? ReadKind(cpu, e) : 0;
+    h.read = read;
+    // Chain key and wait limit within the frame.
+    const int limit =
+        in_segment ? cs.held[top].wait_limit : ContextLimit(e.context);
+    const int w = nodes[key].wait;
+    h.wait_limit = uint8_t(w != kLdWaitInv && w < limit ? w : limit);
+    const uint64_t chain_key =
+        IterateChainKey(prev_chain, ChainId(key, read, trylock));
+    h.chain_key = chain_key;
+
     bool wait_reported = false;
-    if (rt && (nmi || e.context == ContextKind::kHardirq) && !seq_reader &&
-        kernel.lock_class(e.class_id).wait == WaitType::kWaitConfig) {
-      ReportRtSpinlockInIrq(cpu, e, cs, h);
-      wait_reported = true;
+    if ((cs.nolock[e.depth] && !trylock) ||
+        (rt && (nmi || e.context == ContextKind::kHardirq))) [[unlikely]] {
+      wait_reported = ProjectRules(cpu, e, cs, h);
     }
-    if (!trylock) CheckOtherFrames(cpu, e, cs, h);
-
-    if (nmi) {
+    // Held locks of other frames (interrupted ones, or leaked by exited
+    // ones).
+    if (!trylock && cs.n != cs.per_depth[e.depth]) [[unlikely]] {
+      CheckOtherFrames(cpu, e, cs, h);
+    }
+    if (nmi) [[unlikely]] {
       // lockdep is off in NMI (lockdep_off() in nmi_enter); a blocking
       // acquisition only gets verify_lock_unused().
       if (!trylock) VerifyLockUnused(cpu, e, cs, h);
-      Push(cpu, cs, h);
+      Push(cs, room);
       return;
     }
 
     // lockdep's __lock_acquire(): wait context, usage, chain.
     bool stop = false;
-    if (!trylock && !seq_reader && !wait_reported) {
-      stop = CheckWaitContext(cpu, e, cs, h);
+    if (!trylock && !wait_reported && w > limit && w != kLdWaitInv &&
+        !(e.flags & ctx::kEvSeqReader)) [[unlikely]] {
+      ReportWaitContext(cpu, e, cs, h, limit);
+      stop = true;
     }
-    if (!stop) stop = MarkUsage(cpu, e, h);
-    const int idx = Push(cpu, cs, h);
-    if (!stop && idx >= 0) {
-      held_limit = idx;
-      ValidateChain(cpu, e, cs, idx);
-      held_limit = -1;
+    if (!stop) {
+      const UsageMask want = WantedUsage(cpu, e, h);
+      if ((nodes[key].usage & want) != want) [[unlikely]] {
+        stop = MarkUsage(cpu, e, h);
+      }
+    }
+    const int idx = Push(cs, room);
+    if (stop || idx < 0) return;
+    if (!trylock) {
+      if (opt.chain_cache && !chains.Insert(chain_key)) {
+        ++stats.chain_hits;
+      } else {
+        held_limit = idx;
+        ValidateNewChain(cpu, e, cs, idx);
+        held_limit = -1;
+      }
+    }
+    if (plain && stats.reports == reports_before) {
+      Memo& m = cs.memo[idx];
+      m.prev_chain = prev_chain;
+      m.chain_key = chain_key;
+      m.key = key;
+      m.ev_flags = e.flags;
+      m.bits = bits;
+      m.read = read;
+      m.wait_limit = h.wait_limit;
+      m.valid = true;
     }
   }
 
-  int Push(Cpu& cpu, CpuState& cs, const Held& h) {
-    if (cs.n == kMaxHeld) {
+  int Push(CpuState& cs, bool room) {
+    if (!room) {
       cs.lost = true;
       return -1;
     }
     const int i = cs.n++;
-    cs.held[i] = h;
-    const ContextKind k = h.depth <= cpu.depth() ? cpu.frame(h.depth).kind
-                                                 : ContextKind::kTask;
-    Link(cs, i, k);
+    ++cs.per_depth[cs.held[i].depth];
     return i;
   }
 
-  // check_wait_context().
-  bool CheckWaitContext(Cpu& cpu, const Event& e, CpuState& cs,
-                        const Held& h) {
-    const int next = nodes[h.key].wait;
-    if (next == kLdWaitInv) return false;
-    int limit = ContextLimit(e.context);
-    const int top = cs.n - 1;
-    if (top >= 0 && cs.held[top].tracked && cs.held[top].depth == e.depth) {
-      limit = cs.held[top].wait_limit;
+  // The nolock and PREEMPT_RT rules; true if a wait-type report was made.
+  __attribute__((noinline)) bool ProjectRules(Cpu& cpu, const Event& e,
+                                              CpuState& cs, const Held& h) {
+    if (!h.trylock && e.lock_type != LockType::kLockdepMap &&
+        cs.nolock[e.depth]) {
+      ReportNolock(cpu, e, cs, h);
     }
-    if (next <= limit) return false;
-    ReportWaitContext(cpu, e, cs, h, limit);
-    return true;
+    if (rt && !(e.flags & ctx::kEvSeqReader) &&
+        (e.context == ContextKind::kNmi ||
+         e.context == ContextKind::kHardirq) &&
+        kernel.lock_class(e.class_id).wait == WaitType::kWaitConfig) {
+      ReportRtSpinlockInIrq(cpu, e, cs, h);
+      return true;
+    }
+    return false;
   }
 
   // Held locks of other frames (interrupted, or left by an exited one):
@@ -826,14 +989,26 @@ struct Lockdep::Impl {
     const UsageMask u = nodes[h.key].usage;
     if (!(u & mask)) return;
     const int prev_bit = (u & UsageFlag(kUsed)) ? kUsed : kUsedRead;
-    ReportInconsistent(cpu, e, h, prev_bit, kInNmi, h.site);
+    ReportInconsistent(cpu, e, h, prev_bit, kInNmi, h.site());
   }
 
   // --- Release ---------------------------------------------------------
 
   void Release(Cpu& cpu, const Event& e) {
-    if (e.cpu < 0 || static_cast<size_t>(e.cpu) >= cpus.size()) return;
+    if (e.cpu < 0 || e.cpu >= ncpus) return;
     CpuState& cs = cpus[e.cpu];
+    const int top = cs.n - 1;
+    if (top >= 0 && cs.held[top].lock == e.lock && cs.held[top].tracked &&
+        e.context != ContextKind::kNmi) [[likely]] {
+      --cs.per_depth[cs.held[top].depth];
+      cs.n = top;
+      return;
+    }
+    ReleaseSlow(cpu, e, cs);
+  }
+
+  __attribute__((noinline)) void ReleaseSlow(Cpu& cpu, const Event& e,
+                                             CpuState& cs) {
     const bool nmi = e.context == ContextKind::kNmi;
     int idx = -1;
     if (nmi) {
@@ -890,6 +1065,7 @@ struct Lockdep::Impl {
   }
 
   void RemoveQuiet(CpuState& cs, int idx) {
+    --cs.per_depth[cs.held[idx].depth];
     for (int i = idx + 1; i < cs.n; ++i) cs.held[i - 1] = cs.held[i];
     --cs.n;
   }
@@ -933,7 +1109,7 @@ struct Lockdep::Impl {
                  ClassName(h.key),
                  kind == FindingKind::kHeldLockFreed ? "freed" : "re-initialized",
                  e.function ? e.function : "?", e.cpu, static_cast<int>(c),
-                 CtxName(h.site.ctx), SiteText(h.site.op, h.site.fn).c_str());
+                 CtxName(h.ctx), SiteText(h.op, h.fn).c_str());
         f.SetDetail(d);
         Report(cpu, f);
         return;
@@ -1159,7 +1335,7 @@ struct Lockdep::Impl {
                        bool cross_frame) {
     Finding f = Make(cpu, FindingKind::kRecursiveLocking, e);
     f.cause = Mix(Mix(0x2ec, next.key),
-                  Mix(static_cast<uint64_t>(prev.site.ctx) << 8 |
+                  Mix(static_cast<uint64_t>(prev.ctx) << 8 |
                           static_cast<uint64_t>(e.context),
                       same_instance ? 1 : 0));
     AddHeld(f, next, LockRole::kAcquiring);
@@ -1172,19 +1348,19 @@ struct Lockdep::Impl {
                "AA: %s taken in %s context on CPU#%d while the %s %s frame of "
                "the same CPU holds it (taken%s): it can never be released",
                ClassName(next.key), CtxName(e.context), e.cpu,
-               exited ? "exited" : "interrupted", CtxName(prev.site.ctx),
-               SiteText(prev.site.op, prev.site.fn).c_str());
+               exited ? "exited" : "interrupted", CtxName(prev.ctx),
+               SiteText(prev.op, prev.fn).c_str());
     } else if (same_instance) {
       snprintf(d, sizeof(d),
                "AA: %s taken twice in %s context on CPU#%d (first%s)",
                ClassName(next.key), CtxName(e.context), e.cpu,
-               SiteText(prev.site.op, prev.site.fn).c_str());
+               SiteText(prev.op, prev.fn).c_str());
     } else {
       snprintf(d, sizeof(d),
                "two locks of class %s nested (%s context holds one, %s "
                "context takes another): a deadlock if they can be the same "
                "lock; may be due to missing lock nesting notation",
-               ClassName(next.key), CtxName(prev.site.ctx),
+               ClassName(next.key), CtxName(prev.ctx),
                CtxName(e.context));
     }
     f.SetDetail(d);
@@ -1351,10 +1527,10 @@ struct Lockdep::Impl {
           snprintf(buf, sizeof(buf),
                    "it is held by the %s frame of this CPU, not by the "
                    "releasing %s context",
-                   CtxName(h.site.ctx), CtxName(e.context));
+                   CtxName(h.ctx), CtxName(e.context));
         } else {
           snprintf(buf, sizeof(buf), "it is held by CPU#%d (%s context)",
-                   static_cast<int>(c), CtxName(h.site.ctx));
+                   static_cast<int>(c), CtxName(h.ctx));
         }
         where = buf;
       }
@@ -1377,14 +1553,24 @@ Lockdep::Lockdep(ctx::Kernel& kernel, const Options& options)
 Lockdep::~Lockdep() = default;
 
 void Lockdep::OnEvent(ctx::Cpu& cpu, const ctx::Event& e) {
+  // The three events of every lock pair first, each a call or less; the rest
+  // out of line so this stays a small function.
+  Impl& m = *impl_;
+  if (e.kind == EventKind::kLockAcquire) {
+    ++m.stats.acquisitions;
+    if (!m.AcquireFast(cpu, e)) m.Acquire(cpu, e);
+  } else if (e.kind == EventKind::kLockAcquired) {
+    return;
+  } else if (e.kind == EventKind::kLockRelease) {
+    m.Release(cpu, e);
+  } else {
+    OnOtherEvent(cpu, e);
+  }
+}
+
+void Lockdep::OnOtherEvent(ctx::Cpu& cpu, const ctx::Event& e) {
   Impl& m = *impl_;
   switch (e.kind) {
-    case EventKind::kLockAcquire:
-      m.Acquire(cpu, e);
-      break;
-    case EventKind::kLockRelease:
-      m.Release(cpu, e);
-      break;
     case EventKind::kLockInit:
       m.HeldCheck(cpu, e, FindingKind::kHeldLockReinit);
       break;

@@ -98,6 +98,8 @@ class Lockdep : public ctx::Observer {
 
  private:
   struct Impl;
+  __attribute__((noinline)) void OnOtherEvent(ctx::Cpu& cpu,
+                                              const ctx::Event& e);
   std::unique_ptr<Impl> impl_;
 };
 
