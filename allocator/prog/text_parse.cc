@@ -167,6 +167,17 @@ constexpr const char* FieldWhat(CountArg) { return "count"; }
 constexpr const char* FieldWhat(FlagArg) { return "flag"; }
 constexpr const char* FieldWhat(PointArg) { return "injection point"; }
 
+// The value of a non-empty string of decimal digits, if at most 2^32-1.
+std::optional<int64_t> DecimalValue(std::string_view s) {
+  if (s.empty() || s.find_first_not_of("0123456789") != s.npos) {
+    return std::nullopt;
+  }
+  uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || v > UINT32_MAX) return std::nullopt;
+  return static_cast<int64_t>(v);
+}
+
 class Parser {
  public:
   explicit Parser(std::vector<Token> tokens) : tokens_(std::move(tokens)) {
@@ -232,17 +243,14 @@ class Parser {
   // A decimal number token no larger than 2^32-1.
   bool Number(const char* what, int64_t& value) {
     const Token& t = Peek();
-    const std::string_view s = t.text;
-    uint64_t v = 0;
-    const bool digits =
-        t.kind == Tok::kNumber && s.find_first_not_of("0123456789") == s.npos;
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (!digits || ec != std::errc() || v > UINT32_MAX) {
+    std::optional<int64_t> v;
+    if (t.kind == Tok::kNumber) v = DecimalValue(t.text);
+    if (!v) {
       return Fail(t, std::string("expected ") + what + " (decimal), got " +
                          Describe(t));
     }
     Next();
-    value = static_cast<int64_t>(v);
+    value = *v;
     return true;
   }
   bool Check(const Token& at, std::optional<std::string> error) {
@@ -610,21 +618,19 @@ class Parser {
 
   // --- Fields. ---
 
+  // "p3".
   bool Slot(const Token& t, SlotArg& s) {
-    const std::string_view text = t.text;
-    uint64_t v = 0;
-    const bool shaped = t.kind == Tok::kWord && text.size() >= 2 &&
-                        text[0] == 'p' &&
-                        text.find_first_not_of("0123456789", 1) == text.npos;
-    const auto [end, ec] =
-        std::from_chars(text.data() + 1, text.data() + text.size(), v);
-    if (!shaped || ec != std::errc()) {
+    std::optional<int64_t> v;
+    if (t.kind == Tok::kWord && t.text.size() >= 2 && t.text[0] == 'p') {
+      v = DecimalValue(t.text.substr(1));
+    }
+    if (!v) {
       return Fail(t, "expected page slot (p0..p" +
                          std::to_string(kMaxSlots - 1) + "), got " +
                          Describe(t));
     }
-    if (!Check(t, CheckSlotValue(v > INT32_MAX ? INT32_MAX : v))) return false;
-    s.v = static_cast<uint8_t>(v);
+    if (!Check(t, CheckSlotValue(*v))) return false;
+    s.v = static_cast<uint8_t>(*v);
     return true;
   }
 

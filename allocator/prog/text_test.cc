@@ -2,11 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
 
+#include "allocator/base/rng.h"
 #include "allocator/prog/fields.h"
 #include "allocator/prog/test_programs.h"
 #include "allocator/prog/validate.h"
@@ -302,6 +304,49 @@ TEST(ProgTextTest, NamesDoNotCollide) {
   EXPECT_EQ(names.size(), n + 3);
 }
 
+// Mutated text: the parser either accepts it (and the program is valid and
+// round-trips) or rejects it with a position inside the text and a message.
+TEST(ProgTextTest, MutatedTextNeverCrashesAndErrorsPointIntoTheText) {
+  const std::string base = kAllOpsText;
+  constexpr std::string_view kSnippets[] = {
+      "(",  ")",  ",",   "{",  "}",       "\n",   "=", "|", "\"",
+      "#",  " ",  "p99", "0x", "hardirq", "none", "A", "-", "999999999999",
+      "\t", "\r", "\xff"};
+  Rng rng(99);
+  int accepted = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string text = base;
+    for (int m = 1 + rng.Below(3); m > 0; --m) {
+      const size_t at = rng.Below(text.size() + 1);
+      switch (rng.Below(3)) {
+        case 0:
+          text.erase(at, 1 + rng.Below(8));
+          break;
+        case 1:
+          text.insert(at, kSnippets[rng.Below(std::size(kSnippets))]);
+          break;
+        default:
+          if (at < text.size()) text[at] = static_cast<char>(rng.Next());
+      }
+    }
+    ParseError error;
+    const std::optional<Program> p = ParseProgram(text, &error);
+    if (p) {
+      ++accepted;
+      std::string why;
+      EXPECT_TRUE(ValidateProgram(*p, &why)) << why << "\n" << text;
+      EXPECT_EQ(MustParse(ProgramToText(*p)), *p);
+      continue;
+    }
+    const int lines = 1 + std::count(text.begin(), text.end(), '\n');
+    EXPECT_GE(error.line, 1);
+    EXPECT_LE(error.line, lines);
+    EXPECT_GE(error.column, 1);
+    EXPECT_FALSE(error.message.empty());
+  }
+  EXPECT_GT(accepted, 20);  // some mutations keep the text valid
+}
+
 // --- docs/program-format.md stays true. ---
 
 std::string ReadDoc() {
@@ -460,6 +505,11 @@ TEST(ProgTextErrorTest, SlotOutOfRange) {
             "1:1: slot p32 out of range (p0..p31)");
   EXPECT_EQ(ErrorOf("__free_pages(q3)\n"),
             "1:14: expected page slot (p0..p31), got 'q3'");
+  // Found by fuzzing: a slot at end of input read past the token.
+  EXPECT_EQ(ErrorOf("__free_pages(#bugs(11"),
+            "1:22: expected page slot (p0..p31), got end of input");
+  EXPECT_EQ(ErrorOf("p = cma_alloc(1)\n"),
+            "1:1: expected page slot (p0..p31), got 'p'");
   EXPECT_EQ(ErrorOf("unpin_user_page(p99999999999999999999)\n"),
             "1:17: expected page slot (p0..p31), got 'p99999999999999999999'");
 }
