@@ -62,14 +62,18 @@ bool BuildReplay(const std::vector<std::vector<const RoundLog*>>& logs,
     for (int c = 0; c < nr; ++c) {
       const RoundLog* log = round[c];
       if (log == nullptr || !log->valid) continue;
-      per[c].resize(log->ops.size());
+      // One more slot: interrupts taken at the boundary after the last op
+      // (the run stopped before the next op began).
+      per[c].resize(log->ops.size() + 1);
+      uint64_t tail_t = 0;
       for (const LogEntry& e : log->entries) {
         switch (e.kind) {
           case LogEntry::Kind::kOp:
             if (e.op < log->ops.size()) order.push_back({e.t, c, e.op});
             break;
           case LogEntry::Kind::kIrq:
-            if (e.op >= per[c].size()) break;  // no op followed: dropped
+            if (e.op > log->ops.size()) break;
+            if (e.op == log->ops.size() && tail_t == 0) tail_t = e.t;
             (e.boundary ? per[c][e.op].now : per[c][e.op].arms).push_back(&e);
             break;
           case LogEntry::Kind::kHandoff: {
@@ -80,8 +84,8 @@ bool BuildReplay(const std::vector<std::vector<const RoundLog*>>& logs,
               ++stats->inexact;
               break;
             }
-            if (per[h].size() < round[h]->ops.size()) {
-              per[h].resize(round[h]->ops.size());
+            if (per[h].size() < round[h]->ops.size() + 1) {
+              per[h].resize(round[h]->ops.size() + 1);
             }
             PerOp& po = per[h][e.holder_op];
             if (po.has_pause) break;  // the executor keeps one pause per op
@@ -97,6 +101,7 @@ bool BuildReplay(const std::vector<std::vector<const RoundLog*>>& logs,
           }
         }
       }
+      if (tail_t != 0) order.push_back({tail_t, c, static_cast<uint32_t>(log->ops.size())});
     }
     std::sort(order.begin(), order.end(), [](const OpRef& a, const OpRef& b) {
       return std::tie(a.t, a.cpu, a.index) < std::tie(b.t, b.cpu, b.index);
@@ -124,8 +129,10 @@ bool BuildReplay(const std::vector<std::vector<const RoundLog*>>& logs,
         p.ops.push_back(MakeInterrupt(*e, handlers, c, false, stats));
         ++stats->interrupts;
       }
-      p.ops.push_back(round[c]->ops[r.index]);
-      ++stats->ops;
+      if (r.index < round[c]->ops.size()) {
+        p.ops.push_back(round[c]->ops[r.index]);
+        ++stats->ops;
+      }
     }
     total = prog::CountOps(p.ops);
     if (total > static_cast<size_t>(prog::kMaxOps)) return false;

@@ -40,8 +40,8 @@ struct LogEntry {
   enum class Kind : uint8_t { kOp, kIrq, kHandoff };
   Kind kind = Kind::kOp;
   uint32_t op = 0;  // index in RoundLog::ops of the op this entry belongs to
-  // kOp
-  uint64_t t = 0;  // start time
+  // kOp: start time; kIrq: when it was taken
+  uint64_t t = 0;
   // kIrq
   ctx::ContextKind irq_kind = ctx::ContextKind::kHardirq;
   IrqSource source = IrqSource::kTimer;

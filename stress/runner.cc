@@ -590,6 +590,7 @@ void Runner::TakeRaw(Vcpu& v, PointId point, uint32_t nth, bool boundary) {
     e.depth = static_cast<uint8_t>(cpu.depth());
     e.point = point;
     e.nth = nth;
+    e.t = now;
     v.log->entries.push_back(e);
   }
   for (const Take& t : takes) {
