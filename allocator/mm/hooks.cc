@@ -46,12 +46,16 @@ void Mm::printk(const char* text) {
     ++st().printk_deferred;
     return;
   }
+  // console_emit_next_record(): printk_safe_enter_irqsave() around
+  // console_lock_spinning_enable() and con->write().
+  IrqFlags irq = ctx::local_irq_save();
   locks::lock_map_acquire(console_owner_, "console_unlock");
   IrqFlags flags =
       locks::spin_lock_irqsave(*port_lock_, "serial8250_console_write");
   ctx::injection_point(PointId::kPrintkConsoleLocked);
   locks::spin_unlock_irqrestore(*port_lock_, flags, "serial8250_console_write");
   locks::lock_map_release(console_owner_, "console_unlock");
+  ctx::local_irq_restore(irq);
 }
 
 // kernel: mm/debug.c dump_page()

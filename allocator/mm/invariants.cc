@@ -278,47 +278,60 @@ bool Mm::CheckInvariants() {
 
 void Mm::Teardown() {
   REENTRY_KFUNC();
-  // 1. The program's CMA ranges.
-  for (int i = 0; i < kMaxSlots; ++i) {
-    Slot& s = slots_[i];
-    if (s.kind == SlotKind::kCma && s.page) cma_release(s.page, s.nr);
-    if (s.kind == SlotKind::kCma) SlotClear(i);
-  }
-  for (unsigned long pfn = 0; pfn < nr_pages_; ++pfn) {
-    Page* p = pfn_to_page(pfn);
-    if (p->where == PageWhere::kAllocated && p->owner == PageOwnerKind::kCma) {
-      cma_release(p, 1);
+  // Interrupts the program armed but never fired may still fire at the
+  // injection points teardown passes, and allocate again: repeat.
+  for (int round = 0; round < 8; ++round) {
+    bool any = false;
+    // 1. The program's CMA ranges.
+    for (int i = 0; i < kMaxSlots; ++i) {
+      Slot& s = slots_[i];
+      if (s.kind == SlotKind::kCma && s.page) {
+        Page* p = s.page;
+        const uint32_t nr = s.nr;
+        SlotClear(i);
+        cma_release(p, nr);
+      }
     }
-  }
-  // 2. Slots, orphans and pins: every block the program holds.
-  for (int i = 0; i < kMaxSlots; ++i) SlotClear(i);
-  for (unsigned long pfn = 0; pfn < nr_pages_; ++pfn) {
-    Page* p = pfn_to_page(pfn);
-    if (p->where != PageWhere::kAllocated ||
-        p->owner != PageOwnerKind::kProgram) {
-      continue;
+    for (unsigned long pfn = 0; pfn < nr_pages_; ++pfn) {
+      Page* p = pfn_to_page(pfn);
+      if (p->where == PageWhere::kAllocated &&
+          p->owner == PageOwnerKind::kCma) {
+        cma_release(p, 1);
+        any = true;
+      }
     }
-    p->pincount = 0;
-    p->longterm_pins = 0;
-    p->refcount = 1;
-    p->slot = -1;
-    __free_pages(p, p->alloc_order);
-  }
-  // 3. pcp lists and the deferred llist.
-  for (int cpu = 0; cpu < kernel_.nr_cpus(); ++cpu) drain_pages(cpu);
-  for (int z = 0; z < nr_zones_; ++z) {
-    Zone* zone = zones_[z].get();
-    if (zone->trylock_free_pages.load() == nullptr) continue;
-    IrqFlags flags = locks::spin_lock_irqsave(zone->lock, "free_one_page");
-    Page* p = zone->trylock_free_pages.exchange(nullptr);
-    while (p != nullptr) {
-      Page* next = p->pcp_llist;
-      p->pcp_llist = nullptr;
-      p->where = PageWhere::kNone;
-      split_large_buddy(zone, p, page_to_pfn(p), p->private_order, FPI_NONE);
-      p = next;
+    // 2. Slots, orphans and pins: every block the program holds.
+    for (int i = 0; i < kMaxSlots; ++i) SlotClear(i);
+    for (unsigned long pfn = 0; pfn < nr_pages_; ++pfn) {
+      Page* p = pfn_to_page(pfn);
+      if (p->where != PageWhere::kAllocated ||
+          p->owner != PageOwnerKind::kProgram) {
+        continue;
+      }
+      p->pincount = 0;
+      p->longterm_pins = 0;
+      p->refcount = 1;
+      p->slot = -1;
+      __free_pages(p, p->alloc_order);
+      any = true;
     }
-    locks::spin_unlock_irqrestore(zone->lock, flags, "free_one_page");
+    // 3. pcp lists and the deferred llist.
+    for (int cpu = 0; cpu < kernel_.nr_cpus(); ++cpu) drain_pages(cpu);
+    for (int z = 0; z < nr_zones_; ++z) {
+      Zone* zone = zones_[z].get();
+      if (zone->trylock_free_pages.load() == nullptr) continue;
+      IrqFlags flags = locks::spin_lock_irqsave(zone->lock, "free_one_page");
+      Page* p = zone->trylock_free_pages.exchange(nullptr);
+      while (p != nullptr) {
+        Page* next = p->pcp_llist;
+        p->pcp_llist = nullptr;
+        p->where = PageWhere::kNone;
+        split_large_buddy(zone, p, page_to_pfn(p), p->private_order, FPI_NONE);
+        p = next;
+      }
+      locks::spin_unlock_irqrestore(zone->lock, flags, "free_one_page");
+    }
+    if (!any) break;
   }
   // 4. Leaks: allocated blocks nobody may hold any more.
   unsigned long leaked = 0;
@@ -336,8 +349,10 @@ void Mm::Teardown() {
     char d[200];
     snprintf(d, sizeof(d),
              "%lu pages are still allocated after teardown with no owner "
-             "(first pfn %#lx)",
-             leaked, first);
+             "(first pfn %#lx, order %u, owner %d, gfp %#x)",
+             leaked, first, pfn_to_page(first)->alloc_order,
+             static_cast<int>(pfn_to_page(first)->owner),
+             pfn_to_page(first)->alloc_gfp);
     ReportMm(FindingKind::kPageLeak, "teardown", 0x1ea4, d);
   }
   CheckInvariants();

@@ -104,7 +104,7 @@ Mm::Mm(Kernel& kernel, BugSet bugs, const MmConfig& config)
       rq_lock_(&own_rq_lock_),
       fs_reclaim_map_(kernel, "fs_reclaim"),
       oom_lock_(kernel, "oom_lock"),
-      console_owner_(kernel, "console_owner", ctx::WaitType::kWaitSpin),
+      console_owner_(kernel, "console_owner", ctx::WaitType::kWaitConfig),
       own_port_lock_(kernel, "&port->lock"),
       port_lock_(&own_port_lock_),
       pool_lock_(kernel, "pool_lock"),
