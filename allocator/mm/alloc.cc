@@ -453,8 +453,8 @@ Page* Mm::AllocNolockCommon(gfp_t gfp_flags, unsigned order, bool v2) {
   if (bug(BugId::kBz28Highatomic) && (gfp & __GFP_HIGH)) {
     // BZ-28a: __GFP_HIGH gives the atomic reserves, and for order > 0 the
     // highatomic reserve (ALLOC_HIGHATOMIC).
-    alloc_flags |= gfp_to_alloc_flags(gfp, order) &
-                   (ALLOC_MIN_RESERVE | ALLOC_NON_BLOCK | ALLOC_HIGHATOMIC);
+    alloc_flags |= ALLOC_MIN_RESERVE | ALLOC_NON_BLOCK |
+                   (order > 0 ? ALLOC_HIGHATOMIC : 0);
   }
   return __alloc_frozen_pages_noprof(gfp, order, alloc_flags);
 }

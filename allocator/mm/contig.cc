@@ -104,12 +104,13 @@ Page* Mm::has_unmovable_pages(unsigned long start_pfn, unsigned long end_pfn,
       pfn += 1ul << page->private_order;
       continue;
     }
-    if (page->where == PageWhere::kAllocated) {
-      if (!(page->flags & PG_lru)) return page;
-      pfn += 1ul << page->alloc_order;
+    // An allocated block (compound_head() for a tail).
+    if (Page* head = BlockHead(pfn)) {
+      if (!(head->flags & PG_lru)) return head;
+      pfn = page_to_pfn(head) + (1ul << head->alloc_order);
       continue;
     }
-    ++pfn;  // tails, pcp/llist pages (refcount 0), offline pages
+    ++pfn;  // pcp/llist pages (refcount 0), offline pages
   }
   return nullptr;
 }

@@ -165,6 +165,7 @@ struct KfreeRcuCpu {
   locks::RawSpinlock lock;
   Page* bkvhead = nullptr;  // current bulk block page
   int nr_records = 0;
+  Page* gp_pending = nullptr;  // a full block waiting for its grace period
   Page* bkvcache[kKrcpCacheMax] = {};
   int nr_bkv_objs = 0;
   long head_fallbacks = 0;  // objects queued through their rcu_head

@@ -652,11 +652,14 @@ void Mm::kvfree_call_rcu() {
     ++krcp->nr_records;
   } else {
     if (krcp->bkvhead != nullptr) {
-      // The full block's grace period has elapsed: back to the cache.
-      Page* full = krcp->bkvhead;
+      // The full block waits for a grace period; the one that waited
+      // before has seen its grace period end: back to the cache.
+      if (Page* done = krcp->gp_pending) {
+        if (!put_cached_bnode(krcp, done)) to_free[0] = done;
+      }
+      krcp->gp_pending = krcp->bkvhead;
       krcp->bkvhead = nullptr;
       krcp->nr_records = 0;
-      if (!put_cached_bnode(krcp, full)) to_free[0] = full;
     }
     Page* bnode = get_cached_bnode(krcp);
     bool attach = true;
