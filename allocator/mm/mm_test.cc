@@ -2,31 +2,525 @@
 
 #include <gtest/gtest.h>
 
+#include "allocator/exec/executor.h"
+#include "allocator/prog/generate.h"
+
 namespace reentry::mm {
 namespace {
 
+using namespace ::reentry::gfp;  // NOLINT
+
+ctx::Config Cfg(bool rt = false, bool smp = true,
+                ctx::NolockDesign d = ctx::NolockDesign::kFinal) {
+  ctx::Config c;
+  c.preempt_rt = rt;
+  c.smp = smp;
+  c.nr_cpus = smp ? 2 : 1;
+  c.nolock_design = d;
+  return c;
+}
+
 class MmTest : public ::testing::Test {
  protected:
-  explicit MmTest(ctx::Config c = ctx::Config{}) : kernel_(c) {
-    ctx::set_this_cpu(&kernel_.cpu(0));
+  void Make(const ctx::Config& c = Cfg(), BugSet bugs = BugSet{},
+            MmConfig mc = MmConfig()) {
+    mm_.reset();
+    kernel_ = std::make_unique<ctx::Kernel>(c);
+    ctx::set_this_cpu(&kernel_->cpu(0));
+    mm_ = std::make_unique<Mm>(*kernel_, bugs, mc);
   }
-  ~MmTest() override { ctx::set_this_cpu(nullptr); }
-  ctx::Kernel kernel_;
+  void SetUp() override { Make(); }
+  void TearDown() override {
+    mm_.reset();
+    ctx::set_this_cpu(nullptr);
+  }
+  ctx::Cpu& cpu() { return kernel_->cpu(0); }
+  const FindingList& findings() { return kernel_->findings(); }
+  bool Has(FindingKind k) { return findings().has(k); }
+  std::string Dump() {
+    std::string s;
+    for (const Finding& f : findings()) {
+      s += std::string(FindingKindName(f.kind)) + ": " + f.detail + "\n";
+    }
+    return s;
+  }
+  void ExpectClean() { EXPECT_EQ(findings().size(), 0u) << Dump(); }
+
+  std::unique_ptr<ctx::Kernel> kernel_;
+  std::unique_ptr<Mm> mm_;
 };
 
-TEST_F(MmTest, Smoke) {
-  Mm mm(kernel_, BugSet{});
-  EXPECT_TRUE(mm.CheckInvariants());
-  Page* p = mm.alloc_pages(gfp::GFP_KERNEL, 0);
+// --- Buddy: split and merge at every order ---------------------------------
+
+TEST_F(MmTest, SplitAndMergeAtEveryOrder) {
+  Zone* z = &mm_->zone(ZONE_MOVABLE);
+  const int max = mm_->max_page_order();
+  ASSERT_EQ(z->free_area[max].nr_mt[MIGRATE_MOVABLE].load(), 1u);
+  for (int order = 0; order <= max; ++order) {
+    Page* page = mm_->__rmqueue_smallest(z, order, MIGRATE_MOVABLE);
+    ASSERT_NE(page, nullptr) << order;
+    const unsigned long pfn = mm_->page_to_pfn(page);
+    EXPECT_EQ(pfn & ((1ul << order) - 1), 0u);
+    // expand(): one free block at each order between order and max.
+    for (int o = 0; o <= max; ++o) {
+      EXPECT_EQ(z->free_area[o].nr_mt[MIGRATE_MOVABLE].load(),
+                (o >= order && o < max) ? 1u : 0u)
+          << "order " << order << " level " << o;
+    }
+    EXPECT_EQ(z->vm_stat[NR_FREE_PAGES].load(),
+              static_cast<long>(z->spanned_pages - (1ul << order)));
+    // __free_one_page(): merges all the way back up.
+    mm_->__free_one_page(page, pfn, z, order, MIGRATE_MOVABLE, FPI_NONE);
+    EXPECT_EQ(z->free_area[max].nr_mt[MIGRATE_MOVABLE].load(), 1u) << order;
+    EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  }
+  ExpectClean();
+}
+
+TEST_F(MmTest, AllocFreeEveryOrderKeepsInvariants) {
+  for (int order = 0; order <= mm_->max_page_order(); ++order) {
+    Page* p = mm_->alloc_pages(GFP_HIGHUSER_MOVABLE, order);
+    ASSERT_NE(p, nullptr) << order;
+    EXPECT_EQ(p->alloc_order, order);
+    EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+    mm_->__free_pages(p, order);
+    EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  }
+  ExpectClean();
+}
+
+// --- Watermarks --------------------------------------------------------------
+
+TEST_F(MmTest, WatermarkReserves) {
+  Zone* z = &mm_->zone(ZONE_NORMAL);
+  const unsigned long min = z->_watermark[WMARK_MIN];
+  ASSERT_GT(min, 16u);
+  const int hz = ZONE_NORMAL;
+  const long cma = mm_->zone_page_state(z, NR_FREE_CMA_PAGES) +
+                   mm_->zone_page_state(z, NR_UNACCEPTED);
+  // free just above min: ok; at min: not.
+  EXPECT_TRUE(mm_->__zone_watermark_ok(z, 0, min, hz, 0, cma + min + 1));
+  EXPECT_FALSE(mm_->__zone_watermark_ok(z, 0, min, hz, 0, cma + min));
+  // __GFP_HIGH: half of min; GFP_ATOMIC (+ALLOC_NON_BLOCK): 62.5%.
+  const long half = min - min / 2;
+  EXPECT_TRUE(mm_->__zone_watermark_ok(z, 0, min, hz, ALLOC_MIN_RESERVE,
+                                       cma + half + 1));
+  EXPECT_FALSE(mm_->__zone_watermark_ok(z, 0, min, hz, 0, cma + half + 1));
+  const long atomic = half - half / 4;
+  EXPECT_TRUE(mm_->__zone_watermark_ok(
+      z, 0, min, hz, ALLOC_MIN_RESERVE | ALLOC_NON_BLOCK, cma + atomic + 1));
+  EXPECT_FALSE(mm_->__zone_watermark_ok(z, 0, min, hz, ALLOC_MIN_RESERVE,
+                                        cma + atomic + 1));
+  // OOM victims: another half.
+  EXPECT_TRUE(mm_->__zone_watermark_ok(z, 0, min, hz, ALLOC_OOM,
+                                       cma + half + 1));
+  // CMA pages only count with ALLOC_CMA.
+  EXPECT_TRUE(mm_->__zone_watermark_ok(z, 0, min, hz, ALLOC_CMA,
+                                       mm_->zone_page_state(z, NR_UNACCEPTED) +
+                                           min + 1));
+  // High orders need a free block of that order.
+  EXPECT_FALSE(mm_->zone_watermark_ok(z, mm_->max_page_order(), min, hz, 0));
+  EXPECT_TRUE(mm_->zone_watermark_ok(z, 3, min, hz, 0));
+  // lowmem_reserve protects ZONE_NORMAL from ZONE_MOVABLE-capable requests.
+  EXPECT_GT(z->lowmem_reserve[ZONE_MOVABLE], 0);
+  ExpectClean();
+}
+
+TEST_F(MmTest, GfpToAllocFlags) {
+  EXPECT_EQ(mm_->gfp_to_alloc_flags(GFP_KERNEL, 0),
+            ALLOC_WMARK_MIN | ALLOC_CPUSET | ALLOC_KSWAPD);
+  EXPECT_EQ(mm_->gfp_to_alloc_flags(GFP_ATOMIC, 0),
+            ALLOC_WMARK_MIN | ALLOC_KSWAPD | ALLOC_MIN_RESERVE |
+                ALLOC_NON_BLOCK);
+  EXPECT_TRUE(mm_->gfp_to_alloc_flags(GFP_ATOMIC, 1) & ALLOC_HIGHATOMIC);
+  EXPECT_FALSE(mm_->gfp_to_alloc_flags(GFP_ATOMIC | __GFP_NOMEMALLOC, 1) &
+               ALLOC_HIGHATOMIC);
+  EXPECT_TRUE(mm_->gfp_to_alloc_flags(GFP_HIGHUSER_MOVABLE, 0) & ALLOC_CMA);
+  EXPECT_TRUE(mm_->gfp_to_alloc_flags(GFP_NOWAIT, 0) & ALLOC_NON_BLOCK);
+  EXPECT_FALSE(gfpflags_allow_spinning(0));
+  EXPECT_FALSE(gfpflags_allow_spinning(GFP_TRANSHUGE_LIGHT));
+  EXPECT_TRUE(gfpflags_allow_spinning(GFP_NOWAIT));
+  EXPECT_TRUE(gfpflags_allow_blocking(GFP_KERNEL));
+  EXPECT_FALSE(gfpflags_allow_blocking(GFP_ATOMIC));
+}
+
+// --- Highatomic reserve ---------------------------------------------------------
+
+TEST_F(MmTest, HighatomicReserveAndUnreserve) {
+  Zone* z = &mm_->zone(ZONE_NORMAL);
+  // A GFP_ATOMIC order-1 allocation reserves its pageblock.
+  Page* p = mm_->alloc_pages(GFP_ATOMIC, 1);
   ASSERT_NE(p, nullptr);
-  Page* q = mm.alloc_pages(gfp::GFP_KERNEL, 5);
+  const unsigned long pb = mm_->pageblock_nr_pages();
+  // The fast path has no ALLOC_HIGHATOMIC; reserve by hand as the slowpath
+  // would after a successful ALLOC_HIGHATOMIC allocation.
+  mm_->reserve_highatomic_pageblock(p, 1, z);
+  EXPECT_EQ(z->nr_reserved_highatomic.load(), pb);
+  EXPECT_EQ(mm_->get_pageblock_migratetype(p), MIGRATE_HIGHATOMIC);
+  EXPECT_GT(z->nr_free_highatomic.load(), 0);
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  // Without ALLOC_RESERVES the reserve is not usable free memory.
+  EXPECT_FALSE(mm_->__zone_watermark_ok(
+      z, 0, 0, ZONE_NORMAL, 0,
+      z->nr_free_highatomic.load() +
+          static_cast<long>(mm_->zone_page_state(z, NR_FREE_CMA_PAGES) +
+                            mm_->zone_page_state(z, NR_UNACCEPTED))));
+  AllocContext ac;
+  ac.zonelist[0] = z;
+  ac.nr_zones = 1;
+  ac.migratetype = MIGRATE_UNMOVABLE;
+  EXPECT_TRUE(mm_->unreserve_highatomic_pageblock(&ac, true));
+  EXPECT_EQ(z->nr_free_highatomic.load(), 0);
+  EXPECT_NE(mm_->get_pageblock_migratetype(p), MIGRATE_HIGHATOMIC);
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  mm_->__free_pages(p, 1);
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  ExpectClean();
+}
+
+// --- pcp ----------------------------------------------------------------------
+
+MmConfig NoPageOwner() {
+  MmConfig c;
+  c.page_owner = false;  // no stack depot allocations in between
+  return c;
+}
+
+TEST_F(MmTest, PcpRefillFreeAndDrain) {
+  Make(Cfg(), BugSet{}, NoPageOwner());
+  const int batch = mm_->config().pcp_batch;
+  Page* p = mm_->alloc_pages(GFP_KERNEL, 0);
+  ASSERT_NE(p, nullptr);
+  // rmqueue_bulk() refilled a batch; one page went out.
+  EXPECT_EQ(mm_->TestOnlyPcpCount(ZONE_NORMAL, 0), batch - 1);
+  EXPECT_EQ(mm_->stats().pcp_refills, 1u);
+  mm_->__free_pages(p, 0);
+  EXPECT_EQ(mm_->TestOnlyPcpCount(ZONE_NORMAL, 0), batch);
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  // Freeing past pcp->high sends a batch back to the buddy.
+  Page* pages[200];
+  int n = 0;
+  for (; n < 200; ++n) {
+    pages[n] = mm_->alloc_pages(GFP_KERNEL, 0);
+    if (!pages[n]) break;
+  }
+  for (int i = 0; i < n; ++i) mm_->__free_pages(pages[i], 0);
+  const int high = mm_->pcp(&mm_->zone(ZONE_NORMAL), 0)->high;
+  EXPECT_LT(mm_->TestOnlyPcpCount(ZONE_NORMAL, 0), high);
+  mm_->drain_local_pages(nullptr);
+  EXPECT_EQ(mm_->TestOnlyPcpCount(ZONE_NORMAL, 0), 0);
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  // A remote drain of another CPU's pcp.
+  ctx::set_this_cpu(&kernel_->cpu(1));
+  Page* q = mm_->alloc_pages(GFP_KERNEL, 0);
+  mm_->__free_pages(q, 0);
+  ctx::set_this_cpu(&kernel_->cpu(0));
+  EXPECT_GT(mm_->TestOnlyPcpCount(ZONE_NORMAL, 1), 0);
+  mm_->drain_all_pages(nullptr);
+  EXPECT_EQ(mm_->TestOnlyPcpCount(ZONE_NORMAL, 1), 0);
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  ExpectClean();
+}
+
+TEST_F(MmTest, PcpTrylockFailureFallsBackToBuddy) {
+  Make(Cfg(), BugSet{}, NoPageOwner());
+  // An "interrupt" while this CPU holds its pcp->lock: the trylock fails and
+  // the allocation goes straight to the buddy.
+  PerCpuPages* pcp = mm_->pcp(&mm_->zone(ZONE_NORMAL), 0);
+  ASSERT_TRUE(locks::spin_trylock(pcp->lock));
+  cpu().EnterContext(ctx::ContextKind::kHardirq);
+  Page* p = mm_->alloc_pages(GFP_ATOMIC, 0);
+  EXPECT_NE(p, nullptr);
+  EXPECT_EQ(mm_->stats().pcp_trylock_failed, 1u);
+  mm_->__free_pages(p, 0);  // pcp busy: free_one_page()
+  cpu().ExitContext();
+  locks::spin_unlock(pcp->lock);
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  ExpectClean();
+}
+
+// --- Nolock: final design ---------------------------------------------------------
+
+TEST_F(MmTest, NolockAllocFreeFromNmi) {
+  cpu().EnterContext(ctx::ContextKind::kNmi);
+  Page* p = mm_->alloc_pages_nolock(0, NUMA_NO_NODE, 0);
+  ASSERT_NE(p, nullptr);
+  Page* q = mm_->alloc_pages_nolock(__GFP_ACCOUNT, NUMA_NO_NODE, 2);
   ASSERT_NE(q, nullptr);
-  EXPECT_TRUE(mm.CheckInvariants());
-  mm.__free_pages(p, 0);
-  mm.__free_pages(q, 5);
-  EXPECT_TRUE(mm.CheckInvariants());
-  for (const Finding& f : kernel_.findings()) {
-    ADD_FAILURE() << FindingKindName(f.kind) << ": " << f.detail;
+  EXPECT_TRUE(q->flags & PG_memcg_kmem);
+  EXPECT_EQ(mm_->alloc_pages_nolock(0, NUMA_NO_NODE, 4), nullptr)
+      << "order > PAGE_ALLOC_COSTLY_ORDER fails";
+  mm_->free_pages_nolock(p, 0);
+  mm_->free_pages_nolock(q, 2);
+  cpu().ExitContext();
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  ExpectClean();
+}
+
+TEST_F(MmTest, NolockFailsWhenTheInterruptedCodeHoldsTheLocks) {
+  Zone* z = &mm_->zone(ZONE_NORMAL);
+  PerCpuPages* pcp = mm_->pcp(z, 0);
+  IrqFlags f = locks::spin_lock_irqsave(z->lock);
+  ASSERT_TRUE(locks::spin_trylock(pcp->lock));
+  cpu().EnterContext(ctx::ContextKind::kNmi);
+  EXPECT_EQ(mm_->alloc_pages_nolock(0, NUMA_NO_NODE, 0), nullptr);
+  EXPECT_GE(mm_->stats().zone_trylock_failed, 1u);
+  cpu().ExitContext();
+  locks::spin_unlock(pcp->lock);
+  locks::spin_unlock_irqrestore(z->lock, f);
+  ExpectClean();
+}
+
+TEST_F(MmTest, NolockDeferredFreeIsDrainedByTheNextNormalFree) {
+  Zone* z = &mm_->zone(ZONE_NORMAL);
+  Page* big = mm_->alloc_pages(GFP_KERNEL, 4);  // not a pcp order
+  Page* other = mm_->alloc_pages(GFP_KERNEL, 4);
+  ASSERT_NE(big, nullptr);
+  ASSERT_NE(other, nullptr);
+  const long free_before = z->vm_stat[NR_FREE_PAGES].load();
+  IrqFlags f = locks::spin_lock_irqsave(z->lock);
+  cpu().EnterContext(ctx::ContextKind::kNmi);
+  mm_->free_pages_nolock(big, 4);  // zone->lock busy: onto the llist
+  cpu().ExitContext();
+  locks::spin_unlock_irqrestore(z->lock, f);
+  EXPECT_EQ(mm_->TestOnlyLlistPages(z), 16u);
+  // Deferred pages are not free yet (no watermark sees them).
+  EXPECT_EQ(z->vm_stat[NR_FREE_PAGES].load(), free_before);
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  // Another nolock free does not drain it...
+  Page* small = mm_->alloc_pages(GFP_KERNEL, 4);
+  mm_->free_pages_nolock(small, 4);
+  EXPECT_EQ(mm_->TestOnlyLlistPages(z), 16u);
+  // ...a normal free_one_page() does.
+  mm_->__free_pages(other, 4);
+  EXPECT_EQ(mm_->TestOnlyLlistPages(z), 0u);
+  EXPECT_EQ(mm_->stats().llist_drained, 1u);
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  ExpectClean();
+}
+
+TEST_F(MmTest, NolockFreeSkipsThePcpHighCheck) {
+  // FPI_NOLOCK frees stay on the pcp even above pcp->high.
+  PerCpuPages* pcp = mm_->pcp(&mm_->zone(ZONE_NORMAL), 0);
+  std::vector<Page*> pages;
+  for (int i = 0; i < pcp->high + 8; ++i) {
+    Page* p = mm_->alloc_pages(GFP_KERNEL, 0);
+    ASSERT_NE(p, nullptr);
+    pages.push_back(p);
+  }
+  for (Page* p : pages) mm_->free_pages_nolock(p, 0);
+  const int over = pcp->count;
+  EXPECT_GT(over, pcp->high);
+  // The next normal free sends a batch back.
+  Page* p = mm_->alloc_pages(GFP_KERNEL, 0);
+  mm_->__free_pages(p, 0);
+  EXPECT_LT(pcp->count, over - 1);
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  ExpectClean();
+}
+
+TEST_F(MmTest, NolockBailsOutOnRtHardirqAndUpNmi) {
+  Make(Cfg(/*rt=*/true));
+  cpu().EnterContext(ctx::ContextKind::kHardirq);
+  EXPECT_EQ(mm_->alloc_pages_nolock(0, NUMA_NO_NODE, 0), nullptr);
+  cpu().ExitContext();
+  Page* p = mm_->alloc_pages_nolock(0, NUMA_NO_NODE, 0);  // task: fine
+  ASSERT_NE(p, nullptr);
+  cpu().EnterContext(ctx::ContextKind::kHardirq);
+  mm_->free_pages_nolock(p, 0);  // deferred to the llist
+  cpu().ExitContext();
+  EXPECT_EQ(mm_->TestOnlyLlistPages(&mm_->zone(ZONE_NORMAL)), 1u);
+  ExpectClean();
+
+  Make(Cfg(/*rt=*/false, /*smp=*/false));
+  cpu().EnterContext(ctx::ContextKind::kNmi);
+  EXPECT_EQ(mm_->alloc_pages_nolock(0, NUMA_NO_NODE, 0), nullptr);
+  cpu().ExitContext();
+  EXPECT_NE(mm_->alloc_pages_nolock(0, NUMA_NO_NODE, 0), nullptr);
+  ExpectClean();
+}
+
+// --- Nolock: the v2 __GFP_TRYLOCK design ------------------------------------------
+
+TEST_F(MmTest, V2TrylockDesign) {
+  Make(Cfg(false, true, ctx::NolockDesign::kV2Trylock));
+  // Preemptible: try_alloc_pages() takes the normal GFP_NOWAIT path.
+  Page* p = mm_->alloc_pages_nolock(0, NUMA_NO_NODE, 0);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->alloc_gfp & __GFP_TRYLOCK, 0u);
+  // In an interrupt: __GFP_TRYLOCK, and the trylock fails on a held lock.
+  Zone* z = &mm_->zone(ZONE_NORMAL);
+  IrqFlags f = locks::spin_lock_irqsave(z->lock);
+  ASSERT_TRUE(locks::spin_trylock(mm_->pcp(z, 0)->lock));
+  cpu().EnterContext(ctx::ContextKind::kNmi);
+  EXPECT_EQ(mm_->alloc_pages_nolock(0, NUMA_NO_NODE, 0), nullptr);
+  cpu().ExitContext();
+  locks::spin_unlock(mm_->pcp(z, 0)->lock);
+  locks::spin_unlock_irqrestore(z->lock, f);
+  cpu().EnterContext(ctx::ContextKind::kHardirq);
+  Page* q = mm_->alloc_pages_nolock(0, NUMA_NO_NODE, 0);
+  ASSERT_NE(q, nullptr);
+  EXPECT_TRUE(q->alloc_gfp & __GFP_TRYLOCK);
+  mm_->free_pages_nolock(q, 0);
+  cpu().ExitContext();
+  mm_->__free_pages(p, 0);
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  ExpectClean();
+}
+
+// --- Invalid gfp combinations: a warning, then the kernel's fallback -------------
+
+struct GfpCase {
+  const char* name;
+  gfp_t gfp;
+  unsigned order;
+  bool nolock;
+  bool v2;
+  bool nmi;
+  bool expect_page;
+};
+
+class GfpMisuseTest : public MmTest,
+                      public ::testing::WithParamInterface<GfpCase> {};
+
+TEST_P(GfpMisuseTest, WarnsThenFallsBack) {
+  const GfpCase& c = GetParam();
+  Make(Cfg(false, true,
+           c.v2 ? ctx::NolockDesign::kV2Trylock : ctx::NolockDesign::kFinal));
+  if (c.nmi) cpu().EnterContext(ctx::ContextKind::kNmi);
+  Page* p = c.nolock ? mm_->alloc_pages_nolock(c.gfp, NUMA_NO_NODE, c.order)
+                     : mm_->alloc_pages(c.gfp, c.order);
+  if (c.nmi) cpu().ExitContext();
+  EXPECT_TRUE(Has(FindingKind::kGfpMisuse)) << c.name << "\n" << Dump();
+  EXPECT_EQ(findings().bugs(), 0u) << Dump();
+  EXPECT_EQ(p != nullptr, c.expect_page) << c.name;
+  if (p) EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, GfpMisuseTest,
+    ::testing::Values(
+        GfpCase{"TrylockBitInFinalDesign", GFP_NOWAIT | __GFP_TRYLOCK, 0,
+                false, false, false, true},
+        GfpCase{"TrylockWithReclaimInV2", __GFP_TRYLOCK | GFP_KERNEL, 0, false,
+                true, false, true},
+        GfpCase{"NofailWithoutDirectReclaim",
+                __GFP_KSWAPD_RECLAIM | __GFP_NOFAIL, 0,
+                false, false, false, true},
+        GfpCase{"NofailFromNmi", GFP_ATOMIC | __GFP_NOFAIL, 0, false, false,
+                true, true},
+        GfpCase{"NofailCostlyOrder", GFP_KERNEL | __GFP_NOFAIL, 2, false,
+                false, false, true},
+        GfpCase{"MovableAndReclaimable",
+                GFP_KERNEL | __GFP_MOVABLE | __GFP_RECLAIMABLE, 0, false, false,
+                false, true},
+        GfpCase{"OrderAboveMax", GFP_KERNEL, kMaxPageOrderLimit + 1, false,
+                false, false, false},
+        GfpCase{"NolockWithReclaimBits", GFP_KERNEL, 0, true, false, false,
+                true},
+        GfpCase{"NolockWithHigh", __GFP_HIGH, 1, true, false, false, true}),
+    [](const ::testing::TestParamInfo<GfpCase>& info) {
+      return std::string(info.param.name);
+    });
+
+// --- Invariants ---------------------------------------------------------------
+
+TEST_F(MmTest, InvariantsCatchABrokenFree) {
+  Page* p = mm_->alloc_pages(GFP_KERNEL, 2);
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(mm_->CheckInvariants());
+  mm_->TestOnlyBrokenFree(p, 1);  // wrong order, straight onto a free list
+  EXPECT_FALSE(mm_->CheckInvariants());
+  EXPECT_TRUE(Has(FindingKind::kPageAccounting) ||
+              Has(FindingKind::kFreeListCorrupt))
+      << Dump();
+}
+
+TEST_F(MmTest, DoubleFreeAndWrongOrderAreRefused) {
+  Page* p = mm_->alloc_pages(GFP_KERNEL, 2);
+  ASSERT_NE(p, nullptr);
+  mm_->__free_pages(p, 1);  // wrong order: refused
+  EXPECT_TRUE(Has(FindingKind::kBadPageState));
+  EXPECT_EQ(p->where, PageWhere::kAllocated);
+  mm_->__free_pages(p, 2);
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  const size_t before = findings().occurrences(FindingKind::kBadPageState);
+  mm_->__free_pages(p, 2);  // double free: refused
+  EXPECT_GT(findings().occurrences(FindingKind::kBadPageState), before);
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+}
+
+TEST_F(MmTest, TeardownReportsLeaks) {
+  Page* held = mm_->alloc_pages(GFP_KERNEL, 0);
+  mm_->SlotStore(0, held, 0);
+  Page* leaked = mm_->alloc_pages(GFP_KERNEL, 1);  // nobody owns it
+  ASSERT_NE(leaked, nullptr);
+  mm_->Teardown();
+  EXPECT_TRUE(Has(FindingKind::kPageLeak)) << Dump();
+  EXPECT_NE(held->where, PageWhere::kAllocated);  // the slot's page is back
+}
+
+TEST_F(MmTest, TeardownOfACleanRunLeaksNothing) {
+  for (int i = 0; i < 8; ++i) {
+    Page* p = mm_->alloc_pages(i % 2 ? GFP_KERNEL_ACCOUNT : GFP_HIGHUSER_MOVABLE,
+                               i % 4);
+    ASSERT_NE(p, nullptr);
+    mm_->SlotStore(i, p, i % 4);
+  }
+  mm_->pin_user_pages(mm_->slot(1).page, true);
+  Page* cma = mm_->cma_alloc(8, 0, false);
+  ASSERT_NE(cma, nullptr);
+  mm_->SlotStoreCma(9, cma, 8);
+  for (int i = 0; i < 5; ++i) mm_->kvfree_call_rcu();
+  mm_->Teardown();
+  ExpectClean();
+}
+
+// --- The clean model under random programs -----------------------------------------
+
+// Random programs without test locks: every bug-severity finding must come
+// with evidence of program misuse in the same run (an allocation in the
+// wrong context, a sleeping call in atomic context, a context left
+// unbalanced, ...). Anything else is a false positive of the model.
+TEST(MmRandomProgramsTest, CleanModelHasNoFalsePositives) {
+  exec::Executor executor;
+  for (uint64_t seed = 0; seed < 400; ++seed) {
+    prog::GenerateOptions o;
+    o.balanced = true;
+    o.lock_ops = false;
+    prog::Program p = prog::GenerateProgram(seed, o);
+    p.bugs = BugSet{};
+    const exec::RunResult r = executor.Run(p);
+    bool misuse = false;
+    for (const Finding& f : r.findings) {
+      switch (f.kind) {
+        case FindingKind::kAllocInvalidContext:
+        case FindingKind::kSleepInAtomic:
+        case FindingKind::kGfpMisuse:
+        case FindingKind::kBadPageState:
+        case FindingKind::kIrqRestoreWithIrqsEnabled:
+        case FindingKind::kUnbalancedIrqRestore:
+        case FindingKind::kIrqEnableInHardirq:
+        case FindingKind::kBadBhEnable:
+        case FindingKind::kBhCountUnderflow:
+        case FindingKind::kPreemptCountUnderflow:
+        case FindingKind::kLockHeldAtContextExit:
+        case FindingKind::kPreemptLeakAtContextExit:
+        case FindingKind::kIrqsEnabledAtContextExit:
+        case FindingKind::kLockHeldReturningToUser:
+        case FindingKind::kIrqsDisabledAtTaskExit:
+          misuse = true;
+          break;
+        default:
+          break;
+      }
+    }
+    if (misuse) continue;
+    for (const Finding& f : r.findings) {
+      EXPECT_NE(FindingSeverity(f.kind), Severity::kBug)
+          << "seed " << seed << ": " << FindingKindName(f.kind) << " in "
+          << (f.function ? f.function : "?") << ": " << f.detail;
+    }
   }
 }
 
