@@ -9,11 +9,16 @@
 //   BM_PairDeepGraph/...    the same two on a graph where B reaches 32 more
 //                           classes, so a miss runs a real graph search
 //   BM_TrylockPair/...      spin_trylock + spin_unlock
+//   BM_EventsOnly           the checker alone, fed the pair's three events
+//   BM_PthreadPair          the same pair on pthread mutexes (reference)
+//   BM_Construct            a kernel and a checker (the executor makes one
+//                           per run)
 //
 // The comparison with ThreadSanitizer's deadlock detector on the same
 // sequence (pthread mutexes) is tsan_deadlock_benchmark.cc, built in the
 // tsan preset only.
 #include <benchmark/benchmark.h>
+#include <pthread.h>
 
 #include <memory>
 #include <string>
@@ -150,6 +155,20 @@ void BM_EventsOnly(benchmark::State& state) {
   if (w.kernel.findings().size() != 0) state.SkipWithError("findings");
 }
 BENCHMARK(BM_EventsOnly);
+
+// The same sequence on pthread mutexes, natively: the baseline for
+// tsan_deadlock_benchmark's TSan runs.
+void BM_PthreadPair(benchmark::State& state) {
+  pthread_mutex_t a = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_t b = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&a);
+  for (auto _ : state) {
+    pthread_mutex_lock(&b);
+    pthread_mutex_unlock(&b);
+  }
+  pthread_mutex_unlock(&a);
+}
+BENCHMARK(BM_PthreadPair);
 
 // A fresh kernel with the checker per iteration (the executor builds one
 // per run): construction and teardown cost.

@@ -41,7 +41,7 @@ void TsanAnnotations::OnEvent(ctx::Cpu& cpu, const ctx::Event& e) {
 #ifdef REENTRY_TSAN
       __tsan_mutex_pre_lock(addr, read ? __tsan_mutex_read_lock : 0);
 #endif
-      ++annotations_;
+      Count();
       return;
     case EventKind::kLockAcquired:
       // The lock layer records the hold after kLockAcquired.
@@ -58,7 +58,7 @@ void TsanAnnotations::OnEvent(ctx::Cpu& cpu, const ctx::Event& e) {
         __tsan_mutex_post_lock(addr, read ? __tsan_mutex_read_lock : 0, 0);
       }
 #endif
-      ++annotations_;
+      Count();
       return;
     case EventKind::kLockRelease: {
       // Annotated only if this is the only hold on the CPU (the outer hold of
@@ -70,7 +70,7 @@ void TsanAnnotations::OnEvent(ctx::Cpu& cpu, const ctx::Event& e) {
       __tsan_mutex_pre_unlock(addr, read ? __tsan_mutex_read_lock : 0);
       __tsan_mutex_post_unlock(addr, read ? __tsan_mutex_read_lock : 0);
 #endif
-      ++annotations_;
+      Count();
       return;
     }
     case EventKind::kLockInit:

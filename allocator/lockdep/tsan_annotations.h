@@ -11,6 +11,7 @@
 #ifndef REENTRY_ALLOCATOR_LOCKDEP_TSAN_ANNOTATIONS_H_
 #define REENTRY_ALLOCATOR_LOCKDEP_TSAN_ANNOTATIONS_H_
 
+#include <atomic>
 #include <cstdint>
 
 #include "allocator/ctx/event.h"
@@ -31,11 +32,15 @@ class TsanAnnotations : public ctx::Observer {
       false;
 #endif
 
-  // Annotation calls made (lock + unlock), for tests.
-  uint64_t annotations() const { return annotations_; }
+  // Annotated operations (a lock's pre, its post, an unlock), counted in
+  // every build, for tests.
+  uint64_t annotations() const {
+    return annotations_.load(std::memory_order_relaxed);
+  }
 
  private:
-  uint64_t annotations_ = 0;
+  void Count() { annotations_.fetch_add(1, std::memory_order_relaxed); }
+  std::atomic<uint64_t> annotations_{0};
 };
 
 }  // namespace reentry::lockdep
