@@ -61,6 +61,7 @@ class ByteReader {
  public:
   ByteReader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
   bool AtEnd() const { return pos_ >= size_; }
+  size_t Remaining() const { return pos_ < size_ ? size_ - pos_ : 0; }
   uint8_t Byte() { return pos_ < size_ ? data_[pos_++] : 0; }
   uint32_t Le(int bytes) {
     uint32_t v = 0;
@@ -313,6 +314,9 @@ class Decoder {
   // Reads up to `records` op records into ops (fewer at end of input or at
   // kMaxOps).
   void DecodeOps(std::vector<Op>& ops, int depth, size_t records) {
+    // Each record takes at least one byte: reserve for what can still come.
+    ops.reserve(std::min({records, in_.Remaining(),
+                          static_cast<size_t>(kMaxOps - ops_)}));
     for (size_t r = 0; r < records && !in_.AtEnd() && ops_ < kMaxOps; ++r) {
       Op op = MakeOp(in_.Byte() % kNumOpCodes);
       const bool keep =
