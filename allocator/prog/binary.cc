@@ -315,8 +315,8 @@ class Decoder {
   // kMaxOps).
   void DecodeOps(std::vector<Op>& ops, int depth, size_t records) {
     // Each record takes at least one byte: reserve for what can still come.
-    ops.reserve(std::min({records, in_.Remaining(),
-                          static_cast<size_t>(kMaxOps - ops_)}));
+    ops.reserve(std::min(
+        {records, in_.Remaining(), static_cast<size_t>(kMaxOps - ops_)}));
     for (size_t r = 0; r < records && !in_.AtEnd() && ops_ < kMaxOps; ++r) {
       Op op = MakeOp(in_.Byte() % kNumOpCodes);
       const bool keep =
