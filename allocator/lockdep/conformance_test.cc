@@ -7,6 +7,8 @@
 // "FAILURE" means lockdep reports; "SUCCESS" means no finding at all (of any
 // layer). Program-based cases (corpora/conformance/*.txt through the executor)
 // are in conformance_programs_test.cc.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -14,8 +16,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "allocator/lockdep/lockdep.h"
 #include "allocator/locks/locks.h"
@@ -250,9 +250,8 @@ void DoTest(const std::string& name, bool expected,
     EXPECT_TRUE(s.lockdep_failed())
         << name << ": expected a lockdep report, got " << s.kinds();
     if (want != FindingKind::kCount) {
-      EXPECT_TRUE(s.has(want)) << name << ": expected "
-                               << FindingKindName(want) << ", got "
-                               << s.kinds();
+      EXPECT_TRUE(s.has(want)) << name << ": expected " << FindingKindName(want)
+                               << ", got " << s.kinds();
     }
   }
 }
@@ -351,12 +350,14 @@ TEST(LockingSelftest, Deadlock6R) {
   for (const Family6R& fam : families) {
     for (Type t : kSixTypes) {
       const bool expected = t == Type::kRlock ? SUCCESS : FAILURE;
-      DoTest(std::string(fam.name) + "/" + TypeName(t), expected,
-             [&](Selftest& s) { fam.e(s, t); }, Recursive(), fam.kind);
+      DoTest(
+          std::string(fam.name) + "/" + TypeName(t), expected,
+          [&](Selftest& s) { fam.e(s, t); }, Recursive(), fam.kind);
     }
     // raw_spinlock_t behaves as spin.
-    DoTest(std::string(fam.name) + "/raw", FAILURE,
-           [&](Selftest& s) { fam.e(s, Type::kRaw); }, Recursive(), fam.kind);
+    DoTest(
+        std::string(fam.name) + "/raw", FAILURE,
+        [&](Selftest& s) { fam.e(s, Type::kRaw); }, Recursive(), fam.kind);
   }
 }
 
@@ -364,39 +365,42 @@ TEST(LockingSelftest, Deadlock6R) {
 
 TEST(LockingSelftest, DoubleUnlock) {
   for (Type t : kSixTypes) {
-    DoTest(std::string("double unlock/") + TypeName(t), FAILURE,
-           [t](Selftest& s) {
-             s.Lock(t, "A");
-             s.Unlock(t, "A");
-             s.Unlock(t, "A");
-           },
-           Recursive(), FindingKind::kBadUnlockBalance);
+    DoTest(
+        std::string("double unlock/") + TypeName(t), FAILURE,
+        [t](Selftest& s) {
+          s.Lock(t, "A");
+          s.Unlock(t, "A");
+          s.Unlock(t, "A");
+        },
+        Recursive(), FindingKind::kBadUnlockBalance);
   }
 }
 
 TEST(LockingSelftest, InitializeHeld) {
   for (Type t : kSixTypes) {
-    DoTest(std::string("initialize held/") + TypeName(t), FAILURE,
-           [t](Selftest& s) {
-             s.Lock(t, "A");
-             s.Init(t, "A");
-             s.Unlock(t, "A");
-           },
-           Recursive(), FindingKind::kHeldLockReinit);
+    DoTest(
+        std::string("initialize held/") + TypeName(t), FAILURE,
+        [t](Selftest& s) {
+          s.Lock(t, "A");
+          s.Init(t, "A");
+          s.Unlock(t, "A");
+        },
+        Recursive(), FindingKind::kHeldLockReinit);
   }
 }
 
 TEST(LockingSelftest, BadUnlockOrderIsFine) {
   // lockdep does not care about unlock order.
   for (Type t : kSixTypes) {
-    DoTest(std::string("bad unlock order/") + TypeName(t), SUCCESS,
-           [t](Selftest& s) {
-             s.Lock(t, "A");
-             s.Lock(t, "B");
-             s.Unlock(t, "A");
-             s.Unlock(t, "B");
-           },
-           Recursive());
+    DoTest(
+        std::string("bad unlock order/") + TypeName(t), SUCCESS,
+        [t](Selftest& s) {
+          s.Lock(t, "A");
+          s.Lock(t, "B");
+          s.Unlock(t, "A");
+          s.Unlock(t, "B");
+        },
+        Recursive());
   }
 }
 
@@ -404,74 +408,98 @@ TEST(LockingSelftest, BadUnlockOrderIsFine) {
 
 TEST(LockingSelftest, ReadLockRecursion) {
   const Options o = Recursive();
-  DoTest("recursive read-lock", SUCCESS, [](Selftest& s) {
-    s.RL("X1");
-    s.RL("X1");
-    s.RU("X1");
-    s.RU("X1");
-  }, o);
-  DoTest("recursive read-lock #2", SUCCESS, [](Selftest& s) {
-    s.RL("X1");
-    s.RL("X2");
-    s.RU("X2");
-    s.RU("X1");
-  }, o);
-  DoTest("mixed read-write-lock", FAILURE, [](Selftest& s) {
-    s.RL("X1");
-    s.WL("X2");
-    s.WU("X2");
-    s.RU("X1");
-  }, o, FindingKind::kRecursiveLocking);
-  DoTest("mixed write-read-lock", FAILURE, [](Selftest& s) {
-    s.WL("X1");
-    s.RL("X2");
-    s.RU("X2");
-    s.WU("X1");
-  }, o, FindingKind::kRecursiveLocking);
-  DoTest("mixed read-lock/lock-write ABBA", FAILURE, [](Selftest& s) {
-    s.RL("X1");
-    s.L("Y1");
-    s.U("Y1");
-    s.RU("X1");
-    s.L("Y1");
-    s.WL("X1");
-    s.WU("X1");
-    s.U("Y1");
-  }, o, FindingKind::kCircularDependency);
-  DoTest("mixed read-lock/lock-read ABBA", SUCCESS, [](Selftest& s) {
-    s.RL("X1");
-    s.L("Y1");
-    s.U("Y1");
-    s.RU("X1");
-    s.L("Y1");
-    s.RL("X1");
-    s.RU("X1");
-    s.U("Y1");
-  }, o);
-  DoTest("mixed write-lock/lock-write ABBA", FAILURE, [](Selftest& s) {
-    s.WL("X1");
-    s.L("Y1");
-    s.U("Y1");
-    s.WU("X1");
-    s.L("Y1");
-    s.WL("X1");
-    s.WU("X1");
-    s.U("Y1");
-  }, o, FindingKind::kCircularDependency);
-  DoTest("chain cached mixed R-L/L-W ABBA", FAILURE, [](Selftest& s) {
-    s.RL("X1");
-    s.L("Y1");
-    s.U("Y1");
-    s.RU("X1");
-    s.L("Y1");
-    s.RL("X1");
-    s.RU("X1");
-    s.U("Y1");
-    s.L("Y1");
-    s.WL("X1");
-    s.WU("X1");
-    s.U("Y1");
-  }, o, FindingKind::kCircularDependency);
+  DoTest(
+      "recursive read-lock", SUCCESS,
+      [](Selftest& s) {
+        s.RL("X1");
+        s.RL("X1");
+        s.RU("X1");
+        s.RU("X1");
+      },
+      o);
+  DoTest(
+      "recursive read-lock #2", SUCCESS,
+      [](Selftest& s) {
+        s.RL("X1");
+        s.RL("X2");
+        s.RU("X2");
+        s.RU("X1");
+      },
+      o);
+  DoTest(
+      "mixed read-write-lock", FAILURE,
+      [](Selftest& s) {
+        s.RL("X1");
+        s.WL("X2");
+        s.WU("X2");
+        s.RU("X1");
+      },
+      o, FindingKind::kRecursiveLocking);
+  DoTest(
+      "mixed write-read-lock", FAILURE,
+      [](Selftest& s) {
+        s.WL("X1");
+        s.RL("X2");
+        s.RU("X2");
+        s.WU("X1");
+      },
+      o, FindingKind::kRecursiveLocking);
+  DoTest(
+      "mixed read-lock/lock-write ABBA", FAILURE,
+      [](Selftest& s) {
+        s.RL("X1");
+        s.L("Y1");
+        s.U("Y1");
+        s.RU("X1");
+        s.L("Y1");
+        s.WL("X1");
+        s.WU("X1");
+        s.U("Y1");
+      },
+      o, FindingKind::kCircularDependency);
+  DoTest(
+      "mixed read-lock/lock-read ABBA", SUCCESS,
+      [](Selftest& s) {
+        s.RL("X1");
+        s.L("Y1");
+        s.U("Y1");
+        s.RU("X1");
+        s.L("Y1");
+        s.RL("X1");
+        s.RU("X1");
+        s.U("Y1");
+      },
+      o);
+  DoTest(
+      "mixed write-lock/lock-write ABBA", FAILURE,
+      [](Selftest& s) {
+        s.WL("X1");
+        s.L("Y1");
+        s.U("Y1");
+        s.WU("X1");
+        s.L("Y1");
+        s.WL("X1");
+        s.WU("X1");
+        s.U("Y1");
+      },
+      o, FindingKind::kCircularDependency);
+  DoTest(
+      "chain cached mixed R-L/L-W ABBA", FAILURE,
+      [](Selftest& s) {
+        s.RL("X1");
+        s.L("Y1");
+        s.U("Y1");
+        s.RU("X1");
+        s.L("Y1");
+        s.RL("X1");
+        s.RU("X1");
+        s.U("Y1");
+        s.L("Y1");
+        s.WL("X1");
+        s.WU("X1");
+        s.U("Y1");
+      },
+      o, FindingKind::kCircularDependency);
 }
 
 // rlock W1R2/W2R3/W3R1 and friends: strong and not-strong cycles through
@@ -483,22 +511,86 @@ TEST(LockingSelftest, RecursiveReadCycles) {
     Events ev;
   };
   const Fam fams[] = {
-      {"rlock W1R2/W2R3/W3R1", FAILURE,
-       {[](Selftest& s) { s.WL("X1"); s.RL("Y1"); s.RU("Y1"); s.WU("X1"); },
-        [](Selftest& s) { s.WL("Y1"); s.RL("Z1"); s.RU("Z1"); s.WU("Y1"); },
-        [](Selftest& s) { s.WL("Z1"); s.RL("X1"); s.RU("X1"); s.WU("Z1"); }}},
-      {"rlock W1W2/R2R3/W3R1", FAILURE,
-       {[](Selftest& s) { s.WL("X1"); s.WL("Y1"); s.WU("Y1"); s.WU("X1"); },
-        [](Selftest& s) { s.RL("Y1"); s.RL("Z1"); s.RU("Z1"); s.RU("Y1"); },
-        [](Selftest& s) { s.WL("Z1"); s.RL("X1"); s.RU("X1"); s.WU("Z1"); }}},
-      {"rlock W1W2/R2R3/R3W1", SUCCESS,
-       {[](Selftest& s) { s.WL("X1"); s.WL("Y1"); s.WU("Y1"); s.WU("X1"); },
-        [](Selftest& s) { s.RL("Y1"); s.RL("Z1"); s.RU("Z1"); s.RU("Y1"); },
-        [](Selftest& s) { s.RL("Z1"); s.WL("X1"); s.WU("X1"); s.RU("Z1"); }}},
-      {"rlock W1R2/R2R3/W3W1", SUCCESS,
-       {[](Selftest& s) { s.WL("X1"); s.RL("Y1"); s.RU("Y1"); s.WU("X1"); },
-        [](Selftest& s) { s.RL("Y1"); s.RL("Z1"); s.RU("Z1"); s.RU("Y1"); },
-        [](Selftest& s) { s.WL("Z1"); s.WL("X1"); s.WU("X1"); s.WU("Z1"); }}},
+      {"rlock W1R2/W2R3/W3R1",
+       FAILURE,
+       {[](Selftest& s) {
+          s.WL("X1");
+          s.RL("Y1");
+          s.RU("Y1");
+          s.WU("X1");
+        },
+        [](Selftest& s) {
+          s.WL("Y1");
+          s.RL("Z1");
+          s.RU("Z1");
+          s.WU("Y1");
+        },
+        [](Selftest& s) {
+          s.WL("Z1");
+          s.RL("X1");
+          s.RU("X1");
+          s.WU("Z1");
+        }}},
+      {"rlock W1W2/R2R3/W3R1",
+       FAILURE,
+       {[](Selftest& s) {
+          s.WL("X1");
+          s.WL("Y1");
+          s.WU("Y1");
+          s.WU("X1");
+        },
+        [](Selftest& s) {
+          s.RL("Y1");
+          s.RL("Z1");
+          s.RU("Z1");
+          s.RU("Y1");
+        },
+        [](Selftest& s) {
+          s.WL("Z1");
+          s.RL("X1");
+          s.RU("X1");
+          s.WU("Z1");
+        }}},
+      {"rlock W1W2/R2R3/R3W1",
+       SUCCESS,
+       {[](Selftest& s) {
+          s.WL("X1");
+          s.WL("Y1");
+          s.WU("Y1");
+          s.WU("X1");
+        },
+        [](Selftest& s) {
+          s.RL("Y1");
+          s.RL("Z1");
+          s.RU("Z1");
+          s.RU("Y1");
+        },
+        [](Selftest& s) {
+          s.RL("Z1");
+          s.WL("X1");
+          s.WU("X1");
+          s.RU("Z1");
+        }}},
+      {"rlock W1R2/R2R3/W3W1",
+       SUCCESS,
+       {[](Selftest& s) {
+          s.WL("X1");
+          s.RL("Y1");
+          s.RU("Y1");
+          s.WU("X1");
+        },
+        [](Selftest& s) {
+          s.RL("Y1");
+          s.RL("Z1");
+          s.RU("Z1");
+          s.RU("Y1");
+        },
+        [](Selftest& s) {
+          s.WL("Z1");
+          s.WL("X1");
+          s.WU("X1");
+          s.WU("Z1");
+        }}},
   };
   for (const Fam& fam : fams) {
     ForEachPermutation(fam.ev, [&](const std::string& perm, const auto& fn) {
@@ -534,73 +626,85 @@ void RunIrqFamily(const char* name,
 
 TEST(LockingSelftest, IrqsafeFamilies) {
   // irqs-on + irq-safe-A.
-  RunIrqFamily("irqs-on + irq-safe-A", [](Type t, Irq i) -> Events {
-    return {[=](Selftest& s) {
-              s.IrqEnter(i);
-              s.Lock(t, "A");
-              s.Unlock(t, "A");
-              s.IrqExit(i);
-            },
-            [=](Selftest& s) {
-              s.Lock(t, "A");
-              s.Unlock(t, "A");
-            }};
-  }, Expected3);
+  RunIrqFamily(
+      "irqs-on + irq-safe-A",
+      [](Type t, Irq i) -> Events {
+        return {[=](Selftest& s) {
+                  s.IrqEnter(i);
+                  s.Lock(t, "A");
+                  s.Unlock(t, "A");
+                  s.IrqExit(i);
+                },
+                [=](Selftest& s) {
+                  s.Lock(t, "A");
+                  s.Unlock(t, "A");
+                }};
+      },
+      Expected3);
   // safe-A + irqs-on.
-  RunIrqFamily("safe-A + irqs-on", [](Type t, Irq i) -> Events {
-    return {[=](Selftest& s) {
-              s.IrqEnter(i);
-              s.Lock(t, "A");
-              s.Unlock(t, "A");
-              s.IrqExit(i);
-            },
-            [=](Selftest& s) {
-              s.IrqDisable(i);
-              s.Lock(t, "A");
-              s.IrqEnable(i);
-              s.Unlock(t, "A");
-            }};
-  }, Expected3);
+  RunIrqFamily(
+      "safe-A + irqs-on",
+      [](Type t, Irq i) -> Events {
+        return {[=](Selftest& s) {
+                  s.IrqEnter(i);
+                  s.Lock(t, "A");
+                  s.Unlock(t, "A");
+                  s.IrqExit(i);
+                },
+                [=](Selftest& s) {
+                  s.IrqDisable(i);
+                  s.Lock(t, "A");
+                  s.IrqEnable(i);
+                  s.Unlock(t, "A");
+                }};
+      },
+      Expected3);
   // safe-A + unsafe-B #1.
-  RunIrqFamily("safe-A + unsafe-B #1", [](Type t, Irq i) -> Events {
-    return {[=](Selftest& s) {
-              s.Lock(t, "A");
-              s.Lock(t, "B");
-              s.Unlock(t, "B");
-              s.Unlock(t, "A");
-            },
-            [=](Selftest& s) {
-              s.Lock(t, "B");
-              s.Unlock(t, "B");
-            },
-            [=](Selftest& s) {
-              s.IrqEnter(i);
-              s.Lock(t, "A");
-              s.Unlock(t, "A");
-              s.IrqExit(i);
-            }};
-  }, Expected3);
+  RunIrqFamily(
+      "safe-A + unsafe-B #1",
+      [](Type t, Irq i) -> Events {
+        return {[=](Selftest& s) {
+                  s.Lock(t, "A");
+                  s.Lock(t, "B");
+                  s.Unlock(t, "B");
+                  s.Unlock(t, "A");
+                },
+                [=](Selftest& s) {
+                  s.Lock(t, "B");
+                  s.Unlock(t, "B");
+                },
+                [=](Selftest& s) {
+                  s.IrqEnter(i);
+                  s.Lock(t, "A");
+                  s.Unlock(t, "A");
+                  s.IrqExit(i);
+                }};
+      },
+      Expected3);
   // safe-A + unsafe-B #2.
-  RunIrqFamily("safe-A + unsafe-B #2", [](Type t, Irq i) -> Events {
-    return {[=](Selftest& s) {
-              s.IrqDisable(i);
-              s.Lock(t, "A");
-              s.Lock(t, "B");
-              s.Unlock(t, "B");
-              s.Unlock(t, "A");
-              s.IrqEnable(i);
-            },
-            [=](Selftest& s) {
-              s.Lock(t, "B");
-              s.Unlock(t, "B");
-            },
-            [=](Selftest& s) {
-              s.IrqEnter(i);
-              s.Lock(t, "A");
-              s.Unlock(t, "A");
-              s.IrqExit(i);
-            }};
-  }, Expected3);
+  RunIrqFamily(
+      "safe-A + unsafe-B #2",
+      [](Type t, Irq i) -> Events {
+        return {[=](Selftest& s) {
+                  s.IrqDisable(i);
+                  s.Lock(t, "A");
+                  s.Lock(t, "B");
+                  s.Unlock(t, "B");
+                  s.Unlock(t, "A");
+                  s.IrqEnable(i);
+                },
+                [=](Selftest& s) {
+                  s.Lock(t, "B");
+                  s.Unlock(t, "B");
+                },
+                [=](Selftest& s) {
+                  s.IrqEnter(i);
+                  s.Lock(t, "A");
+                  s.Unlock(t, "A");
+                  s.IrqExit(i);
+                }};
+      },
+      Expected3);
 }
 
 TEST(LockingSelftest, SirqSafeThenHirqsOn) {
@@ -619,8 +723,7 @@ TEST(LockingSelftest, SirqSafeThenHirqsOn) {
                          s.Unlock(t, "A");
                        }};
     ForEachPermutation(ev, [&](const std::string& perm, const auto& fn) {
-      DoTest(std::string("sirq-safe-A => hirqs-on/") + TypeName(t) + "/" +
-                 perm,
+      DoTest(std::string("sirq-safe-A => hirqs-on/") + TypeName(t) + "/" + perm,
              Expected3(t), fn, Recursive(),
              FindingKind::kInconsistentLockState);
     });
@@ -629,26 +732,29 @@ TEST(LockingSelftest, SirqSafeThenHirqsOn) {
 
 TEST(LockingSelftest, IrqLockInversion) {
   // A is read in the interrupt, write-held with B nested outside it.
-  RunIrqFamily("irq lock-inversion", [](Type t, Irq i) -> Events {
-    return {[=](Selftest& s) {
-              s.IrqDisable(i);
-              s.WL("A");
-              s.Lock(t, "B");
-              s.Unlock(t, "B");
-              s.WU("A");
-              s.IrqEnable(i);
-            },
-            [=](Selftest& s) {
-              s.Lock(t, "B");
-              s.Unlock(t, "B");
-            },
-            [=](Selftest& s) {
-              s.IrqEnter(i);
-              s.RL("A");
-              s.RU("A");
-              s.IrqExit(i);
-            }};
-  }, Expected3);
+  RunIrqFamily(
+      "irq lock-inversion",
+      [](Type t, Irq i) -> Events {
+        return {[=](Selftest& s) {
+                  s.IrqDisable(i);
+                  s.WL("A");
+                  s.Lock(t, "B");
+                  s.Unlock(t, "B");
+                  s.WU("A");
+                  s.IrqEnable(i);
+                },
+                [=](Selftest& s) {
+                  s.Lock(t, "B");
+                  s.Unlock(t, "B");
+                },
+                [=](Selftest& s) {
+                  s.IrqEnter(i);
+                  s.RL("A");
+                  s.RU("A");
+                  s.IrqExit(i);
+                }};
+      },
+      Expected3);
 }
 
 const Type kRwTypes[] = {Type::kWlock, Type::kRlock};
@@ -656,129 +762,156 @@ const Type kRwTypes[] = {Type::kWlock, Type::kRlock};
 TEST(LockingSelftest, IrqReadRecursion) {
   // DO_TESTCASE_2RW: wlock fails, rlock succeeds.
   auto expected = [](Type t) { return t == Type::kRlock ? SUCCESS : FAILURE; };
-  RunIrqFamily("irq read-recursion", [](Type t, Irq i) -> Events {
-    return {[=](Selftest& s) {
-              s.IrqDisable(i);
-              s.WL("A");
-              s.WU("A");
-              s.IrqEnable(i);
-            },
-            [=](Selftest& s) {
-              s.RL("A");
-              s.RU("A");
-            },
-            [=](Selftest& s) {
-              s.IrqEnter(i);
-              s.Lock(t, "A");
-              s.L("B");
-              s.U("B");
-              s.Unlock(t, "A");
-              s.IrqExit(i);
-            }};
-  }, expected, true, kRwTypes, 2);
-  RunIrqFamily("irq read-recursion #2", [](Type t, Irq i) -> Events {
-    return {[=](Selftest& s) {
-              s.IrqDisable(i);
-              s.L("B");
-              s.Lock(t, "A");
-              s.Unlock(t, "A");
-              s.U("B");
-              s.IrqEnable(i);
-            },
-            [=](Selftest& s) {
-              s.RL("A");
-              s.RU("A");
-            },
-            [=](Selftest& s) {
-              s.IrqEnter(i);
-              s.L("B");
-              s.U("B");
-              s.IrqExit(i);
-            }};
-  }, expected, true, kRwTypes, 2);
-  RunIrqFamily("irq read-recursion #3", [](Type t, Irq i) -> Events {
-    return {[=](Selftest& s) {
-              s.IrqDisable(i);
-              s.WL("B");
-              s.Lock(t, "A");
-              s.Unlock(t, "A");
-              s.WU("B");
-              s.IrqEnable(i);
-            },
-            [=](Selftest& s) {
-              s.RL("A");
-              s.RU("A");
-            },
-            [=](Selftest& s) {
-              s.IrqEnter(i);
-              s.RL("B");
-              s.RU("B");
-              s.IrqExit(i);
-            }};
-  }, expected, true, kRwTypes, 2);
+  RunIrqFamily(
+      "irq read-recursion",
+      [](Type t, Irq i) -> Events {
+        return {[=](Selftest& s) {
+                  s.IrqDisable(i);
+                  s.WL("A");
+                  s.WU("A");
+                  s.IrqEnable(i);
+                },
+                [=](Selftest& s) {
+                  s.RL("A");
+                  s.RU("A");
+                },
+                [=](Selftest& s) {
+                  s.IrqEnter(i);
+                  s.Lock(t, "A");
+                  s.L("B");
+                  s.U("B");
+                  s.Unlock(t, "A");
+                  s.IrqExit(i);
+                }};
+      },
+      expected, true, kRwTypes, 2);
+  RunIrqFamily(
+      "irq read-recursion #2",
+      [](Type t, Irq i) -> Events {
+        return {[=](Selftest& s) {
+                  s.IrqDisable(i);
+                  s.L("B");
+                  s.Lock(t, "A");
+                  s.Unlock(t, "A");
+                  s.U("B");
+                  s.IrqEnable(i);
+                },
+                [=](Selftest& s) {
+                  s.RL("A");
+                  s.RU("A");
+                },
+                [=](Selftest& s) {
+                  s.IrqEnter(i);
+                  s.L("B");
+                  s.U("B");
+                  s.IrqExit(i);
+                }};
+      },
+      expected, true, kRwTypes, 2);
+  RunIrqFamily(
+      "irq read-recursion #3",
+      [](Type t, Irq i) -> Events {
+        return {[=](Selftest& s) {
+                  s.IrqDisable(i);
+                  s.WL("B");
+                  s.Lock(t, "A");
+                  s.Unlock(t, "A");
+                  s.WU("B");
+                  s.IrqEnable(i);
+                },
+                [=](Selftest& s) {
+                  s.RL("A");
+                  s.RU("A");
+                },
+                [=](Selftest& s) {
+                  s.IrqEnter(i);
+                  s.RL("B");
+                  s.RU("B");
+                  s.IrqExit(i);
+                }};
+      },
+      expected, true, kRwTypes, 2);
 }
 
 // --- queued read lock tests (force_read_lock_recursive = 0). ---------------
 
 TEST(LockingSelftest, QueuedReadLock) {
   Options queued;  // queued_rwlocks, read_lock recursive only in interrupts
-  DoTest("hardirq read-lock/lock-read", FAILURE, [](Selftest& s) {
-    s.IrqEnter(Irq::kHard);
-    s.RL("A");
-    s.L("B");
-    s.U("B");
-    s.RU("A");
-    s.IrqExit(Irq::kHard);
-    s.IrqDisable(Irq::kHard);
-    s.L("B");
-    s.RL("A");
-    s.RU("A");
-    s.U("B");
-    s.IrqEnable(Irq::kHard);
-  }, queued, FindingKind::kCircularDependency);
-  DoTest("hardirq lock-read/read-lock", SUCCESS, [](Selftest& s) {
-    s.IrqEnter(Irq::kHard);
-    s.L("B");
-    s.RL("A");
-    s.RU("A");
-    s.U("B");
-    s.IrqExit(Irq::kHard);
-    s.IrqDisable(Irq::kHard);
-    s.RL("A");
-    s.L("B");
-    s.U("B");
-    s.RU("A");
-    s.IrqEnable(Irq::kHard);
-  }, queued);
-  DoTest("hardirq inversion", FAILURE, [](Selftest& s) {
-    s.IrqEnter(Irq::kHard);
-    s.L("B");
-    s.U("B");
-    s.IrqExit(Irq::kHard);
-    s.IrqDisable(Irq::kHard);
-    s.L("B");
-    s.RL("A");
-    s.RU("A");
-    s.U("B");
-    s.IrqEnable(Irq::kHard);
-    s.RL("A");
-    s.RU("A");
-  }, queued, FindingKind::kIrqInversion);
+  DoTest(
+      "hardirq read-lock/lock-read", FAILURE,
+      [](Selftest& s) {
+        s.IrqEnter(Irq::kHard);
+        s.RL("A");
+        s.L("B");
+        s.U("B");
+        s.RU("A");
+        s.IrqExit(Irq::kHard);
+        s.IrqDisable(Irq::kHard);
+        s.L("B");
+        s.RL("A");
+        s.RU("A");
+        s.U("B");
+        s.IrqEnable(Irq::kHard);
+      },
+      queued, FindingKind::kCircularDependency);
+  DoTest(
+      "hardirq lock-read/read-lock", SUCCESS,
+      [](Selftest& s) {
+        s.IrqEnter(Irq::kHard);
+        s.L("B");
+        s.RL("A");
+        s.RU("A");
+        s.U("B");
+        s.IrqExit(Irq::kHard);
+        s.IrqDisable(Irq::kHard);
+        s.RL("A");
+        s.L("B");
+        s.U("B");
+        s.RU("A");
+        s.IrqEnable(Irq::kHard);
+      },
+      queued);
+  DoTest(
+      "hardirq inversion", FAILURE,
+      [](Selftest& s) {
+        s.IrqEnter(Irq::kHard);
+        s.L("B");
+        s.U("B");
+        s.IrqExit(Irq::kHard);
+        s.IrqDisable(Irq::kHard);
+        s.L("B");
+        s.RL("A");
+        s.RU("A");
+        s.U("B");
+        s.IrqEnable(Irq::kHard);
+        s.RL("A");
+        s.RU("A");
+      },
+      queued, FindingKind::kIrqInversion);
   // A task-context reader of a queued rwlock is not recursive: a second read
   // of the same class in the same task is a possible deadlock (a writer may
   // queue in between), unlike in an interrupt.
-  DoTest("queued task read-read", FAILURE, [](Selftest& s) {
-    s.RL("X1");
-    s.RL("X2");
-    s.RU("X2");
-    s.RU("X1");
-  }, queued, FindingKind::kRecursiveLocking);
+  DoTest(
+      "queued task read-read", FAILURE,
+      [](Selftest& s) {
+        s.RL("X1");
+        s.RL("X2");
+        s.RU("X2");
+        s.RU("X1");
+      },
+      queued, FindingKind::kRecursiveLocking);
 }
 
 // --- wait context tests (CONFIG_PROVE_RAW_LOCK_NESTING). --------------------
 
-enum class Outer { kHardirq, kNotThreadedHardirq, kSoftirq, kRaw, kSpin,
-                   kMutex };
+enum class Outer {
+  kHardirq,
+  kNotThreadedHardirq,
+  kSoftirq,
+  kRaw,
+  kSpin,
+  kMutex
+};
 enum class Inner { kRaw, kSpin, kMutex };
 
 TEST(LockingSelftest, WaitContext) {
@@ -789,8 +922,8 @@ TEST(LockingSelftest, WaitContext) {
   };
   const Row rows[] = {
       {"in hardirq context", Outer::kHardirq, SUCCESS, SUCCESS, FAILURE},
-      {"in hardirq context (not threaded)", Outer::kNotThreadedHardirq,
-       SUCCESS, FAILURE, FAILURE},
+      {"in hardirq context (not threaded)", Outer::kNotThreadedHardirq, SUCCESS,
+       FAILURE, FAILURE},
       {"in softirq context", Outer::kSoftirq, SUCCESS, SUCCESS, FAILURE},
       {"in RAW_SPINLOCK context", Outer::kRaw, SUCCESS, FAILURE, FAILURE},
       {"in SPINLOCK context", Outer::kSpin, SUCCESS, SUCCESS, FAILURE},
@@ -798,8 +931,9 @@ TEST(LockingSelftest, WaitContext) {
   };
   for (const Row& r : rows) {
     for (Inner in : {Inner::kRaw, Inner::kSpin, Inner::kMutex}) {
-      const bool expected =
-          in == Inner::kRaw ? r.raw : in == Inner::kSpin ? r.spin : r.mutex;
+      const bool expected = in == Inner::kRaw    ? r.raw
+                            : in == Inner::kSpin ? r.spin
+                                                 : r.mutex;
       Options o;
       o.threaded_hardirqs = r.outer != Outer::kNotThreadedHardirq;
       const char* iname = in == Inner::kRaw    ? "raw_spinlock"
@@ -920,64 +1054,70 @@ TEST(LockingSelftest, LocalLock) {
     s.IrqEnable(Irq::kHard);
   };
   DoTest("local_lock inversion 3A", SUCCESS, head);
-  DoTest("local_lock inversion 3B", FAILURE, [&](Selftest& s) {
-    head(s);
-    s.IrqDisable(Irq::kHard);
-    s.L("A");
-    s.L("B");  // IN-IRQ <-> IRQ-ON cycle, true
-    s.U("B");
-    s.U("A");
-    s.IrqEnable(Irq::kHard);
-  }, Options(), FindingKind::kIrqSafeToUnsafe);
+  DoTest(
+      "local_lock inversion 3B", FAILURE,
+      [&](Selftest& s) {
+        head(s);
+        s.IrqDisable(Irq::kHard);
+        s.L("A");
+        s.L("B");  // IN-IRQ <-> IRQ-ON cycle, true
+        s.U("B");
+        s.U("A");
+        s.IrqEnable(Irq::kHard);
+      },
+      Options(), FindingKind::kIrqSafeToUnsafe);
 }
 
 TEST(LockingSelftest, HardirqUnsafeSoftirqSafe) {
-  DoTest("hardirq_unsafe_softirq_safe", FAILURE, [](Selftest& s) {
-    // mutex_A is hardirq-unsafe and softirq-unsafe; mutex_A -> lock_C.
-    s.Lock(Type::kMutex, "A");
-    s.IrqDisable(Irq::kHard);
-    s.L("C");
-    s.U("C");
-    s.IrqEnable(Irq::kHard);
-    s.Unlock(Type::kMutex, "A");
-    // lock_A is hardirq-safe.
-    s.IrqEnter(Irq::kHard);
-    s.L("A");
-    s.U("A");
-    s.IrqExit(Irq::kHard);
-    // lock_A -> lock_B.
-    s.IrqDisable(Irq::kHard);
-    s.L("A");
-    s.L("B");
-    s.U("B");
-    s.U("A");
-    s.IrqEnable(Irq::kHard);
-    // lock_B -> lock_C.
-    s.IrqDisable(Irq::kHard);
-    s.L("B");
-    s.L("C");
-    s.U("C");
-    s.U("B");
-    s.IrqEnable(Irq::kHard);
-    // lock_D is softirq-safe.
-    s.IrqEnter(Irq::kSoft);
-    s.L("D");
-    s.U("D");
-    s.IrqExit(Irq::kSoft);
-    // And lock_D is hardirq-unsafe.
-    s.IrqDisable(Irq::kSoft);
-    s.L("D");
-    s.U("D");
-    s.IrqEnable(Irq::kSoft);
-    // mutex_A -> lock_C -> lock_D: softirq-unsafe -> softirq-safe, fine;
-    // lock_A -> lock_B -> lock_C -> lock_D: hardirq-safe -> hardirq-unsafe.
-    s.IrqDisable(Irq::kHard);
-    s.L("C");
-    s.L("D");
-    s.U("D");
-    s.U("C");
-    s.IrqEnable(Irq::kHard);
-  }, Options(), FindingKind::kIrqSafeToUnsafe);
+  DoTest(
+      "hardirq_unsafe_softirq_safe", FAILURE,
+      [](Selftest& s) {
+        // mutex_A is hardirq-unsafe and softirq-unsafe; mutex_A -> lock_C.
+        s.Lock(Type::kMutex, "A");
+        s.IrqDisable(Irq::kHard);
+        s.L("C");
+        s.U("C");
+        s.IrqEnable(Irq::kHard);
+        s.Unlock(Type::kMutex, "A");
+        // lock_A is hardirq-safe.
+        s.IrqEnter(Irq::kHard);
+        s.L("A");
+        s.U("A");
+        s.IrqExit(Irq::kHard);
+        // lock_A -> lock_B.
+        s.IrqDisable(Irq::kHard);
+        s.L("A");
+        s.L("B");
+        s.U("B");
+        s.U("A");
+        s.IrqEnable(Irq::kHard);
+        // lock_B -> lock_C.
+        s.IrqDisable(Irq::kHard);
+        s.L("B");
+        s.L("C");
+        s.U("C");
+        s.U("B");
+        s.IrqEnable(Irq::kHard);
+        // lock_D is softirq-safe.
+        s.IrqEnter(Irq::kSoft);
+        s.L("D");
+        s.U("D");
+        s.IrqExit(Irq::kSoft);
+        // And lock_D is hardirq-unsafe.
+        s.IrqDisable(Irq::kSoft);
+        s.L("D");
+        s.U("D");
+        s.IrqEnable(Irq::kSoft);
+        // mutex_A -> lock_C -> lock_D: softirq-unsafe -> softirq-safe, fine;
+        // lock_A -> lock_B -> lock_C -> lock_D: hardirq-safe -> hardirq-unsafe.
+        s.IrqDisable(Irq::kHard);
+        s.L("C");
+        s.L("D");
+        s.U("D");
+        s.U("C");
+        s.IrqEnable(Irq::kHard);
+      },
+      Options(), FindingKind::kIrqSafeToUnsafe);
 }
 
 // --- fs_reclaim tests (lock_map based). -------------------------------------

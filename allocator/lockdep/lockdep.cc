@@ -81,8 +81,8 @@ uint8_t KeySubclass(Key k) { return uint8_t(k % kMaxSubclasses); }
 struct Node {
   UsageMask usage = 0;
   bool init = false;
-  bool per_cpu = false;  // LD_LOCK_PERCPU: skipped by irq-usage searches
-  uint8_t wait = 0;      // LD_WAIT_* of the class
+  bool per_cpu = false;    // LD_LOCK_PERCPU: skipped by irq-usage searches
+  uint8_t wait = 0;        // LD_WAIT_* of the class
   uint32_t after = kNil;   // first edge out
   uint32_t before = kNil;  // first edge in
 };
@@ -114,8 +114,8 @@ struct Held {
   uint32_t op = kNoOp;
   uint16_t ev_flags = 0;  // Event::flags of the acquisition
   LockType type = LockType::kCount;
-  uint8_t depth = 0;  // context frame
-  uint8_t read = 0;   // 0 write, 1 read, 2 recursive read
+  uint8_t depth = 0;                // context frame
+  uint8_t read = 0;                 // 0 write, 1 read, 2 recursive read
   uint8_t wait_limit = kLdWaitMax;  // frame's wait limit with this held
   int8_t cpu = -1;
   ContextKind ctx = ContextKind::kTask;
@@ -289,7 +289,8 @@ struct Lockdep::Impl {
 
   Node& EnsureNode(Key k) {
     if (k >= nodes.size()) {
-      const size_t want = std::max<size_t>(k + kMaxSubclasses, nodes.size() * 2);
+      const size_t want =
+          std::max<size_t>(k + kMaxSubclasses, nodes.size() * 2);
       const size_t old = nodes.size();
       nodes.resize(want);
       seen_n.resize(want, 0);
@@ -510,8 +511,7 @@ struct Lockdep::Impl {
       ReportInconsistent(cpu, e, h, excl | kUsageReadMask, bit, site);
       return true;
     }
-    const UsageMask mask =
-        UsageFlag(excl) | UsageFlag(excl | kUsageReadMask);
+    const UsageMask mask = UsageFlag(excl) | UsageFlag(excl | kUsageReadMask);
     int qi;
     if (dir) {
       // Became irq-unsafe: nothing irq-safe may be ordered before it.
@@ -630,11 +630,10 @@ struct Lockdep::Impl {
   // check_noncircular(): would prev -> next close a strong cycle?
   bool CheckNoncircular(Cpu& cpu, const Event& e, const CpuState& cs,
                         const Held& prev, const Held& next) {
-    const int qi = Search(
-        next.key, next.read == 2, /*forward=*/true, /*skip_percpu=*/false,
-        [&](Key k, bool xr) {
-          return k == prev.key && (prev.read == 0 || !xr);
-        });
+    const int qi = Search(next.key, next.read == 2, /*forward=*/true,
+                          /*skip_percpu=*/false, [&](Key k, bool xr) {
+                            return k == prev.key && (prev.read == 0 || !xr);
+                          });
     if (qi < 0) return false;
     ReportCircular(cpu, e, cs, prev, next, PathTo(qi));
     return true;
@@ -718,8 +717,8 @@ struct Lockdep::Impl {
       if (!prev.tracked || prev.depth != next.depth) break;
       if (prev.key != next.key) continue;
       if (next.read == 2 && prev.read) continue;  // read-after-read
-      ReportRecursive(cpu, e, cs, prev, next, /*same_instance=*/prev.lock ==
-                                                  next.lock,
+      ReportRecursive(cpu, e, cs, prev, next,
+                      /*same_instance=*/prev.lock == next.lock,
                       /*cross_frame=*/false);
       return true;
     }
@@ -754,7 +753,8 @@ struct Lockdep::Impl {
     const bool head = i == 0 || !cs.held[i - 1].tracked ||
                       cs.held[i - 1].depth != h.depth || !h.tracked;
     const uint64_t prev_key = head ? 0 : cs.held[i - 1].chain_key;
-    const int below = head ? ContextLimit(frame_kind) : cs.held[i - 1].wait_limit;
+    const int below =
+        head ? ContextLimit(frame_kind) : cs.held[i - 1].wait_limit;
     const int w = nodes[h.key].wait;
     h.wait_limit = uint8_t(w != kLdWaitInv ? std::min(below, w) : below);
     h.chain_key = IterateChainKey(prev_key, ChainId(h));
@@ -786,10 +786,9 @@ struct Lockdep::Impl {
     // All held locks are this frame's: the new one continues its chain.
     const uint64_t prev_chain = n > 0 ? cs.held[n - 1].chain_key : 0;
     const bool in_softirq = cpu.in_softirq();
-    const uint8_t bits = uint8_t(static_cast<uint8_t>(e.context) |
-                                 (e.irqs_disabled ? 4 : 0) |
-                                 (in_softirq ? 8 : 0) | (n > 0 ? 16 : 0) |
-                                 e.depth << 5);
+    const uint8_t bits =
+        uint8_t(static_cast<uint8_t>(e.context) | (e.irqs_disabled ? 4 : 0) |
+                (in_softirq ? 8 : 0) | (n > 0 ? 16 : 0) | e.depth << 5);
     const Memo& m = cs.memo[n];
     if (!m.valid || m.key != MakeKey(e.class_id, e.subclass) ||
         m.ev_flags != e.flags || m.bits != bits || m.prev_chain != prev_chain) {
@@ -820,8 +819,8 @@ struct Lockdep::Impl {
 
   // Everything else: lockdep's checks and this project's rules.
   __attribute__((noinline)) void Acquire(Cpu& cpu, const Event& e) {
-    if (e.cpu < 0 || e.cpu >= ncpus ||
-        e.class_id == ctx::kNoClass || e.depth >= ctx::kMaxContextDepth) {
+    if (e.cpu < 0 || e.cpu >= ncpus || e.class_id == ctx::kNoClass ||
+        e.depth >= ctx::kMaxContextDepth) {
       return;
     }
     CpuState& cs = cpus[e.cpu];
@@ -855,10 +854,9 @@ struct Lockdep::Impl {
     const bool plain = !cs.nolock[e.depth] && cs.n == cs.per_depth[e.depth] &&
                        !(rt && e.context == ContextKind::kHardirq) && !nmi &&
                        room && opt.chain_cache;
-    const uint8_t bits = uint8_t(static_cast<uint8_t>(e.context) |
-                                 (e.irqs_disabled ? 4 : 0) |
-                                 (in_softirq ? 8 : 0) | (in_segment ? 16 : 0) |
-                                 e.depth << 5);
+    const uint8_t bits =
+        uint8_t(static_cast<uint8_t>(e.context) | (e.irqs_disabled ? 4 : 0) |
+                (in_softirq ? 8 : 0) | (in_segment ? 16 : 0) | e.depth << 5);
     if (key >= nodes.size() || !nodes[key].init) [[unlikely]] {
       EnsureNode(key);
     }
@@ -959,8 +957,7 @@ struct Lockdep::Impl {
   // Held locks of other frames (interrupted, or left by an exited one):
   // lockdep's check_deadlock() sees the whole task stack, and an instance
   // held by an interrupted frame of this CPU is a definite self-deadlock.
-  void CheckOtherFrames(Cpu& cpu, const Event& e, CpuState& cs,
-                        const Held& h) {
+  void CheckOtherFrames(Cpu& cpu, const Event& e, CpuState& cs, const Held& h) {
     const bool nmi = !h.tracked;
     // Skip the current frame's own segment: lockdep checks it per chain.
     int top = cs.n - 1;
@@ -982,8 +979,7 @@ struct Lockdep::Impl {
 
   // verify_lock_unused(): a blocking acquisition in NMI of a class that was
   // used outside NMI.
-  void VerifyLockUnused(Cpu& cpu, const Event& e, CpuState& cs,
-                        const Held& h) {
+  void VerifyLockUnused(Cpu& cpu, const Event& e, CpuState& cs, const Held& h) {
     UsageMask mask = UsageFlag(kUsed);
     if (!h.read) mask |= UsageFlag(kUsedRead);
     const UsageMask u = nodes[h.key].usage;
@@ -1076,8 +1072,8 @@ struct Lockdep::Impl {
     RemoveQuiet(cs, idx);
     for (int i = idx; i < cs.n; ++i) {
       const Held& h = cs.held[i];
-      const ContextKind k = h.depth <= cpu.depth() ? cpu.frame(h.depth).kind
-                                                   : ContextKind::kTask;
+      const ContextKind k =
+          h.depth <= cpu.depth() ? cpu.frame(h.depth).kind : ContextKind::kTask;
       Link(cs, i, k);
       held_limit = i;
       ValidateChain(cpu, e, cs, i);
@@ -1103,13 +1099,14 @@ struct Lockdep::Impl {
         AddHeld(f, h, LockRole::kAcquiring);
         AddHeldList(f, cs);
         char d[sizeof(f.detail)];
-        snprintf(d, sizeof(d),
-                 "%s %s by %s on CPU#%d while CPU#%d (%s context) holds it "
-                 "(taken%s)",
-                 ClassName(h.key),
-                 kind == FindingKind::kHeldLockFreed ? "freed" : "re-initialized",
-                 e.function ? e.function : "?", e.cpu, static_cast<int>(c),
-                 CtxName(h.ctx), SiteText(h.op, h.fn).c_str());
+        snprintf(
+            d, sizeof(d),
+            "%s %s by %s on CPU#%d while CPU#%d (%s context) holds it "
+            "(taken%s)",
+            ClassName(h.key),
+            kind == FindingKind::kHeldLockFreed ? "freed" : "re-initialized",
+            e.function ? e.function : "?", e.cpu, static_cast<int>(c),
+            CtxName(h.ctx), SiteText(h.op, h.fn).c_str());
         f.SetDetail(d);
         Report(cpu, f);
         return;
@@ -1133,8 +1130,9 @@ struct Lockdep::Impl {
       const Held& h = cs.held[i];
       const bool spinning =
           h.type == LockType::kRawSpinlock ||
-          (!rt && (h.type == LockType::kSpinlock || h.type == LockType::kRwlock ||
-                   h.type == LockType::kSeqlock || IsPerCpuType(h.type)));
+          (!rt &&
+           (h.type == LockType::kSpinlock || h.type == LockType::kRwlock ||
+            h.type == LockType::kSeqlock || IsPerCpuType(h.type)));
       if (spinning) ++a.spinning_held;
       if (h.type == LockType::kRawSpinlock) {
         ++raw;
@@ -1223,9 +1221,9 @@ struct Lockdep::Impl {
                "sleeping locks on RT, but it is called %s%s",
                GfpToString(g).c_str(),
                e.context == ContextKind::kHardirq ? "in hardirq context"
-               : a.raw_held_frame ? "under a raw spinlock"
-               : e.irqs_disabled   ? "with interrupts disabled"
-                                   : "with preemption disabled",
+               : a.raw_held_frame                 ? "under a raw spinlock"
+               : e.irqs_disabled                  ? "with interrupts disabled"
+                                                  : "with preemption disabled",
                "; use alloc_pages_nolock() or allocate outside");
       why = d;
     } else if (spinning && !rt && a.raw_held_frame > 0 &&
@@ -1334,10 +1332,10 @@ struct Lockdep::Impl {
                        const Held& prev, const Held& next, bool same_instance,
                        bool cross_frame) {
     Finding f = Make(cpu, FindingKind::kRecursiveLocking, e);
-    f.cause = Mix(Mix(0x2ec, next.key),
-                  Mix(static_cast<uint64_t>(prev.ctx) << 8 |
-                          static_cast<uint64_t>(e.context),
-                      same_instance ? 1 : 0));
+    f.cause =
+        Mix(Mix(0x2ec, next.key), Mix(static_cast<uint64_t>(prev.ctx) << 8 |
+                                          static_cast<uint64_t>(e.context),
+                                      same_instance ? 1 : 0));
     AddHeld(f, next, LockRole::kAcquiring);
     AddHeld(f, prev, LockRole::kHolder);
     AddHeldList(f, cs);
@@ -1360,8 +1358,7 @@ struct Lockdep::Impl {
                "two locks of class %s nested (%s context holds one, %s "
                "context takes another): a deadlock if they can be the same "
                "lock; may be due to missing lock nesting notation",
-               ClassName(next.key), CtxName(prev.ctx),
-               CtxName(e.context));
+               ClassName(next.key), CtxName(prev.ctx), CtxName(e.context));
     }
     f.SetDetail(d);
     Report(cpu, f);
@@ -1397,9 +1394,9 @@ struct Lockdep::Impl {
     }
     AddHeldList(f, cs);
     char d[sizeof(f.detail)];
-    int n = snprintf(d, sizeof(d), "%s -> %s closes the cycle %s",
-                     ClassName(prev.key), ClassName(next.key),
-                     ClassName(next.key));
+    int n =
+        snprintf(d, sizeof(d), "%s -> %s closes the cycle %s",
+                 ClassName(prev.key), ClassName(next.key), ClassName(next.key));
     for (int i = 0; i < path.n && n > 0 && n < static_cast<int>(sizeof(d));
          ++i) {
       n += snprintf(d + n, sizeof(d) - n, " -> %s",
@@ -1412,8 +1409,8 @@ struct Lockdep::Impl {
     Report(cpu, f);
   }
 
-  void ReportInconsistent(Cpu& cpu, const Event& e, const Held& h,
-                          int prev_bit, int new_bit, const Site& site) {
+  void ReportInconsistent(Cpu& cpu, const Event& e, const Held& h, int prev_bit,
+                          int new_bit, const Site& site) {
     Finding f = Make(cpu, FindingKind::kInconsistentLockState, e);
     f.lock_family = ctx::LockFamilyName(h.type);
     f.cause = Mix(Mix(0x1c5, h.key), prev_bit << 8 | new_bit);
@@ -1661,7 +1658,7 @@ constexpr const char* kUsageStrings[] = {
   "IN-" #s "-W", "IN-" #s "-R", #s "-ON-W", #s "-ON-R",
     REENTRY_LOCKDEP_STATES(REENTRY_USAGE_STR)
 #undef REENTRY_USAGE_STR
-    "INITIAL USE",
+        "INITIAL USE",
     "INITIAL READ USE",
     "IN-NMI",
 };

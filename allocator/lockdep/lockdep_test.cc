@@ -355,7 +355,8 @@ TEST(LockdepTest, PcpThenZoneLockIsSilent) {
   }
 }
 
-// --- Same-CPU reentry ---------------------------------------------------------
+// --- Same-CPU reentry
+// ---------------------------------------------------------
 
 TEST(LockdepTest, InterruptRetakingHeldSpinlockIsDefiniteAA) {
   Env env;
@@ -425,8 +426,7 @@ TEST(LockdepTest, SeqlockReaderOnInterruptedWriterIsAA) {
   Seqlock seq(env.kernel, "zonelist_update_seq", true);
   env.Acquire(seq);  // write_seqlock with irqs on (pre-fix BZ-08)
   env.cpu().EnterContext(ContextKind::kHardirq);
-  const uint16_t rd =
-      ctx::kEvRead | ctx::kEvRecursiveRead | ctx::kEvSeqReader;
+  const uint16_t rd = ctx::kEvRead | ctx::kEvRecursiveRead | ctx::kEvSeqReader;
   env.Acquire(seq, rd);
   env.Release(seq, rd);
   EXPECT_TRUE(env.has(FindingKind::kRecursiveLocking)) << env.kinds();
@@ -565,7 +565,8 @@ TEST(LockdepTest, HeldLockFreedAndReinit) {
   EXPECT_TRUE(env.has(FindingKind::kHeldLockReinit)) << env.kinds();
 }
 
-// --- Wait types ----------------------------------------------------------------
+// --- Wait types
+// ----------------------------------------------------------------
 
 TEST(LockdepTest, SpinlockUnderRawIsInvalidWaitContext) {
   Env env;  // PROVE_RAW_LOCK_NESTING by default
@@ -695,7 +696,8 @@ TEST(LockdepTest, MutexInSoftirqIsInvalidWaitContext) {
   EXPECT_TRUE(env.has(FindingKind::kInvalidWaitContext)) << env.kinds();
 }
 
-// --- Sleep in atomic (BZ-16) ------------------------------------------------------
+// --- Sleep in atomic (BZ-16)
+// ------------------------------------------------------
 
 TEST(LockdepTest, SleepUnderSpinlockWithoutPreemptCount) {
   ctx::Config c;
@@ -738,7 +740,8 @@ TEST(LockdepTest, SleepInPreemptibleContextIsSilent) {
   }
 }
 
-// --- Allocation context -----------------------------------------------------------
+// --- Allocation context
+// -----------------------------------------------------------
 
 TEST(LockdepTest, BlockingAllocInAtomicContext) {
   Env env;
@@ -768,7 +771,7 @@ TEST(LockdepTest, BlockingAllocInSoftirq) {
 TEST(LockdepTest, SpinningAllocFromNmi) {
   Env env;
   env.cpu().EnterContext(ContextKind::kNmi);
-  env.Alloc(0);                  // alloc_pages_nolock()
+  env.Alloc(0);                   // alloc_pages_nolock()
   env.Alloc(gfp::__GFP_ACCOUNT);  // its only allowed flag
   EXPECT_EQ(env.size(), 0u) << env.kinds();
   env.Alloc(gfp::GFP_NOWAIT);
@@ -816,12 +819,12 @@ TEST(LockdepTest, AtomicAllocUnderRawWithProveRawLockNesting) {
     raw_spin_lock(raw);
     env.Alloc(gfp::GFP_NOWAIT | gfp::__GFP_NOWARN);
     raw_spin_unlock(raw);
-    EXPECT_EQ(env.has(FindingKind::kAllocInvalidContext), prove)
-        << env.kinds();
+    EXPECT_EQ(env.has(FindingKind::kAllocInvalidContext), prove) << env.kinds();
   }
 }
 
-// --- Nolock paths (BZ-28) ------------------------------------------------------------
+// --- Nolock paths (BZ-28)
+// ------------------------------------------------------------
 
 TEST(LockdepTest, NonTryLockInsideNolock) {
   Env env;
@@ -854,7 +857,8 @@ TEST(LockdepTest, NolockDoesNotExtendIntoInterrupts) {
   EXPECT_EQ(env.size(), 0u) << env.kinds();
 }
 
-// --- Irq usage through irq-enable events --------------------------------------------
+// --- Irq usage through irq-enable events
+// --------------------------------------------
 
 TEST(LockdepTest, EnablingIrqsWithAnIrqSafeLockHeld) {
   Env env;

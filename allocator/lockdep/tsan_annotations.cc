@@ -48,12 +48,11 @@ void TsanAnnotations::OnEvent(ctx::Cpu& cpu, const ctx::Event& e) {
       if (HeldOnCpu(cpu, e.lock, 0)) return;
 #ifdef REENTRY_TSAN
       if (trylock) {
-        __tsan_mutex_pre_lock(addr, (read ? __tsan_mutex_read_lock : 0) |
-                                        __tsan_mutex_try_lock);
-        __tsan_mutex_post_lock(addr,
-                               (read ? __tsan_mutex_read_lock : 0) |
-                                   __tsan_mutex_try_lock,
-                               0);
+        __tsan_mutex_pre_lock(
+            addr, (read ? __tsan_mutex_read_lock : 0) | __tsan_mutex_try_lock);
+        __tsan_mutex_post_lock(
+            addr, (read ? __tsan_mutex_read_lock : 0) | __tsan_mutex_try_lock,
+            0);
       } else {
         __tsan_mutex_post_lock(addr, read ? __tsan_mutex_read_lock : 0, 0);
       }

@@ -131,7 +131,8 @@ TEST(TsanAnnotationsTest, TsanSeesLockOrderInversion) {
   std::string out;
   std::array<char, 4096> buf;
   size_t got;
-  while ((got = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), got);
+  while ((got = fread(buf.data(), 1, buf.size(), p)) > 0)
+    out.append(buf.data(), got);
   pclose(p);
   EXPECT_NE(out.find("lock-order-inversion"), std::string::npos) << out;
 }

@@ -54,9 +54,8 @@ void KernelPair(benchmark::State& state, Observer* (*make)(ctx::Kernel&)) {
 }
 
 void BM_UnobservedPair(benchmark::State& state) {
-  KernelPair<ctx::Observer>(state, [](ctx::Kernel&) -> ctx::Observer* {
-    return nullptr;
-  });
+  KernelPair<ctx::Observer>(
+      state, [](ctx::Kernel&) -> ctx::Observer* { return nullptr; });
 }
 BENCHMARK(BM_UnobservedPair);
 
@@ -68,9 +67,8 @@ void BM_AnnotatedPair(benchmark::State& state) {
 BENCHMARK(BM_AnnotatedPair);
 
 void BM_LockdepPair(benchmark::State& state) {
-  KernelPair<ctx::Observer>(state, [](ctx::Kernel& k) -> ctx::Observer* {
-    return new Lockdep(k);
-  });
+  KernelPair<ctx::Observer>(
+      state, [](ctx::Kernel& k) -> ctx::Observer* { return new Lockdep(k); });
 }
 BENCHMARK(BM_LockdepPair);
 

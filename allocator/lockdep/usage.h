@@ -25,11 +25,11 @@ namespace reentry::lockdep {
   X(SOFTIRQ)
 
 enum UsageBit : uint8_t {
-#define REENTRY_USAGE_ENUM(s)                                          \
+#define REENTRY_USAGE_ENUM(s) \
   kUsedIn##s, kUsedIn##s##Read, kEnabled##s, kEnabled##s##Read,
   REENTRY_LOCKDEP_STATES(REENTRY_USAGE_ENUM)
 #undef REENTRY_USAGE_ENUM
-  kUsed,
+      kUsed,
   kUsedRead,
   kNumUsageBits,
   // verify_lock_unused() reports an acquisition in NMI as this "bit".
@@ -53,12 +53,14 @@ constexpr UsageMask UsageFlag(int bit) { return UsageMask(1u << bit); }
 
 // LOCKF_USED_IN_IRQ_ALL, LOCKF_ENABLED_IRQ_ALL, LOCKF_IRQ, LOCKF_IRQ_READ.
 inline constexpr UsageMask kUsedInIrqAll = 0
-#define REENTRY_USED_IN_ALL(s) | UsageFlag(kUsedIn##s) | UsageFlag(kUsedIn##s##Read)
+#define REENTRY_USED_IN_ALL(s) \
+  | UsageFlag(kUsedIn##s) | UsageFlag(kUsedIn##s##Read)
     REENTRY_LOCKDEP_STATES(REENTRY_USED_IN_ALL)
 #undef REENTRY_USED_IN_ALL
     ;
 inline constexpr UsageMask kEnabledIrqAll = 0
-#define REENTRY_ENABLED_ALL(s) | UsageFlag(kEnabled##s) | UsageFlag(kEnabled##s##Read)
+#define REENTRY_ENABLED_ALL(s) \
+  | UsageFlag(kEnabled##s) | UsageFlag(kEnabled##s##Read)
     REENTRY_LOCKDEP_STATES(REENTRY_ENABLED_ALL)
 #undef REENTRY_ENABLED_ALL
     ;
@@ -69,7 +71,8 @@ inline constexpr UsageMask kIrqWrite = 0
 #undef REENTRY_IRQ_WRITE
     ;
 // LOCKF_IRQ_READ: the read irq bits of both directions.
-inline constexpr UsageMask kIrqRead = (kUsedInIrqAll | kEnabledIrqAll) & ~kIrqWrite;
+inline constexpr UsageMask kIrqRead =
+    (kUsedInIrqAll | kEnabledIrqAll) & ~kIrqWrite;
 
 // "IN-HARDIRQ-W", "HARDIRQ-ON-R", "INITIAL USE", "IN-NMI".
 const char* UsageString(int bit);

@@ -42,8 +42,9 @@ void Appendf(std::string* s, const char* fmt, ...) {
 }
 
 const char* ContextOf(uint8_t c) {
-  return c < ctx::kNumContextKinds ? ctx::ContextName(static_cast<ContextKind>(c))
-                                   : "?";
+  return c < ctx::kNumContextKinds
+             ? ctx::ContextName(static_cast<ContextKind>(c))
+             : "?";
 }
 const char* ContextUpperOf(uint8_t c) {
   return c < ctx::kNumContextKinds
@@ -334,8 +335,8 @@ class Body {
     const bool he = l != nullptr && !(l->flags & kFindingLockHardirqsOff);
     const bool se = l != nullptr && !(l->flags & kFindingLockSoftirqsOff);
     char buf[64];
-    snprintf(buf, sizeof(buf), "[HC%d[%d]:SC%d[%d]:HE%d:SE%d]", hc, hc, sc,
-             sc, he, se);
+    snprintf(buf, sizeof(buf), "[HC%d[%d]:SC%d[%d]:HE%d:SE%d]", hc, hc, sc, sc,
+             he, se);
     return buf;
   }
 
@@ -381,14 +382,15 @@ class Body {
         a != nullptr && h != nullptr && a->context != h->context;
     out_ += "  " + (h ? Lk(*h) : std::string("lock(?);")) + "\n";
     if (interrupt) {
-      out_ += "  <Interrupt>\n    " + (a ? Lk(*a) : std::string("lock(?);")) +
-              "\n";
+      out_ +=
+          "  <Interrupt>\n    " + (a ? Lk(*a) : std::string("lock(?);")) + "\n";
     } else {
       out_ += "  " + (a ? Lk(*a) : std::string("lock(?);")) + "\n";
     }
     out_ += "\n *** DEADLOCK ***\n\n";
     const bool same_instance = std::strncmp(f_.detail, "AA:", 3) == 0;
-    if (!same_instance) out_ += " May be due to missing lock nesting notation\n\n";
+    if (!same_instance)
+      out_ += " May be due to missing lock nesting notation\n\n";
     Detail();
     HeldList();
     Backtrace();
@@ -509,8 +511,9 @@ class Body {
       Appendf(&out_, "  (that usage: %s [%s])\n", Where(*other).c_str(),
               CpuCtx(*other).c_str());
     }
-    out_ += "\n\nand interrupts could create inverse lock ordering between "
-            "them.\n\n";
+    out_ +=
+        "\n\nand interrupts could create inverse lock ordering between "
+        "them.\n\n";
     out_ += "\nother info that might help us debug this:\n";
     std::string safe, unsafe, mid;
     if (forwards) {
@@ -539,8 +542,8 @@ class Body {
     const FindingLock* a = Role(LockRole::kAcquiring);
     const FindingLock* u = Role(LockRole::kUsage);
     const std::vector<std::string> lines = DetailLines();
-    out_ += (lines.empty() ? std::string("inconsistent usage.") : lines[0]) +
-            "\n";
+    out_ +=
+        (lines.empty() ? std::string("inconsistent usage.") : lines[0]) + "\n";
     Appendf(&out_, "%s %s takes:\n", Me().c_str(),
             lines.size() > 1 ? lines[1].c_str() : IrqState(a).c_str());
     out_ += Lock(a);
@@ -598,11 +601,11 @@ class Body {
 
   void HeldFreed() {
     const FindingLock* a = Role(LockRole::kAcquiring);
-    Appendf(&out_, "%s is %s memory of %s, with a lock still held there!\n",
-            Me().c_str(),
-            f_.kind == FindingKind::kHeldLockFreed ? "freeing"
-                                                   : "re-initializing",
-            Cls(a).c_str());
+    Appendf(
+        &out_, "%s is %s memory of %s, with a lock still held there!\n",
+        Me().c_str(),
+        f_.kind == FindingKind::kHeldLockFreed ? "freeing" : "re-initializing",
+        Cls(a).c_str());
     out_ += Lock(a);
     HeldList();
     Detail();

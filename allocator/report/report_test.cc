@@ -86,8 +86,8 @@ std::string Read(const std::string& path) {
 
 // Compares title + summary + report of f with testdata/<name>.txt.
 void Golden(const std::string& name, const Finding& f, const ReportInput& in) {
-  const std::string text = "title: " + Title(f) + "\nsummary: " +
-                           FormatFindingSummary(f) + "\n\n" +
+  const std::string text = "title: " + Title(f) +
+                           "\nsummary: " + FormatFindingSummary(f) + "\n\n" +
                            FormatReport(f, in);
   const std::string path =
       std::string(REENTRY_REPORT_TESTDATA) + "/" + name + ".txt";
@@ -116,11 +116,11 @@ TEST(ReportTest, RecursiveLockingSameContext) {
   spin_lock(a2, "steal_suitable_fallback");
   spin_unlock(a2);
   spin_unlock_irqrestore(a1, f);
-  Golden("recursive_locking",
-         env.Get(FindingKind::kRecursiveLocking),
-         Input(env.config, "lock(A, spinlock_t, \"&zone->lock\")\n"
-                           "lock(B, spinlock_t, \"&zone->lock\")\n"
-                           "spin_lock_irqsave(A)\nspin_lock(B)\n"));
+  Golden("recursive_locking", env.Get(FindingKind::kRecursiveLocking),
+         Input(env.config,
+               "lock(A, spinlock_t, \"&zone->lock\")\n"
+               "lock(B, spinlock_t, \"&zone->lock\")\n"
+               "spin_lock_irqsave(A)\nspin_lock(B)\n"));
 }
 
 TEST(ReportTest, RecursiveLockingFromInterrupt) {
@@ -134,8 +134,8 @@ TEST(ReportTest, RecursiveLockingFromInterrupt) {
   ReportInput in = Input(env.config, "");
   in.trace_lines = {"#3 cpu0 task spin_lock(A)", "#6 cpu0 hardirq fires",
                     "#7 cpu0 hardirq spin_lock_irqsave(A)"};
-  Golden("recursive_locking_interrupt",
-         env.Get(FindingKind::kRecursiveLocking), in);
+  Golden("recursive_locking_interrupt", env.Get(FindingKind::kRecursiveLocking),
+         in);
 }
 
 TEST(ReportTest, CircularDependency) {
@@ -354,8 +354,9 @@ TEST(ReportTest, TitleSubstitutesAndDefaults) {
   f.kind = FindingKind::kIrqSafeToUnsafe;
   f.context_name = "SOFTIRQ";
   EXPECT_EQ(Title(f), "possible deadlock in unknown");
-  EXPECT_EQ(Banner(f), "WARNING: SOFTIRQ-safe -> SOFTIRQ-unsafe lock order "
-                       "detected");
+  EXPECT_EQ(Banner(f),
+            "WARNING: SOFTIRQ-safe -> SOFTIRQ-unsafe lock order "
+            "detected");
   f.kind = FindingKind::kLockHeldAtContextExit;
   f.context_name = nullptr;
   f.context = static_cast<uint8_t>(ContextKind::kHardirq);
