@@ -44,7 +44,9 @@ enum class WaitType : uint8_t {
 const char* WaitTypeName(WaitType w);
 
 // X(enumerator, kernel type name, family word for reports, wait type)
-// lockdep_map: a pseudo-lock (fs_reclaim, console_owner, ...).
+// lockdep_map: a pseudo-lock (fs_reclaim, console_owner, ...); like the
+// kernel's STATIC_LOCKDEP_MAP_INIT maps it has no wait type (LD_WAIT_INV: not
+// checked) unless one is given when it is registered.
 #define REENTRY_LOCK_TYPES(X)                                   \
   X(kRawSpinlock, "raw_spinlock_t", "spinlock", kWaitSpin)      \
   X(kSpinlock, "spinlock_t", "spinlock", kWaitConfig)           \
@@ -54,7 +56,7 @@ const char* WaitTypeName(WaitType w);
   X(kSeqcount, "seqcount_t", "seqcount", kWaitSpin)             \
   X(kSeqlock, "seqlock_t", "seqlock", kWaitConfig)              \
   X(kMutex, "mutex", "mutex", kWaitSleep)                       \
-  X(kLockdepMap, "lockdep_map", "lock", kWaitSleep)
+  X(kLockdepMap, "lockdep_map", "lock", kWaitInv)
 
 enum class LockType : uint8_t {
 #define REENTRY_LOCK_TYPE_ENUM(e, name, family, wait) e,
