@@ -686,6 +686,23 @@ TEST(LockdepTest, RtSpinlockUnderRawIsInvalid) {
   EXPECT_TRUE(env.has(FindingKind::kInvalidWaitContext)) << env.kinds();
 }
 
+TEST(LockdepTest, LockdepMapsAreNotWaitChecked) {
+  // fs_reclaim is a STATIC_LOCKDEP_MAP_INIT map: LD_WAIT_INV, never checked
+  // (GFP_KERNEL in atomic context is reported as an allocation/sleep bug).
+  Env env;
+  Spinlock a(env.kernel, "A");
+  LockdepMap fs(env.kernel, "fs_reclaim");
+  LockdepMap sleepy(env.kernel, "dma_fence_map", ctx::WaitType::kWaitSleep);
+  spin_lock(a);
+  lock_map_acquire(fs);
+  lock_map_release(fs);
+  EXPECT_EQ(env.size(), 0u) << env.kinds();
+  lock_map_acquire(sleepy);  // a map given LD_WAIT_SLEEP is checked
+  lock_map_release(sleepy);
+  spin_unlock(a);
+  EXPECT_TRUE(env.has(FindingKind::kInvalidWaitContext)) << env.kinds();
+}
+
 TEST(LockdepTest, MutexInSoftirqIsInvalidWaitContext) {
   Env env;
   Mutex m(env.kernel, "M");
