@@ -83,8 +83,8 @@ int main(int argc, char** argv) {
     const std::string arg = argv[i];
     if (arg.rfind("--repeat=", 0) == 0) {
       repeat = atoi(arg.c_str() + 9);
-      if (repeat < 1 || repeat > 1000) {
-        fprintf(stderr, "%s: --repeat must be 1..1000, got '%s'\n", self,
+      if (repeat < 1 || repeat > 1000000) {
+        fprintf(stderr, "%s: --repeat must be 1..1000000, got '%s'\n", self,
                 arg.c_str() + 9);
         return 2;
       }

@@ -256,7 +256,7 @@ Triaged TriageInProcess(TargetId target, const prog::Program& prepared,
   Triaged t;
   t.ok = true;
   t.prepared_text = prog::ProgramToText(prepared);
-  const Verdict v = Evaluate(target, prepared, options, ex, /*trace=*/true);
+  const RunVerdict v = Evaluate(target, prepared, options, ex, /*trace=*/true);
   t.crash = v.crash;
   t.problems = v.problems;
   t.detail = v.detail;

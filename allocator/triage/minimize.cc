@@ -541,7 +541,7 @@ bool ReproducesTitle(TargetId target, const prog::Program& p,
     }
     return false;
   }
-  const Verdict v = Evaluate(target, p, replay, ex);
+  const RunVerdict v = Evaluate(target, p, replay, ex);
   for (const Problem& pr : v.problems) {
     if (pr.title == title) return true;
   }

@@ -70,7 +70,7 @@ PipelineResult RunPipeline(TargetId target, const prog::Program& prepared,
     exec::Executor ex;
     const Triaged t = TriageInProcess(target, repro, ReplayOptions(options), ex);
     // The report of the problem with this title.
-    const Verdict v = Evaluate(target, repro, ReplayOptions(options), ex, true);
+    const RunVerdict v = Evaluate(target, repro, ReplayOptions(options), ex, true);
     report::ReportInput in;
     in.config = v.result.config;
     in.bugs = v.result.bugs;

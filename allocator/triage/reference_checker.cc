@@ -185,6 +185,28 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
     return it->second;
   };
 
+  // Acquisitions the checker rejected (wait context, irq usage, recursion):
+  // like the kernel's lockdep, it adds no dependency for them, so strict
+  // edges into their classes are not expected to be reported.
+  // (For the self check, the recursion report itself does not count.)
+  std::set<std::string> rejected, rejected_for_self;
+  for (const Finding& f : r.findings) {
+    if (f.kind == FindingKind::kCircularDependency) continue;
+    if (FindingVerdict(f.kind) != Verdict::kAA &&
+        FindingVerdict(f.kind) != Verdict::kIrqInv &&
+        FindingVerdict(f.kind) != Verdict::kWaitCtx &&
+        FindingVerdict(f.kind) != Verdict::kABBA) {
+      continue;
+    }
+    for (const FindingLock& l : f.locks) {
+      if (l.role != LockRole::kAcquiring) continue;
+      rejected.insert(l.name);
+      if (f.kind != FindingKind::kRecursiveLocking) {
+        rejected_for_self.insert(l.name);
+      }
+    }
+  }
+
   // Ops the interpreter could not run.
   std::set<std::pair<int, uint32_t>> skipped;
   for (const exec::TraceEntry& e : r.trace) {
@@ -244,17 +266,54 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
       continue;
     }
 
-    ++out.acquisitions;
     const int node = node_of(lock, call->subclass);
     const bool exclusive = act == Act::kExclusive || act == Act::kTry;
     const bool is_try = act == Act::kTry || act == Act::kTryRead;
+    bool certain = !is_try;
+    if (is_try) {
+      // What the trace cannot say, the lock state often can: a trylock of
+      // an instance this vCPU holds fails (on SMP), one nobody holds wins,
+      // and on UP every trylock wins.
+      const bool per_cpu = p.locks[lock].type == ctx::LockType::kLocalLock ||
+                           p.locks[lock].type == ctx::LockType::kLocalTrylock;
+      bool mine = false, anyone = false, writer = false;
+      for (const auto& [cpu, cpu_frames] : held) {
+        if (per_cpu && cpu != e.cpu) continue;
+        for (const auto& fr : cpu_frames) {
+          for (const Held& h : fr) {
+            if (h.lock != lock) continue;
+            anyone = true;
+            writer |= h.exclusive;
+            if (cpu == e.cpu && h.certain) mine = true;
+          }
+        }
+      }
+      const ctx::LockType type = p.locks[lock].type;
+      const bool spin_family = type == ctx::LockType::kRawSpinlock ||
+                               type == ctx::LockType::kSpinlock ||
+                               type == ctx::LockType::kRwlock;
+      if ((!p.config.smp && spin_family) || !anyone ||
+          (act == Act::kTryRead && !writer)) {
+        certain = true;
+      } else if (mine && (act == Act::kTry || writer)) {
+        continue;  // fails: nothing is acquired
+      }
+    }
+    ++out.acquisitions;
 
     // Self nesting: the class is already held somewhere on this vCPU.
+    const prog::LockDecl& decl = p.locks[lock];
+    const std::string& cls_name =
+        decl.class_name.empty() ? decl.name : decl.class_name;
     for (const auto& fr : frames) {
       for (const Held& h : fr) {
+        // The same instance (any subclass) counts too: lockdep's definite
+        // same-CPU reentry rule looks at instances.
+        if (h.lock == lock) out.loose_self = true;
         if (h.node != node) continue;
         out.loose_self = true;
-        if (act == Act::kExclusive && h.exclusive && h.certain) {
+        if (act == Act::kExclusive && h.exclusive && h.certain &&
+            !rejected_for_self.count(cls_name)) {
           if (!out.strict_self) {
             out.strict_self_text = node_names[node] + " acquired while held";
           }
@@ -263,15 +322,16 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
       }
     }
     // Dependencies within the frame.
+    const bool was_rejected = rejected.count(cls_name) != 0;
     for (const Held& h : frame) {
       if (h.node == node) continue;
       loose.Add(h.node, node);
-      if (act == Act::kExclusive && h.exclusive && h.certain) {
+      if (act == Act::kExclusive && h.exclusive && h.certain && !was_rejected) {
         strict.Add(h.node, node);
       }
     }
     if (act == Act::kTransient) continue;
-    frame.push_back(Held{node, lock, exclusive, !is_try});
+    frame.push_back(Held{node, lock, exclusive, certain});
     if (frame.size() > kMaxStack) {
       out.comparable = false;
       out.why_not = "lock stack deeper than the reference models";

@@ -19,7 +19,7 @@ std::string Trim(std::string s) {
 
 // A fingerprint of a verdict: every finding (kind, cause, cpu, op) and the
 // crash titles, so two runs can be compared exactly.
-std::string Fingerprint(const Verdict& v) {
+std::string Fingerprint(const RunVerdict& v) {
   std::string out;
   for (const Finding& f : v.result.findings) {
     out += std::string(FindingKindName(f.kind)) + ":" + std::to_string(f.cause) +
@@ -113,7 +113,7 @@ bool CheckRegressionFile(TargetId target, const std::string& path, int runs,
     std::string first;
     for (int r = 0; r < std::max(runs, 1); ++r) {
       exec::Executor fresh;
-      const Verdict v =
+      const RunVerdict v =
           Evaluate(target, prepared, o, r % 2 == 0 ? shared : fresh);
       const std::string fp = Fingerprint(v);
       if (r == 0) {

@@ -97,7 +97,7 @@ uint32_t PreorderIndex(const Program& p, int pos) {
   return index;
 }
 
-std::vector<std::string> Titles(const Verdict& v) {
+std::vector<std::string> Titles(const RunVerdict& v) {
   std::vector<std::string> out;
   for (const Problem& p : v.problems) out.push_back(p.title);
   return out;
@@ -201,7 +201,7 @@ SweepResult Sweep(TargetId target, const Program& prepared,
           probe_at[first + static_cast<uint32_t>(i)] = batch[i];
         }
         ++out.runs;
-        const Verdict v =
+        const RunVerdict v =
             Evaluate(target, PrepareProgram(target, probe, replay), replay, ex,
                      /*trace=*/true);
         std::set<ctx::PointId> fired;
@@ -257,7 +257,7 @@ SweepResult Sweep(TargetId target, const Program& prepared,
           PreorderIndex(p, pos + static_cast<int>(h.setup.size()));
       const Program prepared_p = PrepareProgram(target, p, replay);
       ++out.runs;
-      const Verdict v = Evaluate(target, prepared_p, replay, ex, true);
+      const RunVerdict v = Evaluate(target, prepared_p, replay, ex, true);
       SweepRow row;
       row.at = at;
       row.handler = h.name;

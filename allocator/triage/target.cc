@@ -29,11 +29,11 @@ bool IsLockdepKind(FindingKind k) {
   }
 }
 
-// A deadlock the executor saw happen (not a prediction).
+// A deadlock between vCPUs the executor saw happen (not a prediction). A
+// vCPU spinning on a lock it holds itself is reported by the lock layer
+// (kLockRecursion) whatever lockdep says, so it is not asked of lockdep.
 bool IsRealDeadlock(const Finding& f) {
   switch (f.kind) {
-    case FindingKind::kLockRecursion:
-      return true;
     case FindingKind::kWaitCycle:
       // Only a true cycle, not "held by a vCPU with no more work".
       return std::string_view(f.detail).find("each vCPU in the cycle") !=
@@ -43,7 +43,7 @@ bool IsRealDeadlock(const Finding& f) {
   }
 }
 
-void AddFindingProblem(Verdict& v, const TargetOptions& o, size_t index) {
+void AddFindingProblem(RunVerdict& v, const TargetOptions& o, size_t index) {
   const Finding& f = v.result.findings[index];
   std::string title = report::Title(f);
   if (!o.only_titles.empty() && !o.only_titles.count(title)) {
@@ -58,7 +58,7 @@ void AddFindingProblem(Verdict& v, const TargetOptions& o, size_t index) {
                                static_cast<int>(index)});
 }
 
-void AddSyntheticProblem(Verdict& v, const TargetOptions& o,
+void AddSyntheticProblem(RunVerdict& v, const TargetOptions& o,
                          std::string title, std::string summary) {
   if (!o.only_titles.empty() && !o.only_titles.count(title)) {
     v.ignored_titles.push_back(std::move(title));
@@ -68,7 +68,7 @@ void AddSyntheticProblem(Verdict& v, const TargetOptions& o,
 }
 
 // main: every bug is a crash.
-void JudgeMain(Verdict& v, const TargetOptions& o) {
+void JudgeMain(RunVerdict& v, const TargetOptions& o) {
   for (size_t i = 0; i < v.result.findings.size(); ++i) {
     if (FindingSeverity(v.result.findings[i].kind) == Severity::kBug) {
       AddFindingProblem(v, o, i);
@@ -84,7 +84,7 @@ bool IsGfpCallerMistake(FindingKind k) {
          k == FindingKind::kSleepInAtomic;
 }
 
-void JudgeGfp(Verdict& v, const TargetOptions& o) {
+void JudgeGfp(RunVerdict& v, const TargetOptions& o) {
   const FindingList& list = v.result.findings;
   for (size_t i = 0; i < list.size(); ++i) {
     const Finding& f = list[i];
@@ -101,16 +101,27 @@ void JudgeGfp(Verdict& v, const TargetOptions& o) {
   }
 }
 
-void JudgeChecker(Verdict& v, const TargetOptions& o,
+void JudgeChecker(RunVerdict& v, const TargetOptions& o,
                   const prog::Program& p) {
   const FindingList& list = v.result.findings;
-  // C: a deadlock that really happened must have been predicted.
-  bool real = false, predicted = false;
+  // C: a deadlock that really happened must have been predicted (unless the
+  // program broke the locking rules first: then anything may follow).
+  bool real = false, predicted = false, misuse = false;
   for (const Finding& f : list) {
     real |= IsRealDeadlock(f);
     predicted |= IsLockdepKind(f.kind);
+    misuse |= FindingVerdict(f.kind) == ::reentry::Verdict::kMisuse;
   }
-  if (real && !predicted) {
+  // lockdep trusts spin_lock_nested annotations (as the kernel's does): a
+  // deadlock they hide is not a checker bug.
+  bool nested = false;
+  for (size_t i = 0; i < prog::CountOps(p.ops); ++i) {
+    const prog::Op* op = prog::OpAt(p, i);
+    if (const auto* c = std::get_if<prog::LockCall>(&op->v)) {
+      nested |= c->verb == prog::LockVerb::kSpinLockNested && c->subclass != 0;
+    }
+  }
+  if (real && !predicted && !misuse && !nested) {
     AddSyntheticProblem(v, o, "checker: real deadlock not reported",
                         "the executor deadlocked but the checker reported "
                         "no lock-order, irq-safety or wait-context problem");
@@ -192,10 +203,10 @@ exec::RunOptions TargetRunOptions(TargetId target, bool trace) {
   return o;
 }
 
-Verdict Evaluate(TargetId target, const prog::Program& prepared,
+RunVerdict Evaluate(TargetId target, const prog::Program& prepared,
                  const TargetOptions& options, exec::Executor& executor,
                  bool trace) {
-  Verdict v;
+  RunVerdict v;
   if (target == TargetId::kDecoder) {
     const std::string bytes = prog::EncodeProgram(prepared);
     prog::ProgramRoundTripOracle(
@@ -220,7 +231,7 @@ Verdict Evaluate(TargetId target, const prog::Program& prepared,
   return v;
 }
 
-std::string CrashMessage(TargetId target, const Verdict& v) {
+std::string CrashMessage(TargetId target, const RunVerdict& v) {
   std::string out;
   for (const Problem& p : v.problems) {
     out += "reentry: " + TargetBinaryName(target) + " found: " + p.summary +
@@ -265,7 +276,7 @@ int FuzzOneInput(TargetId target, const uint8_t* data, size_t size) {
     return prog::ProgramRoundTripOracle(data, size);
   }
   const prog::Program p = PrepareInput(target, data, size, o);
-  const Verdict v = Evaluate(target, p, o, GlobalExecutor());
+  const RunVerdict v = Evaluate(target, p, o, GlobalExecutor());
   if (v.crash) {
     const std::string msg = CrashMessage(target, v);
     fputs(msg.c_str(), stderr);

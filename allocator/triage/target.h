@@ -4,7 +4,7 @@
 // Prepare/Evaluate so a crash input means the same thing everywhere.
 //
 //   bytes --DecodeProgram--> program --Prepare(target, options)--> program'
-//         --Executor::Run--> RunResult --Judge(target)--> Verdict
+//         --Executor::Run--> RunResult --Judge(target)--> RunVerdict
 //
 // Prepare applies the campaign configuration (target_options.h) and the
 // target's input discipline (discipline.h); program' is what the target
@@ -28,10 +28,10 @@ namespace reentry::triage {
 struct Problem {
   std::string title;    // dedup key: "possible deadlock in rmqueue_bulk"
   std::string summary;  // one line: "[AA] possible deadlock in ... (cpu0 ...)"
-  int finding = -1;     // index into Verdict::result.findings, or -1
+  int finding = -1;     // index into RunVerdict::result.findings, or -1
 };
 
-struct Verdict {
+struct RunVerdict {
   bool crash = false;             // the target aborts on this input
   std::vector<Problem> problems;  // crash-worthy, in report order
   std::vector<std::string> ignored_titles;  // bugs filtered by only_titles
@@ -51,13 +51,13 @@ exec::RunOptions TargetRunOptions(TargetId target, bool trace);
 // Runs a prepared program as the target does and judges the result. For the
 // decoder target, the round-trip oracle runs on EncodeProgram(p) and a
 // failure aborts the process (use EvaluateIsolated to survive it).
-Verdict Evaluate(TargetId target, const prog::Program& prepared,
+RunVerdict Evaluate(TargetId target, const prog::Program& prepared,
                  const TargetOptions& options, exec::Executor& executor,
                  bool trace = false);
 
 // The message a target prints before aborting: one block per problem
 // ("reentry: <target>_fuzzer found: <summary>\n  title: <title>").
-std::string CrashMessage(TargetId target, const Verdict& v);
+std::string CrashMessage(TargetId target, const RunVerdict& v);
 
 // --- The body of the fuzz binaries. ---
 
