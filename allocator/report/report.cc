@@ -140,8 +140,12 @@ std::string UnlockVerb(const FindingLock& l) {
 std::string Where(const FindingLock& l, bool release = false) {
   std::string s;
   if (l.op_index != kNoOp) Appendf(&s, "op #%u: ", l.op_index);
-  s += release ? UnlockVerb(l) : Verb(l);
-  if (l.function != nullptr) Appendf(&s, " in %s", l.function);
+  const std::string verb = release ? UnlockVerb(l) : Verb(l);
+  s += verb;
+  // A program's own lock op is its own function ("spin_lock in spin_lock").
+  if (l.function != nullptr && verb != l.function) {
+    Appendf(&s, " in %s", l.function);
+  }
   return s;
 }
 
