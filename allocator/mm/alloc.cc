@@ -209,6 +209,7 @@ bool Mm::__need_reclaim(gfp_t gfp_mask) {
 
 // kernel: mm/page_alloc.c fs_reclaim_acquire()
 void Mm::fs_reclaim_acquire(gfp_t gfp_mask) {
+  if (!kernel_.observed()) return;  // a lockdep annotation, nothing else
   gfp_mask = current_gfp_context(gfp_mask);
   if (__need_reclaim(gfp_mask) && (gfp_mask & __GFP_FS)) {
     locks::lock_map_acquire(fs_reclaim_map_, "fs_reclaim_acquire");
@@ -217,6 +218,7 @@ void Mm::fs_reclaim_acquire(gfp_t gfp_mask) {
 
 // kernel: mm/page_alloc.c fs_reclaim_release()
 void Mm::fs_reclaim_release(gfp_t gfp_mask) {
+  if (!kernel_.observed()) return;
   gfp_mask = current_gfp_context(gfp_mask);
   if (__need_reclaim(gfp_mask) && (gfp_mask & __GFP_FS)) {
     locks::lock_map_release(fs_reclaim_map_, "fs_reclaim_release");
@@ -325,7 +327,9 @@ Page* Mm::get_page_from_freelist(gfp_t gfp_mask, unsigned order,
     const bool no_fallback = alloc_flags & ALLOC_NOFRAGMENT;
     for (int i = 0; i < ac->nr_zones; ++i) {
       Zone* zone = ac->zonelist[i];
-      cond_accept_memory(zone, order, alloc_flags);
+      if (zone->vm_stat[NR_UNACCEPTED].load() > 0) {
+        cond_accept_memory(zone, order, alloc_flags);
+      }
       for (;;) {  // try_this_zone
         const unsigned long mark =
             wmark_pages(zone, alloc_flags & ALLOC_WMARK_MASK);
@@ -337,7 +341,7 @@ Page* Mm::get_page_from_freelist(gfp_t gfp_mask, unsigned order,
         Page* page = rmqueue(ac->zonelist[0], zone, order, gfp_mask,
                              alloc_flags, ac->migratetype);
         if (page) {
-          ctx::injection_point(PointId::kPostAllocHook);
+          inject(PointId::kPostAllocHook);
           prep_new_page(page, order, gfp_mask, alloc_flags);
           // A high-order atomic allocation may reserve its pageblock.
           if (alloc_flags & ALLOC_HIGHATOMIC) {
@@ -414,7 +418,7 @@ Page* Mm::__alloc_frozen_pages_noprof(gfp_t gfp, unsigned order,
 // kernel: include/linux/gfp.h alloc_pages() -> alloc_pages_noprof(), v6.18
 Page* Mm::alloc_pages(gfp_t gfp, unsigned order) {
   REENTRY_KFUNC();
-  ctx::injection_point(PointId::kAllocEntry);
+  inject(PointId::kAllocEntry);
   bool fail;
   gfp = CheckGfpMisuse(gfp, order, false, &fail);
   if (fail) return nullptr;
@@ -467,7 +471,7 @@ Page* Mm::alloc_pages_nolock(gfp_t gfp_flags, int nid, unsigned order) {
   Cpu& cpu = ctx::this_cpu();
   if (V2(kernel_)) return try_alloc_pages(gfp_flags, order);
   nolock_enter(cpu, "alloc_pages_nolock");
-  ctx::injection_point(PointId::kAllocNolockEntry);
+  inject(PointId::kAllocNolockEntry);
   Page* page = AllocNolockCommon(gfp_flags, order, false);
   nolock_exit(cpu, "alloc_pages_nolock");
   return page;
@@ -478,7 +482,7 @@ Page* Mm::alloc_pages_nolock(gfp_t gfp_flags, int nid, unsigned order) {
 // take the normal GFP_NOWAIT path; everybody else __GFP_TRYLOCK.
 Page* Mm::try_alloc_pages(gfp_t gfp_flags, unsigned order) {
   REENTRY_KFUNC();
-  ctx::injection_point(PointId::kAllocNolockEntry);
+  inject(PointId::kAllocNolockEntry);
   const gfp_t account = gfp_flags & __GFP_ACCOUNT;
   if (gfp_flags & ~__GFP_ACCOUNT) {
     GfpWarn("try_alloc_pages", gfp_flags, order,

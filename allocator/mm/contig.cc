@@ -125,7 +125,7 @@ int Mm::set_migratetype_isolate(Page* page, bool mem_offline,
   Zone* zone = page_zone(page);
   IrqFlags flags =
       locks::spin_lock_irqsave(zone->lock, "set_migratetype_isolate");
-  ctx::injection_point(PointId::kSetMigratetypeIsolateZoneLocked);
+  inject(PointId::kSetMigratetypeIsolateZoneLocked);
   const unsigned long pfn = page_to_pfn(page);
   if (get_pfnblock_migratetype(page, pfn) == MIGRATE_ISOLATE) {
     locks::spin_unlock_irqrestore(zone->lock, flags, "set_migratetype_isolate");
@@ -361,7 +361,7 @@ int Mm::alloc_contig_range(unsigned long start, unsigned long end, gfp_t gfp) {
   int ret = start_isolate_page_range(istart, iend, false);
   if (ret) return ret;
   drain_all_pages(zone);
-  ctx::injection_point(PointId::kAllocContigIsolated);
+  inject(PointId::kAllocContigIsolated);
   ret = __alloc_contig_migrate_range(start, end);
   if (ret == 0) {
     // Deferred nolock frees in the range sit on the llist until the next
@@ -407,7 +407,7 @@ Page* Mm::cma_alloc(unsigned long count, unsigned align, bool no_warn) {
   int busy_retries = 0;
   for (;;) {
     locks::spin_lock_irq(cma_->lock, "cma_range_alloc");
-    ctx::injection_point(PointId::kCmaLocked);
+    inject(PointId::kCmaLocked);
     unsigned long bitmap_no = cma_->count;
     for (unsigned long b = (start + mask) & ~mask; b + count <= cma_->count;
          b = (b + 1 + mask) & ~mask) {
@@ -429,7 +429,7 @@ Page* Mm::cma_alloc(unsigned long count, unsigned align, bool no_warn) {
     locks::spin_unlock_irq(cma_->lock, "cma_range_alloc");
     const unsigned long pfn = cma_->base_pfn + bitmap_no;
     locks::mutex_lock(cma_->alloc_mutex, "cma_range_alloc");
-    ctx::injection_point(PointId::kCmaAllocLocked);
+    inject(PointId::kCmaAllocLocked);
     const int ret = alloc_contig_range(
         pfn, pfn + count, GFP_KERNEL | (no_warn ? __GFP_NOWARN : 0));
     locks::mutex_unlock(cma_->alloc_mutex, "cma_range_alloc");
@@ -443,7 +443,7 @@ Page* Mm::cma_alloc(unsigned long count, unsigned align, bool no_warn) {
     cma_clear_bitmap(pfn, count);
     if (ret != -kEBUSY) break;
     ++st().cma_busy;
-    ctx::injection_point(PointId::kCmaBusyRetry);
+    inject(PointId::kCmaBusyRetry);
     if (bug(BugId::kBz30)) {
       // "mm: cma: indefinitely retry allocations in cma_alloc": msleep(100)
       // and the same area again, until it works.
@@ -578,7 +578,7 @@ int Mm::offline_pages(unsigned long start_pfn, unsigned long nr_pages) {
         ret = -kEINTR;
         break;
       }
-      ctx::injection_point(PointId::kOfflinePagesMigrate);
+      inject(PointId::kOfflinePagesMigrate);
       bool found;
       migrate_pages_range(start_pfn, end_pfn, &found);
       ret = test_pages_isolated(start_pfn, end_pfn);
@@ -631,7 +631,7 @@ int Mm::online_pages(unsigned long pfn, unsigned long nr_pages) {
   REENTRY_KFUNC();
   Zone* zone = page_zone(pfn_to_page(pfn));
   mem_hotplug_begin();
-  ctx::injection_point(PointId::kOnlinePagesHotplugLocked);
+  inject(PointId::kOnlinePagesHotplugLocked);
   const bool need_zonelists_rebuild = zone->managed_pages.load() == 0;
   for (unsigned long p = pfn; p < pfn + nr_pages; p += pageblock_nr_pages()) {
     Page* page = pfn_to_page(p);

@@ -52,7 +52,7 @@ void Mm::printk(const char* text) {
   locks::lock_map_acquire(console_owner_, "console_unlock");
   IrqFlags flags =
       locks::spin_lock_irqsave(*port_lock_, "serial8250_console_write");
-  ctx::injection_point(PointId::kPrintkConsoleLocked);
+  inject(PointId::kPrintkConsoleLocked);
   locks::spin_unlock_irqrestore(*port_lock_, flags, "serial8250_console_write");
   locks::lock_map_release(console_owner_, "console_unlock");
   ctx::local_irq_restore(irq);
@@ -154,7 +154,7 @@ uint32_t Mm::stack_depot_save(const char* const* entries, unsigned nr_entries,
   }
   if (locked) {
     printk_deferred_enter();
-    ctx::injection_point(PointId::kStackDepotPoolLocked);
+    inject(PointId::kStackDepotPoolLocked);
     found = find_stack(bucket, entries, nr_entries, hash);
     if (!found) {
       StackRecord* n = depot_alloc_stack(entries, nr_entries, hash, &prealloc);
@@ -210,7 +210,7 @@ void Mm::add_stack_record_to_list(StackRecord* stack_record, gfp_t gfp_mask) {
   // kmalloc(gfp_nested_mask(gfp_mask)) of the list node: not modelled.
   IrqFlags flags =
       locks::spin_lock_irqsave(stack_list_lock_, "add_stack_record_to_list");
-  ctx::injection_point(PointId::kStackListLocked);
+  inject(PointId::kStackListLocked);
   constexpr int kMax = kDepotMaxPools * kDepotRecordsPerPool;
   if (stack_list_len_ < kMax) stack_list_[stack_list_len_++] = stack_record;
   locks::spin_unlock_irqrestore(stack_list_lock_, flags,
@@ -312,7 +312,7 @@ void Mm::accept_memory(unsigned long start_pfn, unsigned long nr) {
   REENTRY_KFUNC();
   IrqFlags flags =
       locks::spin_lock_irqsave(unaccepted_memory_lock_, "accept_memory");
-  ctx::injection_point(PointId::kUnacceptedLocked);
+  inject(PointId::kUnacceptedLocked);
   locks::spin_unlock_irqrestore(unaccepted_memory_lock_, flags,
                                 "accept_memory");
 }
@@ -339,7 +339,7 @@ bool Mm::try_to_accept_memory_one(Zone* zone) {
   REENTRY_KFUNC();
   IrqFlags flags =
       locks::spin_lock_irqsave(zone->lock, "try_to_accept_memory_one");
-  ctx::injection_point(PointId::kAcceptMemoryZoneLocked);
+  inject(PointId::kAcceptMemoryZoneLocked);
   if (list_empty(&zone->unaccepted_pages)) {
     locks::spin_unlock_irqrestore(zone->lock, flags,
                                   "try_to_accept_memory_one");
@@ -406,7 +406,7 @@ bool Mm::consume_stock(unsigned nr_pages, gfp_t gfp_mask) {
                                            "consume_stock")) {
     return false;
   }
-  ctx::injection_point(PointId::kConsumeStockLocked);
+  inject(PointId::kConsumeStockLocked);
   MemcgStockPcp& stock = memcg_stock_[ctx::smp_processor_id()];
   bool ret = false;
   if (stock.cached && stock.nr_pages >= nr_pages) {
@@ -431,7 +431,7 @@ void Mm::refill_stock(unsigned nr_pages) {
     page_counter_uncharge(nr_pages);
     return;
   }
-  ctx::injection_point(PointId::kRefillStockLocked);
+  inject(PointId::kRefillStockLocked);
   MemcgStockPcp& stock = memcg_stock_[ctx::smp_processor_id()];
   stock.cached = true;
   stock.nr_pages += nr_pages;
@@ -446,7 +446,7 @@ void Mm::refill_stock(unsigned nr_pages) {
 // progress, no memcg OOM: a blocking charge over the limit fails)
 int Mm::try_charge_memcg(gfp_t gfp_mask, unsigned nr_pages) {
   REENTRY_KFUNC();
-  ctx::injection_point(PointId::kTryChargeEntry);
+  inject(PointId::kTryChargeEntry);
   const bool allow_spinning = gfpflags_allow_spinning(gfp_mask);
   unsigned batch = allow_spinning ? std::max(MEMCG_CHARGE_BATCH, nr_pages)
                                   : nr_pages;

@@ -608,6 +608,12 @@ class Mm {
   Page* get_cached_bnode(KfreeRcuCpu* krcp);
   bool put_cached_bnode(KfreeRcuCpu* krcp, Page* bnode);
 
+  // ctx::injection_point() when someone (an executor, a stress runner) can
+  // fire interrupts there; a load and a branch otherwise.
+  void inject(PointId p) {
+    if (kernel_.hooks() != nullptr) ctx::injection_point(p);
+  }
+
   // --- reporting helpers ---
   void ReportMm(FindingKind kind, const char* fn, uint64_t cause,
                 const char* detail);

@@ -666,7 +666,7 @@ int Mm::find_suitable_fallback(FreeArea* area, unsigned order, int migratetype,
 Page* Mm::try_to_claim_block(Zone* zone, Page* page, int current_order,
                              int order, int start_type, int block_type,
                              unsigned alloc_flags) {
-  ctx::injection_point(PointId::kStealFallback);
+  inject(PointId::kStealFallback);
   // Take ownership for orders >= pageblock_order.
   if (current_order >= cfg_.pageblock_order) {
     del_page_from_free_list(page, zone, current_order, block_type);
@@ -888,7 +888,7 @@ void Mm::reserve_highatomic_pageblock(Page* page, int order, Zone* zone) {
   const unsigned long max_managed = (managed / 100 + pb - 1) / pb * pb;
   if (zone->nr_reserved_highatomic.load() >= max_managed) return;
   IrqFlags flags = locks::spin_lock_irqsave(zone->lock);
-  ctx::injection_point(PointId::kReserveHighatomicZoneLocked);
+  inject(PointId::kReserveHighatomicZoneLocked);
   if (zone->nr_reserved_highatomic.load() < max_managed) {
     const int mt = get_pageblock_migratetype(page);
     if (migratetype_is_mergeable(mt)) {
@@ -916,7 +916,7 @@ bool Mm::unreserve_highatomic_pageblock(const AllocContext* ac, bool force) {
     const unsigned long pb = pageblock_nr_pages();
     if (!force && zone->nr_reserved_highatomic.load() <= pb) continue;
     IrqFlags flags = locks::spin_lock_irqsave(zone->lock);
-    ctx::injection_point(PointId::kUnreserveHighatomicZoneLocked);
+    inject(PointId::kUnreserveHighatomicZoneLocked);
     for (int order = 0; order <= max_order_ && !ret; ++order) {
       FreeArea* area = &zone->free_area[order];
       Page* page = get_page_from_free_area(area, MIGRATE_HIGHATOMIC);

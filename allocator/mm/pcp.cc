@@ -30,40 +30,26 @@ inline Page* lru_to_page(ListHead* l) { return reinterpret_cast<Page*>(l); }
 // pcp locking
 
 // kernel: mm/page_alloc.c pcp_spin_trylock() / pcpu_spin_trylock(), mm tree
-// 2026: pin the task to the CPU (preempt_disable; migrate_disable on RT), then
-// spin_trylock(&pcp->lock). "May fail due to a parallel drain or IRQ
-// reentrancy". On !SMP the 2026 tree never uses the pcp (NULL).
+// 2026: pin the task to the CPU (pcpu_task_pin(): preempt_disable, or
+// migrate_disable on RT), then spin_trylock(&pcp->lock). "May fail due to a
+// parallel drain or IRQ reentrancy". The model folds the pin into the
+// spin_trylock's own preempt_disable/migrate_disable: no injection point lies
+// between the two, so nothing can observe the difference. On !SMP the 2026
+// tree never uses the pcp (NULL).
 PerCpuPages* Mm::pcp_spin_trylock(Zone* zone) {
   Cpu& cpu = ctx::this_cpu();
   if (!cpu.config().smp) return nullptr;
-  const bool rt = cpu.config().preempt_rt;
-  if (rt) {
-    cpu.migrate_disable();
-  } else {
-    cpu.preempt_disable();
-  }
   PerCpuPages* pcp = zone->per_cpu_pageset[cpu.id()].get();
   if (!locks::spin_trylock(pcp->lock, "pcp_spin_trylock")) {
-    if (rt) {
-      cpu.migrate_enable();
-    } else {
-      cpu.preempt_enable();
-    }
-    ++st().pcp_trylock_failed;
+    ++stats_[cpu.id()].pcp_trylock_failed;
     return nullptr;
   }
   return pcp;
 }
 
-// kernel: mm/page_alloc.c pcp_spin_unlock()
+// kernel: mm/page_alloc.c pcp_spin_unlock() (spin_unlock + pcpu_task_unpin)
 void Mm::pcp_spin_unlock(PerCpuPages* pcp) {
-  Cpu& cpu = ctx::this_cpu();
   locks::spin_unlock(pcp->lock, "pcp_spin_unlock");
-  if (cpu.config().preempt_rt) {
-    cpu.migrate_enable();
-  } else {
-    cpu.preempt_enable();
-  }
 }
 
 // The zone->lock acquisition of rmqueue_bulk()/rmqueue_buddy():
@@ -117,7 +103,7 @@ int Mm::rmqueue_bulk(Zone* zone, unsigned order, unsigned long count,
   REENTRY_KFUNC();
   IrqFlags flags;
   if (!ZoneLockForAlloc(zone, alloc_flags, &flags, "rmqueue_bulk")) return 0;
-  ctx::injection_point(PointId::kRmqueueBulkZoneLocked);
+  inject(PointId::kRmqueueBulkZoneLocked);
   RmqueueMode rmqm = RMQUEUE_NORMAL;
   const int cpu = ctx::this_cpu().id();
   const int pindex = order_to_pindex(migratetype, order);
@@ -163,7 +149,7 @@ Page* Mm::rmqueue_pcplist(Zone* preferred_zone, Zone* zone, unsigned order,
   REENTRY_KFUNC();
   PerCpuPages* pcp = pcp_spin_trylock(zone);
   if (!pcp) return nullptr;
-  ctx::injection_point(PointId::kRmqueuePcplistLocked);
+  inject(PointId::kRmqueuePcplistLocked);
   pcp->free_count >>= 1;
   ListHead* list = &pcp->lists[order_to_pindex(migratetype, order)];
   Page* page =
@@ -181,7 +167,7 @@ Page* Mm::rmqueue_buddy(Zone* preferred_zone, Zone* zone, unsigned order,
   if (!ZoneLockForAlloc(zone, alloc_flags, &flags, "rmqueue_buddy")) {
     return nullptr;
   }
-  ctx::injection_point(PointId::kRmqueueBuddyZoneLocked);
+  inject(PointId::kRmqueueBuddyZoneLocked);
   Page* page = nullptr;
   if (alloc_flags & ALLOC_HIGHATOMIC) {
     page = __rmqueue_smallest(zone, order, MIGRATE_HIGHATOMIC);
@@ -336,13 +322,13 @@ void Mm::free_one_page(Zone* zone, Page* page, unsigned long pfn,
   } else {
     flags = locks::spin_lock_irqsave(zone->lock, "free_one_page");
   }
-  ctx::injection_point(PointId::kFreeOnePageZoneLocked);
+  inject(PointId::kFreeOnePageZoneLocked);
   // The lock succeeded: process deferred pages (only a normal free does).
   if (!(fpi_flags & FPI_NOLOCK) &&
       zone->trylock_free_pages.load(std::memory_order_relaxed) != nullptr) {
     Page* p = zone->trylock_free_pages.exchange(nullptr,
                                                 std::memory_order_acquire);
-    ctx::injection_point(PointId::kFreeOnePageLlistDrain);
+    inject(PointId::kFreeOnePageLlistDrain);
     while (p != nullptr) {
       Page* next = p->pcp_llist;
       p->pcp_llist = nullptr;
@@ -374,7 +360,7 @@ void Mm::free_pcppages_bulk(Zone* zone, int count, PerCpuPages* pcp,
   if (count <= 0) return;
   pindex = pindex - 1;
   IrqFlags flags = locks::spin_lock_irqsave(zone->lock, "free_pcppages_bulk");
-  ctx::injection_point(PointId::kFreePcppagesBulkZoneLocked);
+  inject(PointId::kFreePcppagesBulkZoneLocked);
   while (count > 0) {
     ListHead* list;
     do {
@@ -420,7 +406,7 @@ bool Mm::free_frozen_page_commit(Zone* zone, PerCpuPages* pcp, Page* page,
                                  fpi_t fpi_flags) {
   pcp->alloc_factor >>= 1;
   const int pindex = order_to_pindex(migratetype, order);
-  ctx::injection_point(PointId::kFreeCommitPcpLocked);
+  inject(PointId::kFreeCommitPcpLocked);
   page->where = PageWhere::kPcp;
   page->pcp_cpu = static_cast<uint16_t>(pcp->cpu);
   page->pcp_pindex = static_cast<uint8_t>(pindex);
@@ -495,7 +481,7 @@ void Mm::___free_pages(Page* page, unsigned order, fpi_t fpi_flags) {
 void Mm::__free_pages(Page* page, unsigned order) {
   REENTRY_KFUNC();
   CheckFreeContext("__free_pages");
-  ctx::injection_point(PointId::kFreeEntry);
+  inject(PointId::kFreeEntry);
   ___free_pages(page, order, FPI_NONE);
 }
 
@@ -505,7 +491,7 @@ void Mm::free_pages_nolock(Page* page, unsigned order) {
   REENTRY_KFUNC();
   Cpu& cpu = ctx::this_cpu();
   nolock_enter(cpu, "free_pages_nolock");
-  ctx::injection_point(PointId::kFreeNolockEntry);
+  inject(PointId::kFreeNolockEntry);
   ___free_pages(page, order, FPI_NOLOCK);
   nolock_exit(cpu, "free_pages_nolock");
 }
@@ -527,7 +513,7 @@ void Mm::drain_pages_zone(int cpu, Zone* zone) {
   int count;
   do {
     locks::spin_lock(pcp->lock, "drain_pages_zone");
-    ctx::injection_point(PointId::kDrainPagesZonePcpLocked);
+    inject(PointId::kDrainPagesZonePcpLocked);
     count = pcp->count;
     if (count) {
       const int to_drain =
@@ -562,7 +548,7 @@ void Mm::__drain_all_pages(Zone* zone, bool force_all_cpus) {
     if (!zone) return;
     locks::mutex_lock(pcpu_drain_mutex_, "__drain_all_pages");
   }
-  ctx::injection_point(PointId::kDrainAllPagesMutex);
+  inject(PointId::kDrainAllPagesMutex);
   for (int cpu = 0; cpu < kernel_.nr_cpus(); ++cpu) {
     bool has_pcps = force_all_cpus;
     for (int z = 0; z < nr_zones_ && !has_pcps; ++z) {

@@ -149,7 +149,7 @@ void Mm::__build_all_zonelists() {
                                          "__build_all_zonelists");
   }
   if (!bug(BugId::kBz09)) printk_deferred_enter();
-  ctx::injection_point(PointId::kBuildZonelistsWriteLocked);
+  inject(PointId::kBuildZonelistsWriteLocked);
   build_zonelists();
   printk("Fallback order for Node 0: 0");
   if (!bug(BugId::kBz09)) printk_deferred_exit();
@@ -204,7 +204,7 @@ void Mm::try_to_wake_up_kswapd() {
   REENTRY_KFUNC();
   IrqFlags flags = locks::raw_spin_lock_irqsave(*pi_lock_, "try_to_wake_up");
   locks::raw_spin_lock(*rq_lock_, "try_to_wake_up");
-  ctx::injection_point(PointId::kTryToWakeUpRqLocked);
+  inject(PointId::kTryToWakeUpRqLocked);
   kswapd_wake_pending_.store(true);
   locks::raw_spin_unlock(*rq_lock_, "try_to_wake_up");
   locks::raw_spin_unlock_irqrestore(*pi_lock_, flags, "try_to_wake_up");
@@ -245,7 +245,7 @@ void Mm::wakeup_kswapd(Zone* zone, gfp_t gfp_flags, int order,
   }
   ++st().kswapd_wakeups;
   IrqFlags flags = locks::spin_lock_irqsave(kswapd_wait_, "__wake_up");
-  ctx::injection_point(PointId::kWakeupKswapd);
+  inject(PointId::kWakeupKswapd);
   try_to_wake_up_kswapd();
   locks::spin_unlock_irqrestore(kswapd_wait_, flags, "__wake_up");
 }
@@ -269,7 +269,7 @@ unsigned long Mm::shrink_slab(gfp_t gfp_mask) {
     if (l == nullptr) continue;
     IrqFlags flags;
     if (!ShrinkerLock(l, bug(BugId::kBz17), &flags)) continue;
-    ctx::injection_point(PointId::kShrinkerLocked);
+    inject(PointId::kShrinkerLocked);
     ShrinkerUnlock(l);
   }
   // kfree_rcu_shrink_scan(): drain this CPU's cached bulk pages.
@@ -293,7 +293,7 @@ unsigned long Mm::shrink_slab(gfp_t gfp_mask) {
 // reclaim: only slab shrinkers)
 unsigned long Mm::try_to_free_pages(gfp_t gfp_mask, unsigned order) {
   REENTRY_KFUNC();
-  ctx::injection_point(PointId::kDirectReclaim);
+  inject(PointId::kDirectReclaim);
   return shrink_slab(gfp_mask);
 }
 
@@ -302,7 +302,7 @@ unsigned long Mm::try_to_free_pages(gfp_t gfp_mask, unsigned order) {
 void Mm::balance_pgdat(int order, int highest_zoneidx) {
   REENTRY_KFUNC();
   locks::lock_map_acquire(fs_reclaim_map_, "balance_pgdat");
-  ctx::injection_point(PointId::kBalancePgdat);
+  inject(PointId::kBalancePgdat);
   shrink_slab(GFP_KERNEL);
   const bool balanced = pgdat_balanced(order, highest_zoneidx);
   for (int z = 0; z < nr_zones_; ++z) zones_[z]->watermark_boost.store(0);
@@ -447,7 +447,7 @@ Page* Mm::__alloc_pages_may_oom(gfp_t gfp_mask, unsigned order,
     schedule_timeout_on(oom_lock_);
     return nullptr;
   }
-  ctx::injection_point(PointId::kOomLocked);
+  inject(PointId::kOomLocked);
   Page* page = get_page_from_freelist(
       (gfp_mask | __GFP_HARDWALL) & ~__GFP_DIRECT_RECLAIM, order,
       ALLOC_WMARK_HIGH | ALLOC_CPUSET, ac);
@@ -471,7 +471,7 @@ void Mm::warn_alloc(gfp_t gfp_mask, const char* what, unsigned order) {
   REENTRY_KFUNC();
   if (gfp_mask & __GFP_NOWARN) return;
   static_assert(kNopageRatelimitBurst > 0);
-  ctx::injection_point(PointId::kWarnAlloc);
+  inject(PointId::kWarnAlloc);
   printk(what);
   for (int z = 0; z < nr_zones_; ++z) {
     Zone* zone = zones_[z].get();
@@ -488,7 +488,7 @@ Page* Mm::__alloc_pages_slowpath(gfp_t gfp_mask, unsigned order,
                                  AllocContext* ac) {
   REENTRY_KFUNC();
   ++st().slowpath;
-  ctx::injection_point(PointId::kSlowpathEntry);
+  inject(PointId::kSlowpathEntry);
   const bool can_direct_reclaim = gfp_mask & __GFP_DIRECT_RECLAIM;
   const bool costly_order = order > PAGE_ALLOC_COSTLY_ORDER;
   Page* page = nullptr;
@@ -526,7 +526,7 @@ Page* Mm::__alloc_pages_slowpath(gfp_t gfp_mask, unsigned order,
         break;
       }
       case kRetry: {
-        ctx::injection_point(PointId::kSlowpathRetry);
+        inject(PointId::kSlowpathRetry);
         if (alloc_flags & ALLOC_KSWAPD) wake_all_kswapds(order, gfp_mask, ac);
         const unsigned reserve_flags = __gfp_pfmemalloc_flags(gfp_mask);
         if (reserve_flags) {
@@ -647,7 +647,7 @@ void Mm::kvfree_call_rcu() {
   KfreeRcuCpu* krcp = krcp_[cpu].get();
   Page* to_free[2] = {};
   IrqFlags flags = locks::raw_spin_lock_irqsave(krcp->lock, "kvfree_call_rcu");
-  ctx::injection_point(PointId::kKvfreeRcuKrcpLocked);
+  inject(PointId::kKvfreeRcuKrcpLocked);
   if (krcp->bkvhead != nullptr && krcp->nr_records < KVFREE_BULK_MAX_ENTR) {
     ++krcp->nr_records;
   } else {
