@@ -234,6 +234,7 @@ class Runner : public ctx::Hooks, public ctx::AllocStatsSink {
   // ---- vCPU thread side ----
   void ThreadMain(Vcpu& v);
   void RunRounds(Vcpu& v);
+  void EndRound(Vcpu& v, uint64_t round);
   void RunRound(Vcpu& v, uint64_t round);
   void RunItem(Vcpu& v, const StreamItem& it, uint32_t index);
   void BeforeOp(Vcpu& v);
@@ -279,16 +280,20 @@ class Runner : public ctx::Hooks, public ctx::AllocStatsSink {
   std::atomic<bool> done_{false};
   std::atomic<bool> abandon_{false};
   std::atomic<bool> hang_{false};
+  std::atomic<uint32_t> coord_word_{0};  // the coordinator sleeps on it
+  uint64_t end_ns_ = 0;
 
   uint64_t start_ns_ = 0;
   uint64_t last_progress_print_ = 0;
   uint64_t last_progress_ops_ = 0;
-  uint64_t rounds_done_ = 0;
+  std::atomic<uint64_t> rounds_done_{0};
   uint64_t invariant_checks_ = 0;
+  std::atomic<uint32_t> nr_bugs_{0};
+  std::atomic<uint32_t> nr_warnings_{0};
   size_t seen_findings_ = 0;
   std::map<std::string, size_t> by_title_;
   std::vector<StressFinding> findings_;
-  bool ended_by_finding_ = false;
+  std::atomic<bool> ended_by_finding_{false};
   bool ended_by_watchdog_ = false;
   bool threads_stuck_ = false;
   uint64_t ipi_period_ns_ = 0;
@@ -329,7 +334,8 @@ void Runner::ThreadMain(Vcpu& v) {
   ctx::set_this_cpu(nullptr);
   tls_vcpu = nullptr;
   v.state.store(kExited, std::memory_order_release);
-  FutexWakeAll(&arrived_);
+  coord_word_.fetch_add(1, std::memory_order_release);
+  FutexWakeAll(&coord_word_);
 }
 
 void Runner::Abandon(Vcpu& v) {
@@ -341,8 +347,13 @@ void Runner::RunRounds(Vcpu& v) {
   uint32_t seen = 0;
   for (;;) {
     uint32_t g;
+    int spins = 0;
     while ((g = go_gen_.load(std::memory_order_acquire)) == seen) {
       CheckAbandon(v);
+      if (++spins < 2000) {
+        CpuRelax();
+        continue;
+      }
       FutexWait(&go_gen_, seen, 20 * 1000 * 1000);
     }
     seen = g;
@@ -351,11 +362,45 @@ void Runner::RunRounds(Vcpu& v) {
     v.state.store(kRunning, std::memory_order_relaxed);
     const uint64_t round = round_to_run_.load(std::memory_order_acquire);
     RunRound(v, round);
-    v.timer.Disarm();
-    v.nmi_timer.Disarm();
     v.state.store(kAtBarrier, std::memory_order_release);
-    arrived_.fetch_add(1, std::memory_order_acq_rel);
-    FutexWakeAll(&arrived_);
+    if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 ==
+        static_cast<uint32_t>(nr_)) {
+      // The last vCPU to arrive does the barrier work while the others
+      // wait: nobody runs model code now.
+      EndRound(v, round);
+    }
+  }
+}
+
+void Runner::EndRound(Vcpu& v, uint64_t round) {
+  // Not as a vCPU: the invariants run with no current CPU, as in the
+  // executor, and no interrupt is taken meanwhile.
+  tls_vcpu = nullptr;
+  ctx::set_this_cpu(nullptr);
+  const uint64_t now = MonotonicNs();
+  rounds_done_.store(round + 1, std::memory_order_relaxed);
+  const bool last = now >= end_ns_ ||
+                    (o_.max_rounds > 0 && round + 1 >= o_.max_rounds) ||
+                    abandon_.load(std::memory_order_relaxed);
+  BarrierWork(round, last);
+  tls_vcpu = &v;
+  ctx::set_this_cpu(v.cpu);
+  const bool finish = last || ended_by_finding_.load();
+  arrived_.store(0, std::memory_order_relaxed);
+  const uint64_t t = MonotonicNs();
+  for (int c = 0; c < nr_; ++c) {
+    vcpus_[c]->last_progress_ns.store(t, std::memory_order_relaxed);
+  }
+  if (finish) {
+    done_.store(true, std::memory_order_release);
+  } else {
+    round_to_run_.store(round + 1, std::memory_order_release);
+  }
+  go_gen_.fetch_add(1, std::memory_order_acq_rel);
+  FutexWakeAll(&go_gen_);
+  if (finish) {
+    coord_word_.fetch_add(1, std::memory_order_release);
+    FutexWakeAll(&coord_word_);
   }
 }
 
@@ -740,7 +785,8 @@ void Runner::Hang(Cpu& cpu) {
   vp->hung = true;
   hang_.store(true, std::memory_order_release);
   abandon_.store(true, std::memory_order_release);
-  FutexWakeAll(&arrived_);
+  coord_word_.fetch_add(1, std::memory_order_release);
+  FutexWakeAll(&coord_word_);
   FutexWakeAll(&go_gen_);
   Abandon(*vp);
 }
@@ -772,7 +818,7 @@ void Runner::StopThreads(bool abandon) {
     Vcpu& v = *vcpus_[c];
     while (v.state.load(std::memory_order_acquire) != kExited &&
            MonotonicNs() < deadline) {
-      FutexWait(&arrived_, arrived_.load(), 10 * 1000 * 1000);
+      FutexWait(&coord_word_, coord_word_.load(), 10 * 1000 * 1000);
     }
     if (v.state.load(std::memory_order_acquire) == kExited) {
       v.thread.join();
@@ -917,6 +963,8 @@ void Runner::CollectFindings(uint64_t round, const std::string& state_dump) {
     AddCandidates(&sf, round);
     by_title_[title] = findings_.size();
     findings_.push_back(std::move(sf));
+    (findings_.back().warning ? nr_warnings_ : nr_bugs_)
+        .fetch_add(1, std::memory_order_relaxed);
     if (!findings_.back().warning && o_.stop_on_finding) ended_by_finding_ = true;
     if (o_.progress && o_.progress_out != nullptr) {
       fprintf(o_.progress_out, "\n[%7.1fs] found: %s\n", at,
@@ -1032,7 +1080,7 @@ void Runner::Progress(uint64_t now, bool last) {
   std::string line;
   char buf[160];
   snprintf(buf, sizeof(buf), "[%7.1fs] round %" PRIu64 "  ops %.2fM (%.0fk/s)",
-           elapsed, rounds_done_, double(ops) / 1e6,
+           elapsed, rounds_done_.load(), double(ops) / 1e6,
            dt > 0 ? double(ops - last_progress_ops_) / dt / 1e3 : 0.0);
   line += buf;
   line += "  irq/s";
@@ -1050,10 +1098,8 @@ void Runner::Progress(uint64_t now, bool last) {
            elapsed > 0 ? nmi / elapsed / nr_ : 0.0,
            elapsed > 0 ? ipi / elapsed / nr_ : 0.0);
   line += buf;
-  size_t bugs = 0, warnings = 0;
-  for (const StressFinding& f : findings_) (f.warning ? warnings : bugs)++;
-  snprintf(buf, sizeof(buf), "  findings %zu bug(s) %zu warning(s)", bugs,
-           warnings);
+  snprintf(buf, sizeof(buf), "  findings %u bug(s) %u warning(s)",
+           nr_bugs_.load(), nr_warnings_.load());
   line += buf;
   fprintf(o_.progress_out, "%s\n", line.c_str());
   fflush(o_.progress_out);
@@ -1118,50 +1164,33 @@ StressResult Runner::Run() {
   std::string error;
   start_ns_ = MonotonicNs();
   last_progress_print_ = start_ns_;
-  StartThreads(&error);
-  const uint64_t end_ns =
+  end_ns_ =
       start_ns_ + static_cast<uint64_t>(std::max(0.0, o_.duration_s) * 1e9);
+  StartThreads(&error);
+  // Round 0; the vCPUs run the following rounds themselves (the last to
+  // reach each barrier does its work). The coordinator watches.
+  round_to_run_.store(0, std::memory_order_release);
+  go_gen_.fetch_add(1, std::memory_order_acq_rel);
+  FutexWakeAll(&go_gen_);
   bool stopped = false;
-  for (uint64_t round = 0;; ++round) {
-    // Release the vCPUs into the round.
-    arrived_.store(0, std::memory_order_relaxed);
-    for (int c = 0; c < nr_; ++c) {
-      vcpus_[c]->last_progress_ns.store(MonotonicNs(), std::memory_order_relaxed);
-    }
-    round_to_run_.store(round, std::memory_order_release);
-    go_gen_.fetch_add(1, std::memory_order_acq_rel);
-    FutexWakeAll(&go_gen_);
-    // Wait for all of them at the barrier, watching them meanwhile.
-    for (;;) {
-      const uint32_t a = arrived_.load(std::memory_order_acquire);
-      if (a == static_cast<uint32_t>(nr_)) break;
-      if (hang_.load(std::memory_order_acquire)) break;
-      FutexWait(&arrived_, a, 50 * 1000 * 1000);
-      const uint64_t now = MonotonicNs();
-      if (hang_.load(std::memory_order_acquire)) break;
-      if (Watchdog(now)) {
-        stopped = true;
-        break;
-      }
-      Progress(now, false);
-    }
-    if (stopped) break;
+  for (;;) {
+    const uint32_t w = coord_word_.load(std::memory_order_acquire);
+    if (done_.load(std::memory_order_acquire)) break;
     if (hang_.load(std::memory_order_acquire)) {
       // A vCPU parked on a self-deadlock: stop the others where they are.
-      std::string state;
       StopThreads(/*abandon=*/true);
-      state = DumpState();
-      CollectFindings(round, state);
+      const std::string state = DumpState();
+      CollectFindings(round_to_run_.load(), state);
       stopped = true;
       break;
     }
-    rounds_done_ = round + 1;
     const uint64_t now = MonotonicNs();
-    const bool last = now >= end_ns ||
-                      (o_.max_rounds > 0 && rounds_done_ >= o_.max_rounds);
-    BarrierWork(round, last);
+    if (Watchdog(now)) {
+      stopped = true;
+      break;
+    }
     Progress(now, false);
-    if (last || ended_by_finding_) break;
+    FutexWait(&coord_word_, w, 50 * 1000 * 1000);
   }
   if (!stopped) {
     StopThreads(/*abandon=*/false);
@@ -1184,7 +1213,8 @@ StressResult Runner::Run() {
       coord_jmp_armed_ = false;
       ctx::set_this_cpu(nullptr);
     }
-    CollectFindings(rounds_done_ ? rounds_done_ - 1 : 0, "");
+    const uint64_t rd = rounds_done_.load();
+    CollectFindings(rd ? rd - 1 : 0, "");
   }
   Progress(MonotonicNs(), true);
   FillResult(&result);
@@ -1206,7 +1236,7 @@ StressResult Runner::Run() {
 void Runner::FillResult(StressResult* r) {
   const uint64_t now = MonotonicNs();
   r->elapsed_s = double(now - start_ns_) / 1e9;
-  r->rounds = rounds_done_;
+  r->rounds = rounds_done_.load();
   r->nr_cpus = nr_;
   r->ended_by_finding = ended_by_finding_;
   r->ended_by_watchdog = ended_by_watchdog_;

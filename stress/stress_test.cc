@@ -1,14 +1,223 @@
-#include "stress/runner.h"
+// Tests of the stress runner. The deterministic parts (workload streams,
+// handler catalogs, the replay builder) first; then short real runs with
+// timers and signals (each a few seconds; CTest runs them serially).
+#include <set>
+#include <string>
 
 #include <gtest/gtest.h>
+
+#include "allocator/base/gfp.h"
+#include "allocator/exec/executor.h"
+#include "allocator/prog/text.h"
+#include "allocator/prog/validate.h"
+#include "allocator/report/report.h"
+#include "stress/html_report.h"
+#include "stress/replay.h"
+#include "stress/runner.h"
+#include "stress/workload.h"
 
 namespace reentry::stress {
 namespace {
 
-StressOptions Short(WorkloadKind k) {
+prog::Program RoundProgram(const WorkloadOptions& o, uint64_t seed, int cpu,
+                           uint64_t round) {
+  prog::Program p;
+  p.config = o.config;
+  p.locks = WorkloadLocks(o);
+  for (const StreamItem& it : GenerateRound(o, seed, cpu, round)) {
+    p.ops.push_back(it.op);
+  }
+  return p;
+}
+
+// ---- workloads ----
+
+TEST(WorkloadTest, RoundsAreReproducibleValidAndDiffer) {
+  for (int k = 0; k < static_cast<int>(WorkloadKind::kCount); ++k) {
+    for (int cpus : {1, 2, 4}) {
+      WorkloadOptions o;
+      o.kind = static_cast<WorkloadKind>(k);
+      o.config.nr_cpus = cpus;
+      o.invalid_gfp = 0.1;
+      for (uint64_t round : {0, 1, 77}) {
+        const prog::Program a = RoundProgram(o, 42, cpus - 1, round);
+        const prog::Program b = RoundProgram(o, 42, cpus - 1, round);
+        EXPECT_EQ(a, b);
+        std::string error;
+        EXPECT_TRUE(prog::ValidateProgram(a, &error)) << error;
+        EXPECT_GE(a.ops.size(), static_cast<size_t>(o.round_ops));
+        if (o.kind != WorkloadKind::kLocksAbba) {  // the same every round
+          EXPECT_FALSE(a == RoundProgram(o, 43, cpus - 1, round))
+              << WorkloadName(o.kind) << " round " << round;
+        }
+      }
+    }
+  }
+}
+
+TEST(WorkloadTest, SlotLayoutsAreDisjoint) {
+  for (int n = 1; n <= MaxCpus(WorkloadKind::kMm); ++n) {
+    std::set<int> used;
+    for (int c = 0; c < n; ++c) {
+      const SlotLayout l = LayoutFor(c, n);
+      std::vector<int> all = l.task;
+      all.insert(all.end(), {l.softirq, l.hardirq, l.nmi});
+      if (n > 1) all.push_back(l.transfer);
+      EXPECT_GE(l.task.size(), 4u);
+      for (int s : all) {
+        EXPECT_GE(s, 0);
+        EXPECT_LT(s, prog::kMaxSlots);
+        EXPECT_TRUE(used.insert(s).second) << "slot " << s << " twice";
+      }
+    }
+  }
+}
+
+// A round of the locks workload is a balanced, correct caller: run alone in
+// the executor it finds nothing.
+TEST(WorkloadTest, LocksRoundRunsCleanInTheExecutor) {
+  WorkloadOptions o;
+  o.kind = WorkloadKind::kLocks;
+  for (uint64_t round = 0; round < 20; ++round) {
+    const prog::Program p = RoundProgram(o, 5, 0, round);
+    exec::Executor ex;
+    const exec::RunResult r = ex.Run(p);
+    for (const Finding& f : r.findings) {
+      ADD_FAILURE() << "round " << round << ": " << report::Title(f);
+    }
+  }
+}
+
+TEST(WorkloadTest, HandlerBodiesAreValidPrograms) {
+  for (int k = 0; k < static_cast<int>(WorkloadKind::kCount); ++k) {
+    for (bool rt : {false, true}) {
+      WorkloadOptions o;
+      o.kind = static_cast<WorkloadKind>(k);
+      o.config.preempt_rt = rt;
+      HandlerCatalog cat(o, 2);
+      for (int s = 0; s < static_cast<int>(IrqSource::kCount); ++s) {
+        ASSERT_GT(cat.size(1, static_cast<IrqSource>(s)), 0);
+        for (int i = 0; i < cat.size(1, static_cast<IrqSource>(s)); ++i) {
+          const Handler& h = cat.handler(1, static_cast<IrqSource>(s), i);
+          prog::Program p;
+          p.locks = WorkloadLocks(o);
+          prog::Interrupt irq;
+          irq.kind = h.kind;
+          irq.body = h.body;
+          p.ops.push_back(prog::Op(irq));
+          std::string error;
+          EXPECT_TRUE(prog::ValidateProgram(p, &error)) << h.name << ": " << error;
+        }
+      }
+    }
+  }
+}
+
+// ---- replay builder ----
+
+TEST(ReplayTest, OrdersOpsByStartTimeAndPlacesInterruptsAndPauses) {
+  WorkloadOptions o;
+  o.kind = WorkloadKind::kLocks;
+  HandlerCatalog cat(o, 2);
+  RoundLog l0, l1;
+  l0.Clear(3);
+  l1.Clear(3);
+  auto op = [](RoundLog& l, uint64_t t, prog::Op o) {
+    LogEntry e;
+    e.kind = LogEntry::Kind::kOp;
+    e.op = static_cast<uint32_t>(l.ops.size());
+    e.t = t;
+    l.ops.push_back(std::move(o));
+    l.entries.push_back(e);
+  };
+  prog::LockCall lock;
+  lock.verb = prog::LockVerb::kSpinLockIrqsave;
+  lock.lock.v = 2;  // A
+  prog::LockCall unlock = lock;
+  unlock.verb = prog::LockVerb::kSpinUnlockIrqrestore;
+  // vCPU 1 takes an interrupt at the boundary before its first op, and an
+  // NMI at the 2nd arrival of a point during it.
+  LogEntry irq;
+  irq.kind = LogEntry::Kind::kIrq;
+  irq.op = 0;
+  irq.irq_kind = ctx::ContextKind::kHardirq;
+  irq.source = IrqSource::kTimer;
+  irq.handler = 0;
+  irq.boundary = true;
+  irq.t = 5;
+  l1.entries.push_back(irq);
+  op(l1, 10, prog::Op(lock));
+  LogEntry nmi = irq;
+  nmi.irq_kind = ctx::ContextKind::kNmi;
+  nmi.source = IrqSource::kNmi;
+  nmi.boundary = false;
+  nmi.point = ctx::PointId::kRtSpinLockWaitLock;
+  nmi.nth = 2;
+  l1.entries.push_back(nmi);
+  op(l1, 30, prog::Op(unlock));
+  // vCPU 0 starts later and waits for vCPU 1's first op.
+  op(l0, 20, prog::Op(lock));
+  LogEntry h;
+  h.kind = LogEntry::Kind::kHandoff;
+  h.op = 0;
+  h.holder = 1;
+  h.holder_op = 0;
+  h.point = ctx::PointId::kRtSpinLockWaitLock;
+  h.nth = 1;
+  l0.entries.push_back(h);
+  op(l0, 40, prog::Op(unlock));
+  ctx::Config cfg;
+  prog::Program p;
+  ReplayStats rs;
+  ASSERT_TRUE(BuildReplay({{&l0, &l1}}, cat, WorkloadLocks(o), cfg, BugSet{},
+                          &p, &rs));
+  EXPECT_EQ(rs.ops, 4u);
+  EXPECT_EQ(rs.interrupts, 2u);
+  EXPECT_EQ(rs.pauses, 1u);
+  std::string error;
+  ASSERT_TRUE(prog::ValidateProgram(p, &error)) << error;
+  const std::string text = prog::ProgramToText(p);
+  // cpu1's op first (t=10) with its pause, the NMI armed at its point, the
+  // boundary interrupt at once, then cpu0 (t=20), cpu1 (t=30), cpu0 (t=40).
+  const size_t c1 = text.find("cpu(1)");
+  const size_t pause = text.find("pause(rt_spin_lock:wait_lock)");
+  const size_t armed = text.find("nmi(rt_spin_lock:wait_lock, 2)");
+  const size_t now = text.find("hardirq() {");
+  const size_t c0 = text.find("cpu(0)");
+  ASSERT_NE(c1, std::string::npos) << text;
+  ASSERT_NE(pause, std::string::npos) << text;
+  ASSERT_NE(armed, std::string::npos) << text;
+  ASSERT_NE(now, std::string::npos) << text;
+  ASSERT_NE(c0, std::string::npos) << text;
+  EXPECT_LT(c1, pause);
+  EXPECT_LT(pause, armed);
+  EXPECT_LT(armed, now);
+  EXPECT_LT(now, c0);
+}
+
+TEST(ReplayTest, TooManyOpsIsRefused) {
+  WorkloadOptions o;
+  HandlerCatalog cat(o, 1);
+  RoundLog l;
+  l.Clear(0);
+  for (int i = 0; i < prog::kMaxOps + 1; ++i) {
+    LogEntry e;
+    e.op = static_cast<uint32_t>(l.ops.size());
+    e.t = i;
+    l.ops.push_back(prog::Op(prog::PreemptDisable{}));
+    l.entries.push_back(e);
+  }
+  prog::Program p;
+  EXPECT_FALSE(BuildReplay({{&l}}, cat, {}, ctx::Config{}, BugSet{}, &p,
+                           nullptr));
+}
+
+// ---- real runs (timers and signals) ----
+
+StressOptions Short(WorkloadKind k, double seconds) {
   StressOptions o;
   o.seed = 7;
-  o.duration_s = 1.0;
+  o.duration_s = seconds;
   o.workload.kind = k;
   o.workload.round_ops = 128;
   o.irq_rate = 5000;
@@ -18,20 +227,71 @@ StressOptions Short(WorkloadKind k) {
   return o;
 }
 
-TEST(StressTest, CleanLocksWorkloadFindsNothing) {
-  StressResult r = RunStress(Short(WorkloadKind::kLocks));
+bool HasTitle(const StressResult& r, const std::string& title) {
+  for (const StressFinding& f : r.findings) {
+    if (f.title == title) return true;
+  }
+  return false;
+}
+
+TEST(StressRunTest, CleanLocksWorkloadFindsNothingAndTakesInterrupts) {
+  StressResult r = RunStress(Short(WorkloadKind::kLocks, 1.0));
   ASSERT_EQ(r.setup_error, "");
   for (const StressFinding& f : r.findings) ADD_FAILURE() << f.report;
   EXPECT_GT(r.ops, 1000u);
-  EXPECT_GT(r.total->irqs[0].get(), 0u);
+  EXPECT_GT(r.rounds, 2u);
+  EXPECT_GT(r.total->irqs[static_cast<int>(IrqSource::kTimer)].get(), 0u);
+  EXPECT_GT(r.total->irqs[static_cast<int>(IrqSource::kNmi)].get(), 0u);
+  EXPECT_GT(r.total->irqs[static_cast<int>(IrqSource::kIpi)].get(), 0u);
+  EXPECT_GT(r.total->softirqs.get(), 0u);
+  EXPECT_EQ(std::string(EndReason(r)), "time");
+  // The reports render.
+  ReportFiles files;
+  EXPECT_NE(StressJson(r, files).find("\"bugs\": 0"), std::string::npos);
+  EXPECT_NE(StressHtml(r, files).find("<svg"), std::string::npos);
 }
 
-TEST(StressTest, PlantedBugIsFoundAndReplayed) {
-  StressOptions o = Short(WorkloadKind::kLocksBuggy);
-  o.stop_on_finding = true;
-  o.duration_s = 5;
+// A timer IRQ that lands between the task's spin_lock(A) (interrupts on)
+// and its unlock, in a handler that takes A: a self-deadlock that only a
+// real interrupt reaches. The vCPU parks, the run ends, and the recorded
+// program reproduces the title in the executor.
+TEST(StressRunTest, InterruptReachedSelfDeadlockIsFoundAndReplayed) {
+  StressOptions o = Short(WorkloadKind::kLocksBuggy, 10);
+  o.irq_rate = 10000;
   StressResult r = RunStress(o);
-  ASSERT_GT(r.bugs(), 0u);
+  ASSERT_EQ(r.setup_error, "");
+  EXPECT_TRUE(r.ended_by_hang);
+  ASSERT_TRUE(HasTitle(r, "BUG: spinlock recursion in spin_lock"));
+  VerifyReplays(&r);
+  for (const StressFinding& f : r.findings) {
+    EXPECT_GE(f.reproduced_by, 0) << f.title << "\n" << f.program;
+    if (f.finding.kind == FindingKind::kLockRecursion) {
+      EXPECT_NE(f.vcpu_state.find("hung (parked)"), std::string::npos)
+          << f.vcpu_state;
+    }
+  }
+}
+
+// Two vCPUs that take two locks in opposite orders deadlock for real; the
+// watchdog sees the wait cycle, ends the run and reports every vCPU's state.
+TEST(StressRunTest, WatchdogTurnsARealDeadlockIntoAFinding) {
+  StressOptions o = Short(WorkloadKind::kLocksAbba, 20);
+  o.watchdog_s = 2;
+  StressResult r = RunStress(o);
+  ASSERT_EQ(r.setup_error, "");
+  EXPECT_TRUE(r.ended_by_watchdog);
+  EXPECT_FALSE(r.threads_stuck);
+  ASSERT_TRUE(HasTitle(r, "BUG: soft lockup in spin_lock_irqsave"));
+  for (const StressFinding& f : r.findings) {
+    if (f.finding.kind != FindingKind::kWaitCycle) continue;
+    EXPECT_NE(f.vcpu_state.find("CPU#0"), std::string::npos);
+    EXPECT_NE(f.vcpu_state.find("CPU#1"), std::string::npos);
+    EXPECT_NE(f.vcpu_state.find("waiting for a lock held by"),
+              std::string::npos)
+        << f.vcpu_state;
+  }
+  // Lockdep saw the inversion too.
+  EXPECT_TRUE(HasTitle(r, "possible deadlock in spin_lock_irqsave"));
   VerifyReplays(&r);
   for (const StressFinding& f : r.findings) {
     EXPECT_GE(f.reproduced_by, 0) << f.title << "\n" << f.program;

@@ -25,8 +25,9 @@ constexpr const char* kWorkloadDescriptions[] = {
 };
 
 // Test lock indices (WorkloadLocks order). Lock order, outermost first:
-// M -> B -> A -> S -> LT -> R.
-enum : uint8_t { kM, kB, kA, kS, kLT, kR, kNumLocks };
+// M -> B -> A -> S -> LT -> R. P and SM are locks the model knows by name:
+// a tty port lock (the console takes it too) and a shrinker's mutex.
+enum : uint8_t { kM, kB, kA, kS, kLT, kR, kP, kSM, kNumLocks };
 
 Op Lock(LockVerb v, uint8_t lock) {
   prog::LockCall c;
@@ -135,12 +136,20 @@ class RoundBuilder {
       : o_(o),
         rt_(o.config.preempt_rt),
         cpu_(cpu),
+        round_(round),
         nr_(o.config.smp ? o.config.nr_cpus : 1),
         rng_(MixSeed(seed, 0x5354524541ull /* "STREA" */, cpu, round)),
         layout_(LayoutFor(cpu, nr_)) {}
 
   std::vector<StreamItem> Build() {
     if (o_.kind == WorkloadKind::kMm) {
+      if (round_ == 0 && cpu_ == 0) {
+        // A shrinker that takes SM: reclaim (kswapd, direct reclaim) then
+        // orders fs_reclaim before SM, as a filesystem's would.
+        prog::RegisterShrinker r;
+        r.lock.v = kSM;
+        Emit(Op(r));
+      }
       while (static_cast<int>(items_.size()) < o_.round_ops) MmEpisode();
       // Free what is still held: the round ends with nothing allocated.
       for (int s : held_) Emit(Free(s));
@@ -249,7 +258,8 @@ class RoundBuilder {
     if (s < 0) return;
     if (rng_.OneIn(3)) {
       // Flags alloc_pages_nolock() does not take.
-      Emit(AllocNolock(s, GFP_KERNEL, 0));
+      Emit(AllocNolock(s, rng_.OneIn(2) ? GFP_KERNEL : __GFP_HIGH,
+                       static_cast<int>(rng_.Below(3))));
       Emit(FreeNolock(s));
       return;
     }
@@ -265,9 +275,11 @@ class RoundBuilder {
     enum { kIrqSave, kIrqLock, kPreempt, kBh, kRaw, kNumGuards };
     const int g = static_cast<int>(rng_.Below(kNumGuards));
     // Hard atomic sections (irqs or preemption off for real, a raw lock)
-    // allow only the nolock API on PREEMPT_RT.
+    // allow only the nolock API on PREEMPT_RT; under a raw spinlock only
+    // the nolock API is allowed anywhere (the allocator takes spinlock_t:
+    // CONFIG_PROVE_RAW_LOCK_NESTING).
     const bool hard = g == kIrqSave || g == kPreempt || g == kRaw;
-    const bool nolock = (rt_ && hard) || rng_.OneIn(4);
+    const bool nolock = (rt_ && hard) || g == kRaw || rng_.OneIn(4);
     switch (g) {
       case kIrqSave:
         Emit(Op(prog::LocalIrqSave{}));
@@ -352,6 +364,20 @@ class RoundBuilder {
     pin.longterm.v = rng_.OneIn(3);
     Emit(Op(pin));
     if (rng_.OneIn(2)) Emit(Op(prog::DrainLocalPages{}));
+    if (rng_.OneIn(4)) {
+      // Something else wants contiguous memory while the pin is held (vfio
+      // pins guest memory long-term; the CMA area may hold the page).
+      const int c = FreeTaskSlot();
+      if (c >= 0 && c != s) {
+        prog::CmaAlloc ca;
+        ca.slot.v = static_cast<uint8_t>(c);
+        ca.count.v = static_cast<uint8_t>(8 + rng_.Below(9));
+        Emit(Op(ca));
+        prog::CmaRelease cr;
+        cr.slot.v = static_cast<uint8_t>(c);
+        Emit(Op(cr));
+      }
+    }
     prog::UnpinPage unpin;
     unpin.slot.v = static_cast<uint8_t>(s);
     if (rng_.OneIn(2)) {
@@ -390,7 +416,30 @@ class RoundBuilder {
   }
 
   void Misc() {
-    const uint64_t r = rng_.Below(5);
+    const uint64_t r = rng_.Below(7);
+    if (r == 5) {
+      // A tty driver: kmalloc(GFP_ATOMIC|__GFP_NOWARN) under port->lock
+      // (tty_insert_flip_string_and_push_buffer()).
+      const int s = FreeTaskSlot();
+      if (s < 0) return;
+      Emit(Lock(LockVerb::kSpinLockIrqsave, kP));
+      Emit(Alloc(s, GFP_ATOMIC | __GFP_NOWARN, static_cast<int>(rng_.Below(2))));
+      Emit(Free(s));
+      Emit(Lock(LockVerb::kSpinUnlockIrqrestore, kP));
+      return;
+    }
+    if (r == 6) {
+      // Allocating under the lock a shrinker takes. The clean model's
+      // shrinkers trylock (they back off with SHRINK_STOP), so GFP_KERNEL is
+      // fine here; with BZ-17 the shrinker blocks and fs_reclaim inverts.
+      const int s = FreeTaskSlot();
+      if (s < 0) return;
+      Emit(Lock(LockVerb::kMutexLock, kSM));
+      Emit(Alloc(s, rng_.OneIn(2) ? GFP_KERNEL : GFP_NOFS, 0));
+      Emit(Free(s));
+      Emit(Lock(LockVerb::kMutexUnlock, kSM));
+      return;
+    }
     if (r == 0) {
       Emit(Op(prog::KswapdRun{}));
     } else if (r == 1) {
@@ -411,6 +460,14 @@ class RoundBuilder {
 
   // ---- locks workload ----
   void LocksEpisode() {
+    if (o_.kind == WorkloadKind::kLocksAbba) {
+      const uint8_t first = cpu_ % 2 ? kP : kA, second = cpu_ % 2 ? kA : kP;
+      Emit(Lock(LockVerb::kSpinLockIrqsave, first));
+      Emit(Lock(LockVerb::kSpinLockIrqsave, second));
+      Emit(Lock(LockVerb::kSpinUnlockIrqrestore, second));
+      Emit(Lock(LockVerb::kSpinUnlockIrqrestore, first));
+      return;
+    }
     const uint64_t r = rng_.Below(100);
     if (r < 70) {
       LockSection();
@@ -480,6 +537,7 @@ class RoundBuilder {
   const WorkloadOptions& o_;
   const bool rt_;
   const int cpu_;
+  const uint64_t round_;
   const int nr_;
   Rng rng_;
   SlotLayout layout_;
@@ -524,6 +582,8 @@ std::vector<prog::LockDecl> WorkloadLocks(const WorkloadOptions&) {
       {"S", LockType::kSeqlock, "&stress->seqlock"},
       {"LT", LockType::kLocalTrylock, "&stress->pcpu_lock"},
       {"R", LockType::kRawSpinlock, "&stress->raw_lock"},
+      {"P", LockType::kSpinlock, "&port->lock"},
+      {"SM", LockType::kMutex, "&m->lock"},
   };
 }
 
@@ -600,6 +660,9 @@ HandlerCatalog::HandlerCatalog(const WorkloadOptions& o, int nr_cpus) {
             {Alloc(h, GFP_NOWAIT | __GFP_ACCOUNT, 0), Free(h)}, 1);
         add(c, kTimer, "rx_o1", kHard, {Alloc(h, GFP_ATOMIC | __GFP_NOWARN, 1),
                                         FreeNolock(h)}, 1);
+        // A large atomic refill: often the slow path under pressure.
+        add(c, kTimer, "rx_big", kHard,
+            {Alloc(h, GFP_ATOMIC | __GFP_NOWARN, 4), Free(h)}, 1);
       }
       add(c, kIpi, "tlb_flush", kHard, {}, 3);
       add(c, kIpi, "call_func_nolock", kHard,

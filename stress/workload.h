@@ -35,7 +35,10 @@ namespace reentry::stress {
     "trylock), used correctly from task, softirq, hardirq and NMI")          \
   X(kLocksBuggy, "locks-buggy",                                              \
     "the locks workload with a planted bug: the task sometimes takes the "   \
-    "irq-safe lock with interrupts on, and the timer IRQ handler takes it")
+    "irq-safe lock with interrupts on, and the timer IRQ handler takes it")  \
+  X(kLocksAbba, "locks-abba",                                                \
+    "a planted real deadlock: even vCPUs take two locks in one order, odd "  \
+    "vCPUs in the other (for the watchdog)")
 
 enum class WorkloadKind : uint8_t {
 #define REENTRY_STRESS_WORKLOAD_ENUM(e, name, desc) e,

@@ -56,7 +56,9 @@ const Command kStress = {
     "  --no-verify         do not replay the findings with the executor\n"
     "  --no-minimize       do not minimize the replays\n"
     "  --minimize-time=T   minimization budget per finding (30s)\n"
-    "  --warnings-fail     exit 1 on warnings (gfp misuse) too\n" REENTRY_RUN_CONFIG_HELP,
+    "  --warnings-fail     exit 1 on warnings (gfp misuse) too\n"
+    "  --show-round=C:R    print round R of vCPU C's op stream (needs --seed)\n"
+    "                      and exit\n" REENTRY_RUN_CONFIG_HELP,
     RunStressCommand};
 REENTRY_COMMAND(stress, kStress);
 
@@ -93,7 +95,8 @@ int RunStressCommand(const std::vector<std::string>& argv) {
   value_flags.insert({"duration", "seed", "workload", "irq-rate", "nmi-rate",
                       "ipi-rate", "jitter", "round-ops", "watchdog",
                       "invariants-every", "history", "max-rounds",
-                      "invalid-gfp", "out", "progress", "minimize-time"});
+                      "invalid-gfp", "out", "progress", "minimize-time",
+                      "show-round"});
   auto bool_flags = RunConfigBoolFlags();
   bool_flags.insert({"stop-on-finding", "no-hotplug", "no-fault-injection",
                      "no-cma", "no-verify", "no-minimize", "warnings-fail"});
@@ -166,6 +169,27 @@ int RunStressCommand(const std::vector<std::string>& argv) {
   o.progress_out = stderr;
   const std::string out_dir = args.Get("out").value_or("stress-out");
 
+  if (auto sr = args.Get("show-round")) {
+    int c = -1;
+    unsigned long long round = 0;
+    if (sscanf(sr->c_str(), "%d:%llu", &c, &round) != 2 || c < 0 ||
+        c >= (o.config.smp ? o.config.nr_cpus : 1) || !args.Get("seed")) {
+      return UsageError(kStress, "--show-round=CPU:ROUND needs a vCPU in "
+                                 "range and --seed");
+    }
+    stress::WorkloadOptions wo = o.workload;
+    wo.config = o.config;
+    if (!o.config.smp) wo.config.nr_cpus = 1;
+    const auto items = stress::GenerateRound(wo, o.seed, c, round);
+    prog::Program p;
+    p.config = wo.config;
+    p.locks = stress::WorkloadLocks(wo);
+    for (const stress::StreamItem& it : items) p.ops.push_back(it.op);
+    const std::string text = prog::ProgramToText(p);
+    printf("# round %llu of vCPU %d, seed %" PRIu64 " (%zu ops)\n%s", round, c,
+           o.seed, items.size(), text.c_str());
+    return kExitOk;
+  }
   printf("reentry stress: %s\n", stress::DescribeOptions(o).c_str());
   printf("  (replay this run's streams with --seed=%" PRIu64 ")\n", o.seed);
   fflush(stdout);
@@ -220,10 +244,10 @@ int RunStressCommand(const std::vector<std::string>& argv) {
         break;
       }
       if (!done) {
-        printf("not minimized \"%s\": the fuzz targets' input discipline "
-               "changes the program so that it no longer reproduces (the "
-               "finding needs the caller's own misuse); keeping the recorded "
-               "program\n",
+        printf("not minimized \"%s\": under the fuzz targets' input "
+               "discipline (main, gfp) the program no longer reproduces it "
+               "(test-lock misuse is what they rewrite); keeping the "
+               "recorded program\n",
                f.title.c_str());
       }
     }

@@ -1,5 +1,7 @@
 #include "allocator/ctx/kernel.h"
 
+#include "allocator/ctx/alloc_stats.h"
+
 #include "gtest/gtest.h"
 
 namespace reentry::ctx {
@@ -244,6 +246,48 @@ TEST_F(KernelTest, BhLeakInHandlerIsRepairedConsistently) {
   EXPECT_EQ(cpu().preempt_count(), 0u);
   EXPECT_TRUE(in_task());
   EXPECT_FALSE(in_hardirq());
+}
+
+}  // namespace
+}  // namespace reentry::ctx
+
+// --- alloc_stats.h: failure reasons reach the sink, on the failing vCPU ---
+
+namespace reentry::ctx {
+namespace {
+
+class RecordingSink : public AllocStatsSink {
+ public:
+  void OnAllocFail(Cpu& cpu, AllocFail reason) override {
+    last_cpu = cpu.id();
+    last_depth = cpu.depth();
+    last = reason;
+    ++calls;
+  }
+  int calls = 0;
+  int last_cpu = -1;
+  int last_depth = -1;
+  AllocFail last = AllocFail::kOther;
+};
+
+TEST(AllocStatsTest, ReasonsReachTheSinkOnlyWhenAttached) {
+  Kernel kernel(Config{});
+  set_this_cpu(&kernel.cpu(1));
+  note_alloc_fail(AllocFail::kPcpBusy);  // no sink: nothing happens
+  RecordingSink sink;
+  kernel.SetAllocStatsSink(&sink);
+  kernel.cpu(1).EnterContext(ContextKind::kHardirq);
+  note_alloc_fail(AllocFail::kZoneBusy);
+  EXPECT_EQ(sink.calls, 1);
+  EXPECT_EQ(sink.last_cpu, 1);
+  EXPECT_EQ(sink.last_depth, 1);
+  EXPECT_EQ(sink.last, AllocFail::kZoneBusy);
+  kernel.cpu(1).ExitContext();
+  set_this_cpu(nullptr);
+  note_alloc_fail(AllocFail::kWatermark);  // no current vCPU: ignored
+  EXPECT_EQ(sink.calls, 1);
+  EXPECT_STREQ(AllocFailName(AllocFail::kOrderTooHigh), "order_too_high");
+  EXPECT_STREQ(AllocFailName(AllocFail::kCount), "?");
 }
 
 }  // namespace
