@@ -33,8 +33,8 @@ namespace reentry {
   X(kBz15, "BZ-15",                                                           \
     "kvfree_rcu allocates a page under the raw krcp->lock")                   \
   X(kBz16, "BZ-16",                                                           \
-    "kvfree_rcu picks its gfp from in_atomic() (GFP_KERNEL under a "         \
-    "spinlock without PREEMPT_COUNT)")                                                         \
+    "kvfree_rcu picks its gfp from in_atomic() (GFP_KERNEL under a "          \
+    "spinlock without PREEMPT_COUNT)")                                        \
   X(kBz17, "BZ-17",                                                           \
     "a shrinker takes a lock that is held around a GFP_KERNEL allocation "    \
     "(fs_reclaim inversion)")                                                 \
