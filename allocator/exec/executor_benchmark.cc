@@ -48,6 +48,22 @@ void BM_Generated_FullWithLockdep(benchmark::State& state) {
 }
 BENCHMARK(BM_Generated_FullWithLockdep);
 
+// Balanced programs pair every acquisition with its release, so the whole
+// 1,000-op program runs (the "generated 1,000-op program" figure).
+void BM_Generated_Balanced(benchmark::State& state) {
+  prog::GenerateOptions o;
+  o.balanced = true;
+  RunGenerated(state, o, /*lockdep=*/false);
+}
+BENCHMARK(BM_Generated_Balanced);
+
+void BM_Generated_BalancedWithLockdep(benchmark::State& state) {
+  prog::GenerateOptions o;
+  o.balanced = true;
+  RunGenerated(state, o, /*lockdep=*/true);
+}
+BENCHMARK(BM_Generated_BalancedWithLockdep);
+
 }  // namespace
 }  // namespace reentry::exec
 
