@@ -295,6 +295,9 @@ struct Lockdep::Impl {
       nodes.resize(want);
       seen_n.resize(want, 0);
       seen_r.resize(want, 0);
+      // A search visits each (class, only_xr) state once: it never grows
+      // the queue past this.
+      queue.reserve(2 * want);
       for (size_t i = old; i < want; ++i) {
         const LockClassId c = KeyClass(Key(i));
         if (c < kernel.nr_lock_classes()) InitNode(nodes[i], c);

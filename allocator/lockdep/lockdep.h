@@ -16,7 +16,14 @@
 //  - a trylock adds no dependency into itself and no USED_IN usage, but a
 //    held trylocked lock still orders later blocking acquisitions;
 //  - an acquisition whose held-lock chain was validated before costs a hash
-//    lookup (the chain cache); nothing allocates once the tables are warm.
+//    lookup (the chain cache), and one that repeats an earlier acquisition
+//    at the same stack position with the same inputs costs a compare (a
+//    per-position memo); memory is only allocated when a class, chain,
+//    dependency or usage bit is seen for the first time.
+//
+// One Lockdep serves one Kernel and is not thread-safe: events must arrive
+// one at a time (the deterministic executor delivers them so). With one OS
+// thread per vCPU, serialize OnEvent calls or attach TsanAnnotations only.
 //
 // Rules and their kinds:
 //  kRecursiveLocking    same class twice in one vCPU's stack (not read after
