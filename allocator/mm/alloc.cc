@@ -120,16 +120,57 @@ gfp_t Mm::CheckGfpMisuse(gfp_t gfp, unsigned order, bool nolock, bool* fail) {
   return gfp;
 }
 
-// __free_pages() is not allowed in NMI context (only free_pages_nolock()).
-void Mm::CheckFreeContext(const char* what) {
+// Contexts where the allocator's spinning locks may not be taken at all:
+// NMI, and hardirq on PREEMPT_RT (spinlock_t sleeps there).
+static bool SpinningForbidden(const Cpu& cpu) {
+  return cpu.in_nmi() || (cpu.config().preempt_rt && cpu.in_hardirq());
+}
+
+// __free_pages() is not allowed in NMI context (nor in hardirq on RT): only
+// free_pages_nolock(). Reports it; the caller then frees the way
+// free_pages_nolock() would, so that one misuse does not cascade into lock
+// usage findings at later, valid calls.
+bool Mm::CheckFreeContext(const char* what) {
   Cpu& cpu = ctx::this_cpu();
-  if (!cpu.in_nmi()) return;
+  if (!SpinningForbidden(cpu)) return true;
   Finding f = cpu.MakeFinding(FindingKind::kAllocInvalidContext, what);
   f.cause = Mix(0xf4ee, reinterpret_cast<uintptr_t>(what));
   f.SetDetail(
-      "__free_pages() from NMI context: it may spin on zone->lock/pcp->lock "
-      "held by the interrupted code; only free_pages_nolock() is NMI-safe");
+      cpu.in_nmi()
+          ? "__free_pages() from NMI context: it may spin on "
+            "zone->lock/pcp->lock held by the interrupted code; only "
+            "free_pages_nolock() is NMI-safe"
+          : "PREEMPT_RT: __free_pages() from hardirq context takes sleeping "
+            "spinlock_t locks; only free_pages_nolock() may be used there");
   cpu.Report(f);
+  return false;
+}
+
+// An allocation whose gfp lets it spin, in a context where spinning on the
+// allocator's locks is forbidden (GFP_ATOMIC "doesn't support NMI, nor
+// contexts that disable preemption under PREEMPT_RT"). The checker reports
+// it from the kMightAlloc event (the model reports it itself when no checker
+// is attached); the model then fails the call instead of running it, so that
+// one misuse does not cascade into lock-usage findings at later, valid
+// allocations (see docs/mm-model.md).
+bool Mm::AllocContextForbidden(gfp_t gfp, unsigned order) {
+  Cpu& cpu = ctx::this_cpu();
+  if (!SpinningForbidden(cpu) || !gfpflags_allow_spinning(gfp)) return false;
+  EmitMightAlloc(gfp, order);
+  if (!kernel_.observed()) {
+    Finding f = cpu.MakeFinding(FindingKind::kAllocInvalidContext,
+                                "alloc_pages");
+    f.gfp = gfp;
+    f.order = static_cast<int16_t>(order);
+    f.cause = Mix(0xa11c, gfp);
+    f.SetDetail(cpu.in_nmi()
+                    ? "a spinning allocation from NMI context: only "
+                      "alloc_pages_nolock() is NMI-safe"
+                    : "PREEMPT_RT: a spinning allocation from hardirq "
+                      "context; use alloc_pages_nolock()");
+    cpu.Report(f);
+  }
+  return true;
 }
 
 void Mm::EmitMightAlloc(gfp_t gfp, unsigned order) {
@@ -225,10 +266,16 @@ void Mm::fs_reclaim_release(gfp_t gfp_mask) {
   }
 }
 
-// kernel: include/linux/sched/mm.h might_alloc()
+// kernel: include/linux/sched/mm.h might_alloc(). The fs_reclaim annotation
+// is only made in task context: a reclaiming allocation from an interrupt is
+// reported (kAllocInvalidContext) where it happens, and the model does not
+// let it also poison fs_reclaim's irq usage, which would blame the next
+// legitimate GFP_KERNEL allocation ("inconsistent lock state") instead.
 void Mm::might_alloc(gfp_t gfp_mask) {
-  fs_reclaim_acquire(gfp_mask);
-  fs_reclaim_release(gfp_mask);
+  if (ctx::in_task()) {
+    fs_reclaim_acquire(gfp_mask);
+    fs_reclaim_release(gfp_mask);
+  }
   if (gfpflags_allow_blocking(gfp_mask)) ctx::might_sleep("might_alloc");
 }
 
@@ -422,6 +469,7 @@ Page* Mm::alloc_pages(gfp_t gfp, unsigned order) {
   bool fail;
   gfp = CheckGfpMisuse(gfp, order, false, &fail);
   if (fail) return nullptr;
+  if (AllocContextForbidden(gfp, order)) return nullptr;
   if (V2(kernel_) && (gfp & __GFP_TRYLOCK)) {
     // v2: __GFP_TRYLOCK maps to ALLOC_TRYLOCK (BUILD_BUG_ON in the series).
     Cpu& cpu = ctx::this_cpu();
@@ -506,6 +554,7 @@ unsigned long Mm::alloc_pages_bulk(gfp_t gfp, int nr_pages, Page** page_array) {
   if (nr_populated >= nr_pages) return nr_populated;
   bool fail;
   gfp = CheckGfpMisuse(gfp, 0, false, &fail);
+  if (AllocContextForbidden(gfp, 0)) return nr_populated;
   bool single = nr_pages - nr_populated == 1 || cfg_.page_owner ||
                 (cfg_.memcg && (gfp & __GFP_ACCOUNT)) ||
                 (V2(kernel_) && (gfp & __GFP_TRYLOCK));

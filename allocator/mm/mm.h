@@ -400,7 +400,8 @@ class Mm {
   // Reports invalid masks (kGfpMisuse) and returns the mask the kernel's
   // fallback goes on with.
   gfp_t CheckGfpMisuse(gfp_t gfp, unsigned order, bool nolock, bool* fail);
-  void CheckFreeContext(const char* what);
+  bool CheckFreeContext(const char* what);
+  bool AllocContextForbidden(gfp_t gfp, unsigned order);
   void EmitMightAlloc(gfp_t gfp, unsigned order);
   void might_alloc(gfp_t gfp_mask);
   void fs_reclaim_acquire(gfp_t gfp_mask);

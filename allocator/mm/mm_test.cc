@@ -407,7 +407,7 @@ INSTANTIATE_TEST_SUITE_P(
         GfpCase{"NofailWithoutDirectReclaim",
                 __GFP_KSWAPD_RECLAIM | __GFP_NOFAIL, 0,
                 false, false, false, true},
-        GfpCase{"NofailFromNmi", GFP_ATOMIC | __GFP_NOFAIL, 0, false, false,
+        GfpCase{"NofailFromNmi", __GFP_NOFAIL, 0, false, false,
                 true, true},
         GfpCase{"NofailCostlyOrder", GFP_KERNEL | __GFP_NOFAIL, 2, false,
                 false, false, true},
@@ -422,6 +422,20 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<GfpCase>& info) {
       return std::string(info.param.name);
     });
+
+TEST_F(MmTest, SpinningAllocationFromNmiIsReportedAndFailed) {
+  cpu().EnterContext(ctx::ContextKind::kNmi);
+  EXPECT_EQ(mm_->alloc_pages(GFP_ATOMIC, 0), nullptr);
+  cpu().ExitContext();
+  EXPECT_TRUE(Has(FindingKind::kAllocInvalidContext)) << Dump();
+  // A __free_pages() from NMI is reported and done as free_pages_nolock().
+  Page* p = mm_->alloc_pages(GFP_KERNEL, 0);
+  cpu().EnterContext(ctx::ContextKind::kNmi);
+  mm_->__free_pages(p, 0);
+  cpu().ExitContext();
+  EXPECT_NE(p->where, PageWhere::kAllocated);
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+}
 
 // --- Invariants ---------------------------------------------------------------
 

@@ -480,9 +480,9 @@ void Mm::___free_pages(Page* page, unsigned order, fpi_t fpi_flags) {
 // kernel: mm/page_alloc.c __free_pages(), v6.18
 void Mm::__free_pages(Page* page, unsigned order) {
   REENTRY_KFUNC();
-  CheckFreeContext("__free_pages");
+  const bool ok = CheckFreeContext("__free_pages");
   inject(PointId::kFreeEntry);
-  ___free_pages(page, order, FPI_NONE);
+  ___free_pages(page, order, ok ? FPI_NONE : FPI_NOLOCK);
 }
 
 // kernel: mm/page_alloc.c free_pages_nolock(), v6.15+ ("Can be called while
