@@ -74,11 +74,6 @@ std::vector<std::filesystem::path> Programs() {
 }
 
 TEST(ConformancePrograms, EveryProgramMeetsItsHeader) {
-#ifdef REENTRY_TSAN
-  // TSan builds are for races between real threads (docs/toolchain.md); the
-  // deterministic executor's fibers are exercised by the other builds.
-  GTEST_SKIP() << "program conformance runs in the non-TSan builds";
-#endif
   const std::vector<std::filesystem::path> programs = Programs();
   ASSERT_GE(programs.size(), 30u);
   exec::Executor executor;
