@@ -142,6 +142,7 @@ struct Vcpu : public exec::OpHost {
 
   uint64_t next_ipi_ns = 0;
   uint32_t work_pending = 0;
+  int round_offline = -1;  // the vCPU CPU hotplug took out this round
   bool hung = false;
 
   // Read by other threads.
@@ -261,6 +262,8 @@ class Runner : public ctx::Hooks, public ctx::AllocStatsSink {
   void Progress(uint64_t now, bool last);
   std::string DumpState();
   void AddCandidates(StressFinding* sf, uint64_t round);
+  uint64_t LockdepSignature() const;
+  void ArchiveIfLockdepLearned(uint64_t round);
   void FillResult(StressResult* r);
 
   StressOptions o_;
@@ -292,6 +295,11 @@ class Runner : public ctx::Hooks, public ctx::AllocStatsSink {
   std::atomic<uint32_t> nr_warnings_{0};
   size_t seen_findings_ = 0;
   std::map<std::string, size_t> by_title_;
+  // Rounds in which lockdep learned something (a new dependency or usage
+  // bit): a lockdep finding may need them to replay, however old.
+  static constexpr size_t kMaxArchive = 48;
+  std::vector<std::vector<RoundLog>> archive_;
+  uint64_t lockdep_signature_ = 0;
   std::vector<StressFinding> findings_;
   std::atomic<bool> ended_by_finding_{false};
   bool ended_by_watchdog_ = false;
@@ -424,6 +432,7 @@ void Runner::ArmTimers(Vcpu& v) {
 
 void Runner::RunRound(Vcpu& v, uint64_t round) {
   v.items = GenerateRound(o_.workload, o_.seed, v.id, round);
+  v.round_offline = RoundEventsFor(o_.workload, o_.seed, round).offline_cpu;
   v.log = &v.logs[round % static_cast<uint64_t>(o_.history_rounds)];
   v.log->Clear(round);
   v.handler_rng = Rng(MixSeed(o_.seed, 0x48414e44ull, v.id, round));
@@ -584,6 +593,7 @@ void Runner::MaybeSendIpi(Vcpu& v, uint64_t now) {
   v.next_ipi_ns = now + ipi_period_ns_ / 2 + v.ipi_rng.Below(ipi_period_ns_);
   int target = static_cast<int>(v.ipi_rng.Below(nr_ - 1));
   if (target >= v.id) ++target;
+  if (target == v.round_offline) return;  // a dead CPU takes no IPIs
   Vcpu& t = *vcpus_[target];
   const pid_t tid = t.tid.load(std::memory_order_acquire);
   if (tid == 0) return;
@@ -935,6 +945,38 @@ void Runner::AddCandidates(StressFinding* sf, uint64_t round) {
     sf->candidate_stats.push_back(rs);
     if (!complete) break;  // longer spans would give the same program
   }
+  // Lockdep findings may rest on dependencies learned long before: the
+  // archived rounds where lockdep learned something, then the last two.
+  if (archive_.empty()) return;
+  std::vector<std::vector<const RoundLog*>> tail;
+  for (uint64_t k = std::min<uint64_t>(round, 1) + 1; k-- > 0;) {
+    const uint64_t r = round - k;
+    std::vector<const RoundLog*> per_cpu(nr_, nullptr);
+    for (int c = 0; c < nr_; ++c) {
+      const RoundLog& l = vcpus_[c]->logs[r % o_.history_rounds];
+      if (l.valid && l.round == r) per_cpu[c] = &l;
+    }
+    tail.push_back(std::move(per_cpu));
+  }
+  for (size_t keep = archive_.size(); keep > 0; keep /= 2) {
+    std::vector<std::vector<const RoundLog*>> logs;
+    for (size_t i = 0; i < keep; ++i) {
+      const std::vector<RoundLog>& a = archive_[i];
+      if (!a.empty() && a[0].round + 1 >= round) break;  // in the tail
+      std::vector<const RoundLog*> per_cpu;
+      for (const RoundLog& l : a) per_cpu.push_back(l.valid ? &l : nullptr);
+      logs.push_back(std::move(per_cpu));
+    }
+    if (logs.empty()) return;
+    logs.insert(logs.end(), tail.begin(), tail.end());
+    prog::Program p;
+    ReplayStats rs;
+    if (BuildReplay(logs, *handlers_, locks_, config_, o_.bugs, &p, &rs)) {
+      sf->candidates.push_back(prog::ProgramToText(p));
+      sf->candidate_stats.push_back(rs);
+      return;
+    }
+  }
 }
 
 void Runner::CollectFindings(uint64_t round, const std::string& state_dump) {
@@ -974,6 +1016,29 @@ void Runner::CollectFindings(uint64_t round, const std::string& state_dump) {
   seen_findings_ = fl.size();
 }
 
+uint64_t Runner::LockdepSignature() const {
+  if (!world_->lockdep) return 0;
+  const lockdep::Lockdep& ld = *world_->lockdep;
+  uint64_t sig = ld.nr_dependencies();
+  for (size_t c = 0; c < world_->kernel.nr_lock_classes(); ++c) {
+    sig = sig * 31 + ld.Usage(static_cast<ctx::LockClassId>(c));
+  }
+  return sig;
+}
+
+void Runner::ArchiveIfLockdepLearned(uint64_t round) {
+  const uint64_t sig = LockdepSignature();
+  if (sig == lockdep_signature_) return;
+  lockdep_signature_ = sig;
+  if (archive_.size() >= kMaxArchive) return;  // the earliest matter most
+  std::vector<RoundLog> logs;
+  for (int c = 0; c < nr_; ++c) {
+    const RoundLog& l = vcpus_[c]->logs[round % o_.history_rounds];
+    logs.push_back(l.valid && l.round == round ? l : RoundLog{});
+  }
+  archive_.push_back(std::move(logs));
+}
+
 void Runner::BarrierWork(uint64_t round, bool final_round) {
   if (o_.invariants_every > 0 &&
       (round % static_cast<uint64_t>(o_.invariants_every) == 0 || final_round)) {
@@ -981,6 +1046,7 @@ void Runner::BarrierWork(uint64_t round, bool final_round) {
     ++invariant_checks_;
   }
   CollectFindings(round, "");
+  ArchiveIfLockdepLearned(round);
 }
 
 bool Runner::Watchdog(uint64_t now) {

@@ -134,6 +134,7 @@ class RoundBuilder {
   RoundBuilder(const WorkloadOptions& o, uint64_t seed, int cpu,
                uint64_t round)
       : o_(o),
+        seed_(seed),
         rt_(o.config.preempt_rt),
         cpu_(cpu),
         round_(round),
@@ -143,6 +144,17 @@ class RoundBuilder {
 
   std::vector<StreamItem> Build() {
     if (o_.kind == WorkloadKind::kMm) {
+      const RoundEvents ev = RoundEventsFor(o_, seed_, round_);
+      if (ev.offline_cpu == cpu_) return {};  // a dead CPU runs nothing
+      if (ev.offline_cpu >= 0 && cpu_ == (ev.offline_cpu + 1) % nr_) {
+        prog::CpuOffline c;
+        c.cpu.v = static_cast<uint8_t>(ev.offline_cpu);
+        Emit(Op(c));
+      }
+      const int first_online = ev.offline_cpu == 0 ? 1 : 0;
+      if (ev.memory_offline && cpu_ == first_online) {
+        Emit(Op(prog::OfflinePages{}));
+      }
       if (round_ == 0 && cpu_ == 0) {
         // A shrinker that takes SM: reclaim (kswapd, direct reclaim) then
         // orders fs_reclaim before SM, as a filesystem's would.
@@ -401,19 +413,8 @@ class RoundBuilder {
     Emit(Op(r));
   }
 
-  void Hotplug() {
-    const uint64_t r = rng_.Below(10);
-    if (r < 6) {
-      Emit(Op(prog::BuildAllZonelists{}));
-    } else if (r < 8) {
-      Emit(Op(prog::OfflinePages{}));
-    } else if (nr_ > 1) {
-      // page_alloc_cpu_dead() of another vCPU: drains its pcp lists.
-      prog::CpuOffline c;
-      c.cpu.v = static_cast<uint8_t>((cpu_ + 1) % nr_);
-      Emit(Op(c));
-    }
-  }
+  // Zonelist rebuilds (memory and CPU hotplug proper are round events).
+  void Hotplug() { Emit(Op(prog::BuildAllZonelists{})); }
 
   void Misc() {
     const uint64_t r = rng_.Below(7);
@@ -535,6 +536,7 @@ class RoundBuilder {
   }
 
   const WorkloadOptions& o_;
+  const uint64_t seed_;
   const bool rt_;
   const int cpu_;
   const uint64_t round_;
@@ -729,6 +731,19 @@ int HandlerCatalog::Pick(int cpu, IrqSource s, Rng& rng) const {
     if (r < 0) return static_cast<int>(i);
   }
   return 0;
+}
+
+RoundEvents RoundEventsFor(const WorkloadOptions& o, uint64_t seed,
+                           uint64_t round) {
+  RoundEvents ev;
+  if (o.kind != WorkloadKind::kMm || !o.hotplug) return ev;
+  const int nr = o.config.smp ? o.config.nr_cpus : 1;
+  Rng rng(MixSeed(seed, 0x484f54ull /* "HOT" */, round));
+  if (nr > 1 && round > 0 && rng.OneIn(64)) {
+    ev.offline_cpu = static_cast<int>(rng.Below(static_cast<uint64_t>(nr)));
+  }
+  ev.memory_offline = round > 0 && rng.OneIn(512);
+  return ev;
 }
 
 std::vector<StreamItem> GenerateRound(const WorkloadOptions& o, uint64_t seed,

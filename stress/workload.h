@@ -92,6 +92,17 @@ struct StreamItem {
   int8_t peer = -1;  // kTake: the vCPU whose transfer slot it frees
 };
 
+// Events of a whole round, the same for every vCPU (a function of seed and
+// round): CPU hotplug takes one vCPU out for the round (it runs nothing,
+// as a dead CPU; the next vCPU runs page_alloc_cpu_dead() for it first),
+// and memory hotplug offlines a memory block at the start of the round.
+struct RoundEvents {
+  int offline_cpu = -1;
+  bool memory_offline = false;
+};
+RoundEvents RoundEventsFor(const WorkloadOptions& o, uint64_t seed,
+                           uint64_t round);
+
 // Round `round` of vCPU `cpu`'s stream.
 std::vector<StreamItem> GenerateRound(const WorkloadOptions& o, uint64_t seed,
                                       int cpu, uint64_t round);
