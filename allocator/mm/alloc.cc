@@ -414,7 +414,7 @@ bool Mm::prepare_alloc_pages(gfp_t gfp_mask, unsigned order, AllocContext* ac,
   ac->highest_zoneidx = gfp_zone(gfp_mask);
   ac->nr_zones = 0;
   for (int i = 0; i < nr_zones_; ++i) {
-    const int z = zonelist_order_[i];
+    const int z = zonelist_order_[i].load(std::memory_order_relaxed);
     if (z <= ac->highest_zoneidx) ac->zonelist[ac->nr_zones++] = zones_[z].get();
   }
   ac->migratetype = gfp_migratetype_raw(gfp_mask);

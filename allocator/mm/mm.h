@@ -635,7 +635,7 @@ class Mm {
 
   // Zonelists and hotplug.
   locks::Seqlock zonelist_update_seq_;
-  int zonelist_order_[MAX_NR_ZONES] = {};
+  std::atomic<int> zonelist_order_[MAX_NR_ZONES] = {};  // read racily
   locks::Mutex pcp_batch_high_lock_;
   locks::Mutex pcpu_drain_mutex_;
   locks::Mutex mem_hotplug_lock_;  // percpu_rwsem in the kernel (writer side)
@@ -653,7 +653,7 @@ class Mm {
   std::atomic<bool> kswapd_running_{false};
   Once<int> kswapd_order_;
   Once<int> kswapd_highest_zoneidx_{MAX_NR_ZONES};
-  int kswapd_failures_ = 0;
+  Once<int> kswapd_failures_;
   Once<bool> kswapd_wake_pending_;
   Shrinker shrinkers_[8];
   std::atomic<int> nr_shrinkers_{0};
@@ -669,7 +669,7 @@ class Mm {
   locks::Spinlock stack_list_lock_;
   std::unique_ptr<StackRecord[]> depot_records_;  // kDepotMaxPools * per pool
   Page* depot_pools_[kDepotMaxPools] = {};
-  int depot_nr_pools_ = 0;
+  std::atomic<int> depot_nr_pools_{0};
   int depot_pool_offset_ = 0;  // records used in the current pool
   std::atomic<Page*> depot_new_pool_{nullptr};
   static constexpr int kDepotBuckets = 64;

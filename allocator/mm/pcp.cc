@@ -459,9 +459,6 @@ void Mm::__free_frozen_pages(Page* page, unsigned order, fpi_t fpi_flags) {
   }
   PerCpuPages* pcp = pcp_spin_trylock(zone);
   if (pcp) {
-    if (zone->pcp_disabled > 0 && !(fpi_flags & FPI_NOLOCK)) {
-      // zone_pcp_disable(): high 0, batch 1 - straight through.
-    }
     free_frozen_page_commit(zone, pcp, page, migratetype, order, fpi_flags);
     pcp_spin_unlock(pcp);
   } else {

@@ -127,7 +127,9 @@ void Mm::schedule_timeout_on(const locks::ExclusiveLock& lock) {
 // kernel: mm/page_alloc.c build_zonelists() (one node: the zones from the
 // highest down)
 void Mm::build_zonelists() {
-  for (int i = 0; i < nr_zones_; ++i) zonelist_order_[i] = nr_zones_ - 1 - i;
+  for (int i = 0; i < nr_zones_; ++i) {
+    zonelist_order_[i].store(nr_zones_ - 1 - i, std::memory_order_relaxed);
+  }
 }
 
 // kernel: mm/page_alloc.c __build_all_zonelists(), v6.18 (1007843a9190:
@@ -239,7 +241,7 @@ void Mm::wakeup_kswapd(Zone* zone, gfp_t gfp_flags, int order,
   for (int z = 0; z <= highest_zoneidx && z < nr_zones_; ++z) {
     boosted |= zones_[z]->watermark_boost.load() != 0;
   }
-  if (kswapd_failures_ >= MAX_RECLAIM_RETRIES ||
+  if (kswapd_failures_.load() >= MAX_RECLAIM_RETRIES ||
       (pgdat_balanced(order, highest_zoneidx) && !boosted)) {
     return;  // (wakeup_kcompactd for !__GFP_DIRECT_RECLAIM: not modelled)
   }
@@ -306,8 +308,9 @@ void Mm::balance_pgdat(int order, int highest_zoneidx) {
   shrink_slab(GFP_KERNEL);
   const bool balanced = pgdat_balanced(order, highest_zoneidx);
   for (int z = 0; z < nr_zones_; ++z) zones_[z]->watermark_boost.store(0);
-  kswapd_failures_ = balanced ? 0 : std::min(kswapd_failures_ + 1,
-                                             MAX_RECLAIM_RETRIES);
+  kswapd_failures_.store(
+      balanced ? 0 : std::min(kswapd_failures_.load() + 1,
+                              MAX_RECLAIM_RETRIES));
   locks::lock_map_release(fs_reclaim_map_, "balance_pgdat");
 }
 
