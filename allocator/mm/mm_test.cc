@@ -496,14 +496,29 @@ TEST_F(MmTest, TeardownOfACleanRunLeaksNothing) {
 // with evidence of program misuse in the same run (an allocation in the
 // wrong context, a sleeping call in atomic context, a context left
 // unbalanced, ...). Anything else is a false positive of the model.
-TEST(MmRandomProgramsTest, CleanModelHasNoFalsePositives) {
+struct RandomConfig {
+  const char* name;
+  bool rt, up, v2, no_preempt_count;
+};
+
+class MmRandomProgramsTest : public ::testing::TestWithParam<RandomConfig> {};
+
+TEST_P(MmRandomProgramsTest, CleanModelHasNoFalsePositives) {
+  const RandomConfig& c = GetParam();
   exec::Executor executor;
-  for (uint64_t seed = 0; seed < 400; ++seed) {
+  for (uint64_t seed = 0; seed < 200; ++seed) {
     prog::GenerateOptions o;
     o.balanced = true;
     o.lock_ops = false;
     prog::Program p = prog::GenerateProgram(seed, o);
     p.bugs = BugSet{};
+    p.config.preempt_rt = c.rt;
+    if (c.up) {
+      p.config.smp = false;
+      p.config.nr_cpus = 1;
+    }
+    if (c.v2) p.config.nolock_design = ctx::NolockDesign::kV2Trylock;
+    if (c.no_preempt_count) p.config.preempt_count = false;
     const exec::RunResult r = executor.Run(p);
     bool misuse = false;
     for (const Finding& f : r.findings) {
@@ -532,11 +547,23 @@ TEST(MmRandomProgramsTest, CleanModelHasNoFalsePositives) {
     if (misuse) continue;
     for (const Finding& f : r.findings) {
       EXPECT_NE(FindingSeverity(f.kind), Severity::kBug)
-          << "seed " << seed << ": " << FindingKindName(f.kind) << " in "
-          << (f.function ? f.function : "?") << ": " << f.detail;
+          << c.name << " seed " << seed << ": " << FindingKindName(f.kind)
+          << " in " << (f.function ? f.function : "?") << ": " << f.detail;
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Configs, MmRandomProgramsTest,
+    ::testing::Values(RandomConfig{"Default", false, false, false, false},
+                      RandomConfig{"PreemptRt", true, false, false, false},
+                      RandomConfig{"Up", false, true, false, false},
+                      RandomConfig{"V2Trylock", false, false, true, false},
+                      RandomConfig{"NoPreemptCount", false, false, false,
+                                   true}),
+    [](const ::testing::TestParamInfo<RandomConfig>& info) {
+      return std::string(info.param.name);
+    });
 
 }  // namespace
 }  // namespace reentry::mm
