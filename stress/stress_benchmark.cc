@@ -19,7 +19,9 @@
 //      interrupts is "sustained".
 //
 // Usage: stress_benchmark [--quick] [--seconds=S] [--max-rate=N]
-// (--quick: shorter runs, for a smoke test).
+//                         [--full-workload]
+// (--quick: shorter runs, for a smoke test; --full-workload: CMA and
+// hotplug too).
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -180,12 +182,18 @@ struct RatePoint {
   double points_per_op = 0;
 };
 
+bool g_full_workload = false;
+
 RatePoint RunAt(double rate, double seconds, uint64_t seed) {
   StressOptions o;
   o.seed = seed;
   o.duration_s = seconds;
   o.config.nr_cpus = 2;
   o.workload.kind = WorkloadKind::kMm;
+  // CMA and hotplug migrate pages under other vCPUs' feet, which the model
+  // does not synchronise yet (docs/stress.md): leave them out unless asked.
+  o.workload.cma = g_full_workload;
+  o.workload.hotplug = g_full_workload;
   o.irq_rate = rate;
   o.nmi_rate = 0;
   o.ipi_rate = 0;
@@ -217,10 +225,14 @@ int Main(int argc, char** argv) {
       seconds = 0.5;
     } else if (strncmp(argv[i], "--seconds=", 10) == 0) {
       seconds = atof(argv[i] + 10);
+    } else if (strcmp(argv[i], "--full-workload") == 0) {
+      g_full_workload = true;
     } else if (strncmp(argv[i], "--max-rate=", 11) == 0) {
       max_rate = atof(argv[i] + 11);
     } else {
-      fprintf(stderr, "usage: %s [--quick] [--seconds=S] [--max-rate=N]\n",
+      fprintf(stderr,
+              "usage: %s [--quick] [--seconds=S] [--max-rate=N] "
+              "[--full-workload]\n",
               argv[0]);
       return 2;
     }
