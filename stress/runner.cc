@@ -1,6 +1,7 @@
 #include "stress/runner.h"
 
 #include <linux/futex.h>
+#include <signal.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <sys/syscall.h>
@@ -197,9 +198,16 @@ class SerializedObserver : public ctx::Observer {
   std::atomic<uint64_t> dropped_{0};
 };
 
+class Runner;
+std::atomic<Runner*> g_crash_runner{nullptr};
+void CrashHandler(int sig, siginfo_t*, void*);
+
 class Runner : public ctx::Hooks, public ctx::AllocStatsSink {
  public:
   explicit Runner(const StressOptions& o) : o_(o) {}
+
+  // Called from the crash handler: best effort, the process is dying.
+  void DumpCrash(int sig);
 
   StressResult Run();
 
@@ -1173,6 +1181,62 @@ void Runner::Progress(uint64_t now, bool last) {
   last_progress_ops_ = ops;
 }
 
+void Runner::DumpCrash(int sig) {
+  // Tell the other vCPUs to park at their next interrupt point (they stop
+  // appending to their logs), give them a moment, then write what the
+  // current round recorded.
+  abandon_.store(true, std::memory_order_release);
+  Vcpu* self = tls_vcpu;
+  const uint64_t deadline = MonotonicNs() + 200000000ull;
+  for (int c = 0; c < nr_; ++c) {
+    Vcpu& v = *vcpus_[c];
+    if (&v == self) continue;
+    while (v.state.load() == kRunning && MonotonicNs() < deadline) CpuRelax();
+  }
+  char msg[256];
+  int n = snprintf(msg, sizeof(msg),
+                   "\nreentry stress: crashed (signal %d) on %s in round %llu; "
+                   "writing its recorded program to %s\n",
+                   sig, self ? "a vCPU" : "the coordinator",
+                   static_cast<unsigned long long>(round_to_run_.load()),
+                   o_.crash_program_path.c_str());
+  if (n > 0) (void)!write(2, msg, static_cast<size_t>(n));
+  const uint64_t round = round_to_run_.load();
+  std::vector<std::vector<const RoundLog*>> logs;
+  for (uint64_t k = std::min<uint64_t>(round, 1) + 1; k-- > 0;) {
+    const uint64_t r = round - k;
+    std::vector<const RoundLog*> per_cpu(nr_, nullptr);
+    for (int c = 0; c < nr_; ++c) {
+      const RoundLog& l = vcpus_[c]->logs[r % o_.history_rounds];
+      if (l.valid && l.round == r) per_cpu[c] = &l;
+    }
+    logs.push_back(std::move(per_cpu));
+  }
+  prog::Program p;
+  if (!BuildReplay(logs, *handlers_, locks_, config_, o_.bugs, &p, nullptr)) {
+    return;
+  }
+  const std::string text = "# crashed (signal " + std::to_string(sig) +
+                           ") in round " + std::to_string(round) + ": " +
+                           DescribeOptions(o_) + "\n" + prog::ProgramToText(p);
+  FILE* f = fopen(o_.crash_program_path.c_str(), "w");
+  if (f == nullptr) return;
+  fwrite(text.data(), 1, text.size(), f);
+  fclose(f);
+}
+
+void CrashHandler(int sig, siginfo_t*, void*) {
+  // One dump, from the first crashing thread; the others wait to die.
+  static std::atomic<bool> once{false};
+  Runner* r = g_crash_runner.load();
+  if (r != nullptr && !once.exchange(true)) {
+    alarm(10);  // if the dump itself hangs (a lock the crash left held)
+    r->DumpCrash(sig);
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
 StressResult Runner::Run() {
   StressResult result;
   result.options = o_;
@@ -1232,6 +1296,19 @@ StressResult Runner::Run() {
   last_progress_print_ = start_ns_;
   end_ns_ =
       start_ns_ + static_cast<uint64_t>(std::max(0.0, o_.duration_s) * 1e9);
+  struct sigaction old_crash[5];
+  static constexpr int kCrashSignals[5] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+                                           SIGABRT};
+  const bool crash_handler = !o_.crash_program_path.empty();
+  if (crash_handler) {
+    g_crash_runner.store(this);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = CrashHandler;
+    sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < 5; ++i) sigaction(kCrashSignals[i], &sa, &old_crash[i]);
+  }
   StartThreads(&error);
   // Round 0; the vCPUs run the following rounds themselves (the last to
   // reach each barrier does its work). The coordinator watches.
@@ -1283,6 +1360,10 @@ StressResult Runner::Run() {
     CollectFindings(rd ? rd - 1 : 0, "");
   }
   Progress(MonotonicNs(), true);
+  if (crash_handler) {
+    for (int i = 0; i < 5; ++i) sigaction(kCrashSignals[i], &old_crash[i], nullptr);
+    g_crash_runner.store(nullptr);
+  }
   FillResult(&result);
   if (!threads_stuck_) {
     world_->kernel.SetHooks(nullptr);

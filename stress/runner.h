@@ -72,6 +72,12 @@ struct StressOptions {
   int history_rounds = 4;        // rounds kept for replays (>= 1)
   bool progress = false;         // live progress line
   FILE* progress_out = stderr;
+  // If not empty: on a crash (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT: a
+  // model or harness bug), stop the vCPUs, write the current round's
+  // recorded program there (best effort: the process is dying), then die
+  // of the signal. Only for processes that own those signals (not inside a
+  // fuzzer).
+  std::string crash_program_path;
 };
 
 // One distinct finding (by title) and what it takes to reproduce it.

@@ -190,6 +190,8 @@ int RunStressCommand(const std::vector<std::string>& argv) {
            o.seed, items.size(), text.c_str());
     return kExitOk;
   }
+  mkdir(out_dir.c_str(), 0755);
+  o.crash_program_path = out_dir + "/crash.txt";
   printf("reentry stress: %s\n", stress::DescribeOptions(o).c_str());
   printf("  (replay this run's streams with --seed=%" PRIu64 ")\n", o.seed);
   fflush(stdout);
