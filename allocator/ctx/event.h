@@ -72,10 +72,19 @@ struct Event {
 
 class Cpu;
 
+constexpr uint32_t EventBit(EventKind k) {
+  return uint32_t{1} << static_cast<int>(k);
+}
+inline constexpr uint32_t kAllEvents = ~uint32_t{0};
+
 class Observer {
  public:
   virtual ~Observer() = default;
   virtual void OnEvent(Cpu& cpu, const Event& e) = 0;
+  // The event kinds this observer needs. Kinds nobody needs are not even
+  // built, which keeps observed lock pairs cheap. Read when the observer is
+  // added.
+  virtual uint32_t interests() const { return kAllEvents; }
 };
 
 }  // namespace reentry::ctx

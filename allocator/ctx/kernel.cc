@@ -466,6 +466,7 @@ Kernel::Kernel(const Config& config) : config_(config) {
 void Kernel::AddObserver(Observer* o) {
   REENTRY_CHECK(nr_observers_ < 8);
   observers_[nr_observers_++] = o;
+  interests_ |= o->interests();
 }
 
 void Kernel::RemoveObserver(Observer* o) {
@@ -473,6 +474,10 @@ void Kernel::RemoveObserver(Observer* o) {
     if (observers_[i] == o) {
       for (int j = i + 1; j < nr_observers_; ++j) observers_[j - 1] = observers_[j];
       --nr_observers_;
+      interests_ = 0;
+      for (int j = 0; j < nr_observers_; ++j) {
+        interests_ |= observers_[j]->interests();
+      }
       return;
     }
   }

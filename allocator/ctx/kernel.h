@@ -230,6 +230,8 @@ class Kernel {
   void AddObserver(Observer* o);
   void RemoveObserver(Observer* o);
   bool observed() const { return nr_observers_ != 0; }
+  // Whether some observer needs events of kind k.
+  bool wants(EventKind k) const { return interests_ & EventBit(k); }
   void Emit(Cpu& cpu, const Event& e) {
     for (int i = 0; i < nr_observers_; ++i) observers_[i]->OnEvent(cpu, e);
   }
@@ -261,6 +263,7 @@ class Kernel {
   AllocStatsSink* alloc_stats_sink_ = nullptr;
   Observer* observers_[8] = {};
   int nr_observers_ = 0;
+  uint32_t interests_ = 0;  // union of the observers' interests()
   std::vector<LockClassInfo> classes_;
   FindingList findings_;
   std::atomic<bool> report_lock_{false};  // concurrent mode only
@@ -269,7 +272,7 @@ class Kernel {
 
 inline const Config& Cpu::config() const { return kernel_->config(); }
 inline void Cpu::Emit(EventKind kind) {
-  if (kernel_->observed()) EmitSlow(kind);
+  if (kernel_->wants(kind)) EmitSlow(kind);
 }
 
 // --- The current vCPU (set by the executor on every vCPU switch, and per

@@ -89,6 +89,20 @@ class Lockdep : public ctx::Observer {
   Lockdep& operator=(const Lockdep&) = delete;
 
   void OnEvent(ctx::Cpu& cpu, const ctx::Event& e) override;
+  // Lockdep validates at acquire time and tracks irq/bh re-enabling; it does
+  // not use acquired/contended, the disabling edges or context entry.
+  uint32_t interests() const override {
+    using ctx::EventBit;
+    using ctx::EventKind;
+    return ctx::kAllEvents &
+           ~(EventBit(EventKind::kLockAcquired) |
+             EventBit(EventKind::kLockContended) |
+             EventBit(EventKind::kHardirqsOff) |
+             EventBit(EventKind::kSoftirqsOff) |
+             EventBit(EventKind::kPreemptOff) |
+             EventBit(EventKind::kPreemptOn) |
+             EventBit(EventKind::kContextEnter));
+  }
 
   const Options& options() const;
   const Stats& stats() const;

@@ -50,7 +50,7 @@ class LockBase {
   // Event helpers (no-ops unless an observer is attached).
   void EmitLock(Cpu& cpu, ctx::EventKind kind, const void* instance,
                 uint16_t flags, const char* fn, uint8_t subclass = 0) const {
-    if (kernel_->observed()) {
+    if (kernel_->wants(kind)) {
       EmitLockSlow(cpu, kind, instance, flags, fn, subclass);
     }
   }
