@@ -96,11 +96,14 @@ for c in "${configs[@]}"; do
       --out="$dir" --progress=off >"$dir/log.txt" 2>&1
   rc=$?
   races=$(grep -c "WARNING: ThreadSanitizer" "$dir/log.txt" || true)
-  bugs=$(sed -n 's/.*"bugs": \([0-9]*\).*/\1/p' "$dir/summary.json" 2>/dev/null | head -1)
+  bugs=$(sed -n 's/^  "bugs": \([0-9][0-9]*\),*/\1/p' "$dir/summary.json" 2>/dev/null | head -1)
   irq=$(grep -o 'CPU#0 interrupt rate: [0-9]* timer' "$dir/log.txt" | grep -o '[0-9]* timer' | cut -d' ' -f1)
   verdict=clean
   if [[ $rc -eq 1 ]]; then verdict="found ${bugs:-?} bug(s)"; status=1; fi
-  if [[ $rc -gt 1 ]]; then verdict="error (exit $rc)"; status=1; fi
+  if [[ $rc -gt 1 ]]; then
+    verdict="error (exit $rc)"; status=1
+    [[ -f $dir/crash.txt ]] && verdict="crashed (exit $rc), program in crash.txt"
+  fi
   if [[ ${races:-0} -gt 0 ]]; then verdict="$verdict, $races TSan report(s)"; status=1; fi
   printf '%-18s %-28s timer IRQs/s on CPU#0: %-7s %s\n' "$name" "$flags" "${irq:-?}" "$verdict" | tee -a "$summary"
   rows+="<tr><td>$name</td><td>$flags</td><td>${irq:-?}</td><td>$verdict</td><td><a href='$name/report.html'>report</a> <a href='$name/log.txt'>log</a></td></tr>"

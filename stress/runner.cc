@@ -951,6 +951,23 @@ void Runner::AddCandidates(StressFinding* sf, uint64_t round) {
     }
     sf->candidates.push_back(prog::ProgramToText(p));
     sf->candidate_stats.push_back(rs);
+    // The same rounds with the finding's vCPU alone: the executor runs the
+    // other vCPUs' ops in between only approximately, and a finding whose
+    // cause is on one vCPU (an interrupt that reentered it) often needs
+    // only that vCPU's ops and interrupts.
+    const int fc = sf->finding.cpu;
+    if (nr_ > 1 && fc >= 0 && fc < nr_) {
+      auto only = logs;
+      for (auto& per_cpu : only) {
+        for (int c = 0; c < nr_; ++c) {
+          if (c != fc) per_cpu[c] = nullptr;
+        }
+      }
+      if (BuildReplay(only, *handlers_, locks_, config_, o_.bugs, &p, &rs)) {
+        sf->candidates.push_back(prog::ProgramToText(p));
+        sf->candidate_stats.push_back(rs);
+      }
+    }
     if (!complete) break;  // longer spans would give the same program
   }
   // Lockdep findings may rest on dependencies learned long before: the
