@@ -1,6 +1,8 @@
 #include "stress/runner.h"
 
 #include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -142,6 +144,7 @@ struct Vcpu : public exec::OpHost {
   bool fail_noted[ctx::kMaxContextDepth + 1] = {};
 
   uint64_t next_ipi_ns = 0;
+  uint64_t next_rejitter_ns = 0;
   uint32_t work_pending = 0;
   int round_offline = -1;  // the vCPU CPU hotplug took out this round
   bool hung = false;
@@ -333,6 +336,15 @@ void Vcpu::OnInterruptOp(Cpu& c, const prog::Interrupt& irq, uint32_t index) {
 }
 
 void Runner::ThreadMain(Vcpu& v) {
+  if (o_.pin_threads) {
+    const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu > 0) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(static_cast<int>(v.id % ncpu), &set);
+      (void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    }
+  }
   tls_vcpu = &v;
   ctx::set_this_cpu(v.cpu);
   BindSignalState(&v.sig);
@@ -363,10 +375,13 @@ void Runner::RunRounds(Vcpu& v) {
   uint32_t seen = 0;
   for (;;) {
     uint32_t g;
-    int spins = 0;
+    // Spin first: the others are usually a few microseconds behind, and a
+    // futex sleep costs a wake-up (a halted vCPU in a VM) on every round.
+    const uint64_t spin_until = MonotonicNs() + 1000 * 1000;
+    uint32_t spins = 0;
     while ((g = go_gen_.load(std::memory_order_acquire)) == seen) {
       CheckAbandon(v);
-      if (++spins < 2000) {
+      if ((++spins & 63) != 0 || MonotonicNs() < spin_until) {
         CpuRelax();
         continue;
       }
@@ -446,7 +461,12 @@ void Runner::RunRound(Vcpu& v, uint64_t round) {
   v.handler_rng = Rng(MixSeed(o_.seed, 0x48414e44ull, v.id, round));
   v.ipi_rng = Rng(MixSeed(o_.seed, 0x495049ull, v.id, round));
   v.jitter_rng = Rng(MixSeed(o_.seed, 0x4a4954ull, v.id, round));
-  ArmTimers(v);
+  // Re-arming restarts the period: not every (short) round.
+  const uint64_t now = MonotonicNs();
+  if (now >= v.next_rejitter_ns) {
+    ArmTimers(v);
+    v.next_rejitter_ns = now + static_cast<uint64_t>(o_.rejitter_s * 1e9);
+  }
   for (size_t i = 0; i < v.items.size(); ++i) {
     RunItem(v, v.items[i], static_cast<uint32_t>(i));
   }

@@ -70,6 +70,12 @@ struct StressOptions {
   bool stop_on_finding = false;  // end the run at the first bug finding
   uint64_t max_rounds = 0;       // 0: until duration_s
   int history_rounds = 4;        // rounds kept for replays (>= 1)
+  // Pin vCPU thread c to host CPU c % nproc: its timers then always fire
+  // on the CPU it runs on. Off by default: on a shared machine the kernel's
+  // load balancing does better.
+  bool pin_threads = false;
+  // Re-draw the timer periods (jitter) at most this often.
+  double rejitter_s = 0.01;
   bool progress = false;         // live progress line
   FILE* progress_out = stderr;
   // If not empty: on a crash (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT: a

@@ -215,6 +215,17 @@ RatePoint RunAt(double rate, double seconds, uint64_t seed) {
   return p;
 }
 
+std::string LoadAverage() {
+  FILE* f = fopen("/proc/loadavg", "r");
+  if (f == nullptr) return "?";
+  char buf[128] = {};
+  if (fgets(buf, sizeof(buf), f) == nullptr) buf[0] = '\0';
+  fclose(f);
+  std::string s(buf);
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
 int Main(int argc, char** argv) {
   bool quick = false;
   double seconds = 3;
@@ -241,6 +252,10 @@ int Main(int argc, char** argv) {
     perror("sigaction");
     return 1;
   }
+  printf("machine: %ld CPUs online, load average %s\n",
+         sysconf(_SC_NPROCESSORS_ONLN), LoadAverage().c_str());
+  printf("(signals reach a thread only while it runs: on a loaded machine the "
+         "delivered rates fall with the CPU share the threads get)\n\n");
   printf("== 1. what a delivered interrupt costs the interrupted thread\n");
   const double raw_s = quick ? 0.3 : 1.0;
   for (uint64_t period : {100000ull, 50000ull}) {
@@ -306,6 +321,7 @@ int Main(int argc, char** argv) {
   printf("highest sustained timer IRQ rate (>= 90%% delivered, ops >= 25%% "
          "of idle): %.0f per second per vCPU on 2 vCPUs\n",
          sustained);
+  printf("load average at the end: %s\n", LoadAverage().c_str());
   return 0;
 }
 

@@ -57,6 +57,7 @@ const Command kStress = {
     "  --no-minimize       do not minimize the replays\n"
     "  --minimize-time=T   minimization budget per finding (30s)\n"
     "  --warnings-fail     exit 1 on warnings (gfp misuse) too\n"
+    "  --pin               pin vCPU thread c to host CPU c (dedicated machines)\n"
     "  --show-round=C:R    print round R of vCPU C's op stream (needs --seed)\n"
     "                      and exit\n" REENTRY_RUN_CONFIG_HELP,
     RunStressCommand};
@@ -99,7 +100,8 @@ int RunStressCommand(const std::vector<std::string>& argv) {
                       "show-round"});
   auto bool_flags = RunConfigBoolFlags();
   bool_flags.insert({"stop-on-finding", "no-hotplug", "no-fault-injection",
-                     "no-cma", "no-verify", "no-minimize", "warnings-fail"});
+                     "no-cma", "no-verify", "no-minimize", "warnings-fail",
+                     "pin"});
   Args args(value_flags, bool_flags);
   std::string error;
   RunConfig rc;
@@ -158,6 +160,7 @@ int RunStressCommand(const std::vector<std::string>& argv) {
   o.history_rounds = static_cast<int>(history);
   o.max_rounds = static_cast<uint64_t>(max_rounds);
   o.stop_on_finding = args.Has("stop-on-finding");
+  o.pin_threads = args.Has("pin");
   o.workload.hotplug = !args.Has("no-hotplug");
   o.workload.fault_injection = !args.Has("no-fault-injection");
   o.workload.cma = !args.Has("no-cma");
