@@ -302,6 +302,7 @@ class Runner : public ctx::Hooks, public ctx::AllocStatsSink {
   uint64_t last_progress_ops_ = 0;
   std::atomic<uint64_t> rounds_done_{0};
   uint64_t invariant_checks_ = 0;
+  uint64_t last_invariants_ns_ = 0;
   std::atomic<uint32_t> nr_bugs_{0};
   std::atomic<uint32_t> nr_warnings_{0};
   size_t seen_findings_ = 0;
@@ -1085,8 +1086,18 @@ void Runner::ArchiveIfLockdepLearned(uint64_t round) {
 }
 
 void Runner::BarrierWork(uint64_t round, bool final_round) {
-  if (o_.invariants_every > 0 &&
-      (round % static_cast<uint64_t>(o_.invariants_every) == 0 || final_round)) {
+  const uint64_t now = MonotonicNs();
+  bool check = final_round;
+  if (o_.invariants_every > 0) {
+    check |= round % static_cast<uint64_t>(o_.invariants_every) == 0;
+  } else if (o_.invariants_period_s > 0) {
+    check |= now >= last_invariants_ns_ +
+                        static_cast<uint64_t>(o_.invariants_period_s * 1e9);
+  } else {
+    check = false;
+  }
+  if (check) {
+    last_invariants_ns_ = now;
     world_->mm->CheckInvariants(/*teardown=*/false);
     ++invariant_checks_;
   }
@@ -1136,6 +1147,13 @@ bool Runner::Watchdog(uint64_t now) {
       h = vcpus_[h]->waiting_for.load();
     }
   }
+  // Name the cycle after its lowest vCPU, as the executor does when a
+  // program ends with every vCPU of a cycle waiting.
+  if (cycle_front >= 0) {
+    std::rotate(chain.begin(), std::min_element(chain.begin(), chain.end()),
+                chain.end());
+  }
+  const int named = chain.front();
   std::vector<uint64_t> idle_ns(nr_);
   for (int c = 0; c < nr_; ++c) {
     idle_ns[c] = now - std::min(now, vcpus_[c]->last_progress_ns.load());
@@ -1143,7 +1161,7 @@ bool Runner::Watchdog(uint64_t now) {
   StopThreads(/*abandon=*/true);
   const std::string state = DumpState();
   ended_by_watchdog_ = true;
-  Cpu& cpu = world_->kernel.cpu(front);
+  Cpu& cpu = world_->kernel.cpu(cycle_front >= 0 ? named : front);
   Finding f;
   char detail[sizeof(f.detail)];
   if (cycle_front >= 0) {

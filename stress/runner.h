@@ -66,7 +66,12 @@ struct StressOptions {
   double ipi_rate = 500;     // IPIs per second each vCPU sends (0: none)
   double jitter = 0.25;      // +- share of each period, redrawn per round
   double watchdog_s = 10;    // no op completed for this long: a finding
-  int invariants_every = 1;  // rounds between invariant checks (0: never)
+  // The model's invariants are checked at round barriers: every N rounds
+  // if invariants_every > 0, else at most every invariants_period_s (a
+  // full check walks every page: checking every short round would halve
+  // the op rate). Both 0: never. Always at the last round.
+  int invariants_every = 0;
+  double invariants_period_s = 0.01;
   bool stop_on_finding = false;  // end the run at the first bug finding
   uint64_t max_rounds = 0;       // 0: until duration_s
   int history_rounds = 4;        // rounds kept for replays (>= 1)

@@ -198,7 +198,7 @@ RatePoint RunAt(double rate, double seconds, uint64_t seed) {
   o.nmi_rate = 0;
   o.ipi_rate = 0;
   o.watchdog_s = 30;
-  o.invariants_every = 16;
+  o.invariants_period_s = 0.01;
   StressResult r = RunStress(o);
   RatePoint p;
   p.requested = rate;

@@ -464,6 +464,11 @@ class RoundBuilder {
     if (o_.kind == WorkloadKind::kLocksAbba) {
       const uint8_t first = cpu_ % 2 ? kP : kA, second = cpu_ % 2 ? kA : kP;
       Emit(Lock(LockVerb::kSpinLockIrqsave, first));
+      // Widen the window in which both vCPUs hold their first lock.
+      for (int i = 0; i < 4; ++i) {
+        Emit(Op(prog::PreemptDisable{}));
+        Emit(Op(prog::PreemptEnable{}));
+      }
       Emit(Lock(LockVerb::kSpinLockIrqsave, second));
       Emit(Lock(LockVerb::kSpinUnlockIrqrestore, second));
       Emit(Lock(LockVerb::kSpinUnlockIrqrestore, first));

@@ -41,7 +41,8 @@ const Command kStress = {
     "  --watchdog=T        a vCPU that completes no op this long is a "
     "finding (10s)\n"
     "  --invariants-every=N  check the model's invariants every N rounds "
-    "(1; 0: never)\n"
+    "(default: every 10 ms)\n"
+    "  --no-invariants     never check them (except at the end)\n"
     "  --history=N         rounds of history kept for replays (4, max 8)\n"
     "  --max-rounds=N      stop after N rounds\n"
     "  --stop-on-finding   end the run at the first bug\n"
@@ -101,7 +102,7 @@ int RunStressCommand(const std::vector<std::string>& argv) {
   auto bool_flags = RunConfigBoolFlags();
   bool_flags.insert({"stop-on-finding", "no-hotplug", "no-fault-injection",
                      "no-cma", "no-verify", "no-minimize", "warnings-fail",
-                     "pin"});
+                     "pin", "no-invariants"});
   Args args(value_flags, bool_flags);
   std::string error;
   RunConfig rc;
@@ -138,7 +139,7 @@ int RunStressCommand(const std::vector<std::string>& argv) {
                                      "' (mm, locks, locks-buggy)");
     }
   }
-  long round_ops = 256, inv = 1, history = 4, max_rounds = 0;
+  long round_ops = 256, inv = 0, history = 4, max_rounds = 0;
   double minimize_time = 30;
   if (!GetDuration(args, "duration", &o.duration_s, &error) ||
       !GetDuration(args, "watchdog", &o.watchdog_s, &error) ||
@@ -149,7 +150,7 @@ int RunStressCommand(const std::vector<std::string>& argv) {
       !GetDouble(args, "jitter", 0, 0.9, &o.jitter, &error) ||
       !GetDouble(args, "invalid-gfp", 0, 1, &o.workload.invalid_gfp, &error) ||
       !args.GetInt("round-ops", 8, 2000, &round_ops, &error) ||
-      !args.GetInt("invariants-every", 0, 1000000, &inv, &error) ||
+      !args.GetInt("invariants-every", 1, 1000000, &inv, &error) ||
       !args.GetInt("history", 1, 8, &history, &error) ||
       !args.GetInt("max-rounds", 0, 1L << 40, &max_rounds, &error)) {
     return UsageError(kStress, error);
@@ -157,6 +158,7 @@ int RunStressCommand(const std::vector<std::string>& argv) {
   if (o.watchdog_s <= 0) return UsageError(kStress, "--watchdog must be > 0");
   o.workload.round_ops = static_cast<int>(round_ops);
   o.invariants_every = static_cast<int>(inv);
+  if (args.Has("no-invariants")) o.invariants_period_s = 0;
   o.history_rounds = static_cast<int>(history);
   o.max_rounds = static_cast<uint64_t>(max_rounds);
   o.stop_on_finding = args.Has("stop-on-finding");
