@@ -6,6 +6,7 @@
 #include "allocator/prog/text.h"
 #include "tools/cli_args.h"
 #include "tools/command.h"
+#include "allocator/triage/files.h"
 #include "tools/program_io.h"
 
 namespace reentry::tools {
@@ -50,7 +51,7 @@ int RunDecode(const std::vector<std::string>& argv) {
   }
   const std::string text = prog::ProgramToText(p);
   if (auto out = args.Get("out")) {
-    if (!WriteFileAtomic(*out, text, &error)) {
+    if (!triage::WriteFileAtomically(*out, text, &error)) {
       fprintf(stderr, "reentry decode: %s\n", error.c_str());
       return kExitUsage;
     }
@@ -72,7 +73,7 @@ int RunEncode(const std::vector<std::string>& argv) {
     fprintf(stderr, "reentry encode: %s\n", error.c_str());
     return kExitUsage;
   }
-  if (!WriteFileAtomic(*out, prog::EncodeProgram(p), &error)) {
+  if (!triage::WriteFileAtomically(*out, prog::EncodeProgram(p), &error)) {
     fprintf(stderr, "reentry encode: %s\n", error.c_str());
     return kExitUsage;
   }

@@ -1,4 +1,5 @@
-// Reading and writing programs in files: text or binary, detected or forced.
+// Loading programs with a forced or detected format, for commands that take
+// --format (the file primitives live in allocator/triage/files.h).
 #ifndef REENTRY_TOOLS_PROGRAM_IO_H_
 #define REENTRY_TOOLS_PROGRAM_IO_H_
 
@@ -6,25 +7,23 @@
 #include <string>
 
 #include "allocator/prog/program.h"
+#include "allocator/triage/files.h"
 
 namespace reentry::tools {
+
+inline bool WriteFileAtomic(const std::string& path, const std::string& data,
+                            std::string* error) {
+  return triage::WriteFileAtomically(path, data, error);
+}
 
 enum class Format { kAuto, kText, kBinary };
 
 // "auto", "text", "binary"; nullopt on anything else.
 std::optional<Format> ParseFormat(const std::string& s);
 
-// Reads a whole file; false and *error ("cannot open X: reason") on failure.
-bool ReadFile(const std::string& path, std::string* out, std::string* error);
-
-// Writes data to path atomically (temporary file + rename), so a crash never
-// leaves a half-written artifact.
-bool WriteFileAtomic(const std::string& path, const std::string& data,
-                     std::string* error);
-
-// Text is detected when every byte is printable ASCII or whitespace; text is
-// parsed (errors name path:line:column), anything else decoded as binary
-// (which never fails).
+// kAuto: text when every byte is printable (parse errors name
+// path:line:column), else binary (decoding never fails). A forced format
+// reads the file as that format.
 bool LoadProgram(const std::string& path, Format format, prog::Program* out,
                  std::string* error);
 
