@@ -39,6 +39,8 @@ class LockBase {
  public:
   LockBase(Kernel& kernel, std::string_view class_name, LockType type,
            ctx::WaitType wait_override = ctx::WaitType::kWaitInv);
+  // Programs own their test locks through LockBase pointers.
+  virtual ~LockBase() = default;
   LockBase(const LockBase&) = delete;
   LockBase& operator=(const LockBase&) = delete;
 
