@@ -237,9 +237,31 @@ int Mm::test_pages_isolated(unsigned long start_pfn, unsigned long end_pfn) {
 // (alloc_migration_target; avoid_movable for FOLL_LONGTERM:
 // memalloc_pin_save() clears __GFP_MOVABLE), the owner moves over, the old
 // block is freed. Pinned or unmovable blocks cannot move: -EBUSY.
-int Mm::migrate_page_block(Page* page, bool avoid_movable) {
+int Mm::migrate_page_block(Page* page, bool avoid_movable, int held_slot) {
   REENTRY_KFUNC();
-  if (page->where != PageWhere::kAllocated || !(page->flags & PG_lru) ||
+  // The block's owner (a program op on its slot, possibly on another vCPU)
+  // holds the slot for the length of the op: a migration that finds it busy
+  // backs off, as the kernel's refcount freeze fails against a concurrent
+  // reference (-EAGAIN, a transient -EBUSY here). Otherwise the migration
+  // claims the slot until the owner's slot points at the new block; without
+  // this, a concurrent free of the slot frees the old block a second time.
+  const int slot = page->slot;
+  bool claimed = false;
+  if (slot >= 0 && slot != held_slot) {
+    if (!SlotTryBegin(slot)) return -kEBUSY;
+    claimed = true;
+  }
+  struct Release {
+    Mm* mm;
+    int slot;
+    bool on;
+    ~Release() {
+      if (on) mm->SlotEnd(slot);
+    }
+  } release{this, slot, claimed};
+  if (page->slot != slot ||
+      (slot >= 0 && slots_[slot].page != page) ||
+      page->where != PageWhere::kAllocated || !(page->flags & PG_lru) ||
       page->pincount > 0 || page->refcount != 1 ||
       page->owner == PageOwnerKind::kCma) {
     return -kEBUSY;
@@ -678,8 +700,10 @@ Page* Mm::pin_user_pages(Page* page, bool longterm) {
   const unsigned long pfn = page_to_pfn(page);
   if (longterm && (get_pageblock_saved_migratetype(pfn) == MIGRATE_CMA ||
                    page->zone == ZONE_MOVABLE)) {
-    const int slot = page->slot;
-    if (migrate_page_block(page, /*avoid_movable=*/true) != 0) return nullptr;
+    const int slot = page->slot;  // the caller's op holds it
+    if (migrate_page_block(page, /*avoid_movable=*/true, slot) != 0) {
+      return nullptr;
+    }
     page = slot >= 0 ? slots_[slot].page : nullptr;
     if (page == nullptr) return nullptr;
   }

@@ -590,7 +590,9 @@ class Mm {
   int __alloc_contig_migrate_range(unsigned long start, unsigned long end);
   unsigned long isolate_freepages_range(unsigned long start_pfn,
                                         unsigned long end_pfn);
-  int migrate_page_block(Page* page, bool avoid_movable);
+  // held_slot: a slot the caller's op already holds (SlotTryBegin); any
+  // other owner slot is claimed for the migration, or it backs off (-EBUSY).
+  int migrate_page_block(Page* page, bool avoid_movable, int held_slot = -1);
   void free_contig_range(unsigned long pfn, unsigned long nr_pages);
   void cma_clear_bitmap(unsigned long pfn, unsigned long count);
   unsigned long __offline_isolated_pages(unsigned long start_pfn,

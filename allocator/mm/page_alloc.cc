@@ -503,8 +503,13 @@ void Mm::__free_one_page(Page* page, unsigned long pfn, Zone* zone,
     __del_page_from_free_list(buddy, zone, order, buddy_mt);
     if (buddy_mt != migratetype) {
       // Match buddy type, so expand() puts the sub-blocks on the right
-      // freelists.
-      set_pageblock_migratetype(buddy, migratetype);
+      // freelists. The kernel's buddy here is one pageblock (pageblock_order
+      // is MAX_PAGE_ORDER - 1 there); the model's pageblocks are smaller, so
+      // a buddy above pageblock order spans several: retype all of them, or
+      // the later ones keep the old type while the merged block sits on
+      // this type's list (found by reentry stress: a later free deleted it
+      // from the wrong list and the list and its counter diverged).
+      change_pageblock_range(buddy, order, migratetype);
     }
     const unsigned long combined_pfn = buddy_pfn & pfn;
     page = page + (static_cast<long>(combined_pfn) - static_cast<long>(pfn));
