@@ -77,6 +77,42 @@ TEST_F(MmTest, SplitAndMergeAtEveryOrder) {
   ExpectClean();
 }
 
+// A merge above pageblock order retypes every pageblock of the buddy: the
+// model's pageblocks (order 4) are smaller than its buddies can be, unlike
+// the kernel's. Found by reentry stress (the list and its counter diverged,
+// then __rmqueue_claim took a NULL page).
+TEST_F(MmTest, MergeAbovePageblockOrderRetypesTheWholeBuddy) {
+  Zone* z = &mm_->zone(ZONE_MOVABLE);
+  const int pb = mm_->pageblock_order();
+  const int order = pb + 1;  // two pageblocks
+  Page* page = mm_->__rmqueue_smallest(z, order + 1, MIGRATE_MOVABLE);
+  ASSERT_NE(page, nullptr);
+  const unsigned long pfn = mm_->page_to_pfn(page);
+  Page* second = mm_->pfn_to_page(pfn + (1ul << order));
+  // The first half goes back as an unmovable block (its pageblocks say so).
+  for (unsigned long p = pfn; p < pfn + (1ul << order);
+       p += mm_->pageblock_nr_pages()) {
+    mm_->set_pageblock_migratetype(mm_->pfn_to_page(p), MIGRATE_UNMOVABLE);
+  }
+  mm_->__free_one_page(page, pfn, z, order, MIGRATE_UNMOVABLE, FPI_NONE);
+  ASSERT_EQ(z->free_area[order].nr_mt[MIGRATE_UNMOVABLE].load(), 1u);
+  // The second half, movable, merges with it: every pageblock of the merged
+  // block is movable now, not only the buddy's first.
+  mm_->__free_one_page(second, pfn + (1ul << order), z, order,
+                       MIGRATE_MOVABLE, FPI_NONE);
+  for (unsigned long p = pfn; p < pfn + (2ul << order);
+       p += mm_->pageblock_nr_pages()) {
+    EXPECT_EQ(mm_->get_pfnblock_migratetype(mm_->pfn_to_page(p), p),
+              MIGRATE_MOVABLE)
+        << "pageblock at pfn " << p;
+  }
+  // And the zone is whole again, on the movable lists.
+  const int max = mm_->max_page_order();
+  EXPECT_EQ(z->free_area[max].nr_mt[MIGRATE_MOVABLE].load(), 1u);
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  ExpectClean();
+}
+
 TEST_F(MmTest, AllocFreeEveryOrderKeepsInvariants) {
   for (int order = 0; order <= mm_->max_page_order(); ++order) {
     Page* p = mm_->alloc_pages(GFP_HIGHUSER_MOVABLE, order);
@@ -462,6 +498,29 @@ TEST_F(MmTest, DoubleFreeAndWrongOrderAreRefused) {
   mm_->__free_pages(p, 2);  // double free: refused
   EXPECT_GT(findings().occurrences(FindingKind::kBadPageState), before);
   EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+}
+
+// Migration (memory offline, CMA) does not move a block whose owner is in
+// the middle of an op on it (on another vCPU in a stress run): it backs off
+// as a failed refcount freeze would, and the owner's slot stays valid.
+// Found by reentry stress (the owner freed the old block, migration freed it
+// again).
+TEST_F(MmTest, MigrationBacksOffWhileTheOwnerHoldsTheSlot) {
+  Page* p = mm_->alloc_pages(GFP_HIGHUSER_MOVABLE, 0);
+  ASSERT_NE(p, nullptr);
+  mm_->SlotStore(5, p, 0);
+  ASSERT_TRUE(mm_->SlotTryBegin(5));  // the owner's op is running
+  EXPECT_NE(mm_->offline_memory_block_of(p), 0);
+  EXPECT_EQ(mm_->slot(5).page, p);
+  EXPECT_EQ(p->where, PageWhere::kAllocated);
+  mm_->SlotEnd(5);
+  EXPECT_EQ(mm_->offline_memory_block_of(p), 0) << Dump();
+  Page* moved = mm_->slot(5).page;
+  ASSERT_NE(moved, nullptr);
+  EXPECT_NE(moved, p);
+  EXPECT_EQ(moved->where, PageWhere::kAllocated);
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  ExpectClean();
 }
 
 TEST_F(MmTest, TeardownReportsLeaks) {
