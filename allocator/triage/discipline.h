@@ -42,9 +42,10 @@ prog::Program LockOpsOnly(const prog::Program& p);
 
 // The gfp mask a correct caller in this state would pass: known bits only,
 // a valid zone modifier, no contradictions (__GFP_NOFAIL without reclaim,
-// __GFP_MEMALLOC with __GFP_NOMEMALLOC), and no direct reclaim when the
-// caller cannot sleep.
-gfp_t CorrectCallerGfp(gfp_t g, bool can_sleep);
+// __GFP_MEMALLOC with __GFP_NOMEMALLOC, __GFP_NOFAIL for a costly order),
+// and no direct reclaim when the caller cannot sleep.
+inline constexpr int kPageAllocCostlyOrder = 3;  // PAGE_ALLOC_COSTLY_ORDER
+gfp_t CorrectCallerGfp(gfp_t g, int order, bool can_sleep);
 
 }  // namespace reentry::triage
 

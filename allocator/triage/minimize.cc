@@ -527,7 +527,7 @@ TargetOptions ReplayOptions(const TargetOptions& campaign) {
   TargetOptions o;
   o.bugs_from_input = true;
   o.max_cpus = ctx::kMaxCpus;
-  (void)campaign;
+  o.invariants_every_op = campaign.invariants_every_op;
   return o;
 }
 

@@ -194,10 +194,12 @@ prog::Program PrepareInput(TargetId target, const uint8_t* data, size_t size,
   return PrepareProgram(target, prog::DecodeProgram(data, size), options);
 }
 
-exec::RunOptions TargetRunOptions(TargetId target, bool trace) {
+exec::RunOptions TargetRunOptions(TargetId target, const TargetOptions& to,
+                                  bool trace) {
   exec::RunOptions o;
   o.lockdep = true;
-  o.invariants_every_op = target == TargetId::kMain;
+  // The executor always checks the invariants at teardown.
+  o.invariants_every_op = target == TargetId::kMain && to.invariants_every_op;
   // The checker's reference replays the trace.
   o.trace = trace || target == TargetId::kChecker;
   return o;
@@ -213,7 +215,7 @@ RunVerdict Evaluate(TargetId target, const prog::Program& prepared,
         reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
     return v;
   }
-  v.result = executor.Run(prepared, TargetRunOptions(target, trace));
+  v.result = executor.Run(prepared, TargetRunOptions(target, options, trace));
   switch (target) {
     case TargetId::kMain:
       JudgeMain(v, options);

@@ -46,7 +46,8 @@ prog::Program PrepareProgram(TargetId target, prog::Program p,
                              const TargetOptions& options);
 
 // The executor options the target runs with.
-exec::RunOptions TargetRunOptions(TargetId target, bool trace);
+exec::RunOptions TargetRunOptions(TargetId target, const TargetOptions& o,
+                                  bool trace);
 
 // Runs a prepared program as the target does and judges the result. For the
 // decoder target, the round-trip oracle runs on EncodeProgram(p) and a

@@ -137,6 +137,16 @@ bool TargetOptionsFromEnv(TargetOptions* out, std::string* error,
       return false;
     }
   }
+  if (const char* v = lookup("REENTRY_INVARIANTS"); v && *v) {
+    const std::string_view s(v);
+    if (s == "every-op") {
+      o.invariants_every_op = true;
+    } else if (s != "teardown") {
+      *error = "REENTRY_INVARIANTS: expected 'every-op' or 'teardown', got '" +
+               std::string(s) + "'";
+      return false;
+    }
+  }
   if (o.up.value_or(false) && o.cpus > 1) {
     *error = "REENTRY_UP=1 runs one vCPU but REENTRY_CPUS=" +
              std::to_string(o.cpus);
@@ -190,6 +200,7 @@ std::vector<std::pair<std::string, std::string>> TargetOptionsToEnv(
     env.emplace_back("REENTRY_NOLOCK",
                      *o.nolock == ctx::NolockDesign::kV2Trylock ? "v2" : "final");
   }
+  if (o.invariants_every_op) env.emplace_back("REENTRY_INVARIANTS", "every-op");
   if (!o.only_titles_file.empty()) {
     env.emplace_back("REENTRY_ONLY_TITLES", o.only_titles_file);
   }
@@ -217,6 +228,7 @@ std::string DescribeTargetOptions(const TargetOptions& o) {
   s += " nolock=";
   s += o.nolock ? (*o.nolock == ctx::NolockDesign::kV2Trylock ? "v2" : "final")
                 : "input";
+  if (o.invariants_every_op) s += " invariants=every-op";
   if (!o.only_titles.empty()) {
     s += " only-titles=" + std::to_string(o.only_titles.size());
   }

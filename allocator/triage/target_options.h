@@ -17,6 +17,12 @@
 //                              (default 4: more vCPUs cost time, rarely
 //                              coverage)
 //   REENTRY_NOLOCK=final|v2    force the nolock design
+//   REENTRY_INVARIANTS=every-op|teardown
+//                              when the main target checks the mm
+//                              invariants: after every op, or once at the
+//                              end of the run (default: teardown; every-op
+//                              attributes corruption to its op but costs
+//                              about 2.7x the time)
 //   REENTRY_ONLY_TITLES=FILE   crash only on findings whose title is a line
 //                              of FILE (campaigns hunting one finding, the
 //                              time-to-find benchmark, engine minimizers)
@@ -77,6 +83,7 @@ struct TargetOptions {
   int cpus = 0;  // 0: the input's (folded into 1..max_cpus)
   int max_cpus = kDefaultMaxCpus;
   std::optional<ctx::NolockDesign> nolock;
+  bool invariants_every_op = false;
   std::string only_titles_file;
   std::set<std::string> only_titles;  // loaded from only_titles_file
 
