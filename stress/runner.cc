@@ -608,6 +608,10 @@ void Runner::RunOp(Vcpu& v, const Op& op, uint32_t index) {
       reason = static_cast<int>(ctx::AllocFail::kContext);
     } else if (ai.cls == GfpClass::kInvalid) {
       reason = static_cast<int>(ctx::AllocFail::kInvalid);
+    } else if (ai.cls == GfpClass::kBulk) {
+      // alloc_pages_bulk() returning fewer pages than asked (with page_owner
+      // on it takes one page per call, as the kernel does).
+      reason = static_cast<int>(ctx::AllocFail::kOther);
     }
     cell.reasons[reason] += own_fail;
   }

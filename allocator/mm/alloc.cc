@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "allocator/base/check.h"
+#include "allocator/ctx/alloc_stats.h"
 #include "allocator/mm/mm.h"
 
 namespace reentry::mm {
@@ -383,7 +384,10 @@ Page* Mm::get_page_from_freelist(gfp_t gfp_mask, unsigned order,
         if (!zone_watermark_fast(zone, order, mark, ac->highest_zoneidx,
                                  alloc_flags, gfp_mask)) {
           if (cond_accept_memory(zone, order, alloc_flags)) continue;
-          if (!(alloc_flags & ALLOC_NO_WATERMARKS)) break;
+          if (!(alloc_flags & ALLOC_NO_WATERMARKS)) {
+            ctx::note_alloc_fail(ctx::AllocFail::kWatermark);
+            break;
+          }
         }
         Page* page = rmqueue(ac->zonelist[0], zone, order, gfp_mask,
                              alloc_flags, ac->migratetype);
@@ -422,6 +426,7 @@ bool Mm::prepare_alloc_pages(gfp_t gfp_mask, unsigned order, AllocContext* ac,
   might_alloc(gfp_mask);
   // No should_fail for nolock: it may call get_random_u32() and printk().
   if (!(*alloc_flags & ALLOC_NOLOCK) && should_fail_alloc_page(gfp_mask, order)) {
+    ctx::note_alloc_fail(ctx::AllocFail::kFaultInjection);
     return false;
   }
   *alloc_flags = gfp_to_alloc_flags_cma(gfp_mask, *alloc_flags);
@@ -451,11 +456,13 @@ Page* Mm::__alloc_frozen_pages_noprof(gfp_t gfp, unsigned order,
   Page* page = get_page_from_freelist(alloc_gfp, order, alloc_flags, &ac);
   if (!page && !nolock) {
     page = __alloc_pages_slowpath(gfp, order, &ac);
+    if (!page) ctx::note_alloc_fail(ctx::AllocFail::kNoMemory);
   }
   if (!page && nolock) ++st().nolock_failed;
   if (page && cfg_.memcg && (gfp & __GFP_ACCOUNT) &&
       __memcg_kmem_charge_page(page, gfp, order) != 0) {
     ++st().charge_failed;
+    ctx::note_alloc_fail(ctx::AllocFail::kMemcgCharge);
     __free_frozen_pages(page, order, nolock ? FPI_NOLOCK : FPI_NONE);
     page = nullptr;
   }
@@ -468,8 +475,14 @@ Page* Mm::alloc_pages(gfp_t gfp, unsigned order) {
   inject(PointId::kAllocEntry);
   bool fail;
   gfp = CheckGfpMisuse(gfp, order, false, &fail);
-  if (fail) return nullptr;
-  if (AllocContextForbidden(gfp, order)) return nullptr;
+  if (fail) {
+    ctx::note_alloc_fail(ctx::AllocFail::kInvalid);
+    return nullptr;
+  }
+  if (AllocContextForbidden(gfp, order)) {
+    ctx::note_alloc_fail(ctx::AllocFail::kContext);
+    return nullptr;
+  }
   if (V2(kernel_) && (gfp & __GFP_TRYLOCK)) {
     // v2: __GFP_TRYLOCK maps to ALLOC_TRYLOCK (BUILD_BUG_ON in the series).
     Cpu& cpu = ctx::this_cpu();
@@ -492,6 +505,10 @@ Page* Mm::AllocNolockCommon(gfp_t gfp_flags, unsigned order, bool v2) {
   gfp_flags = CheckGfpMisuse(gfp_flags, order, true, &fail);
   if (!alloc_nolock_allowed(order)) {
     ++st().nolock_failed;
+    ctx::note_alloc_fail(!can_spin_trylock() ? ctx::AllocFail::kContext
+                         : order > PAGE_ALLOC_COSTLY_ORDER
+                             ? ctx::AllocFail::kOrderTooHigh
+                             : ctx::AllocFail::kOther);
     return nullptr;
   }
   gfp_t gfp = gfp_nolock | gfp_flags;

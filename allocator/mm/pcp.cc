@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "allocator/base/check.h"
+#include "allocator/ctx/alloc_stats.h"
 #include "allocator/mm/mm.h"
 
 namespace reentry::mm {
@@ -42,6 +43,7 @@ PerCpuPages* Mm::pcp_spin_trylock(Zone* zone) {
   PerCpuPages* pcp = zone->per_cpu_pageset[cpu.id()].get();
   if (!locks::spin_trylock(pcp->lock, "pcp_spin_trylock")) {
     ++stats_[cpu.id()].pcp_trylock_failed;
+    ctx::note_alloc_fail(ctx::AllocFail::kPcpBusy);
     return nullptr;
   }
   return pcp;
@@ -63,6 +65,7 @@ bool Mm::ZoneLockForAlloc(Zone* zone, unsigned alloc_flags, IrqFlags* flags,
   if (nolock && !bug(BugId::kBz01)) {
     if (!locks::spin_trylock_irqsave(zone->lock, flags, fn)) {
       ++st().zone_trylock_failed;
+      ctx::note_alloc_fail(ctx::AllocFail::kZoneBusy);
       return false;
     }
     return true;
@@ -182,7 +185,11 @@ Page* Mm::rmqueue_buddy(Zone* preferred_zone, Zone* zone, unsigned order,
     }
   }
   locks::spin_unlock_irqrestore(zone->lock, flags, "rmqueue_buddy");
-  if (page) st().pgalloc += 1u << order;
+  if (page) {
+    st().pgalloc += 1u << order;
+  } else {
+    ctx::note_alloc_fail(ctx::AllocFail::kWatermark);  // no block of the order
+  }
   return page;
 }
 
