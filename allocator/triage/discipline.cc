@@ -704,7 +704,11 @@ gfp_t CorrectCallerGfp(gfp_t g, int order, bool can_sleep) {
   // __GFP_NOFAIL for costly orders is "highly discouraged" (the kernel
   // warns): it may retry for ever when no such block can be made.
   if (order > kPageAllocCostlyOrder) g &= ~__GFP_NOFAIL;
-  if (g & __GFP_NOFAIL) g &= ~(__GFP_NORETRY | __GFP_RETRY_MAYFAIL);
+  // __GFP_NOFAIL with "may fail" modifiers, or with __GFP_THISNODE (which
+  // keeps the OOM killer out, so nothing can ever free memory for it).
+  if (g & __GFP_NOFAIL) {
+    g &= ~(__GFP_NORETRY | __GFP_RETRY_MAYFAIL | __GFP_THISNODE);
+  }
   if ((g & __GFP_NORETRY) && (g & __GFP_RETRY_MAYFAIL)) g &= ~__GFP_NORETRY;
   return g;
 }
