@@ -1,6 +1,7 @@
 // Tests of the stress runner. The deterministic parts (workload streams,
 // handler catalogs, the replay builder) first; then short real runs with
 // timers and signals (each a few seconds; CTest runs them serially).
+#include <ostream>
 #include <set>
 #include <vector>
 #include <string>
@@ -331,6 +332,8 @@ struct ZooCase {
   // it in the executor.
   std::vector<std::string> titles;
 };
+
+void PrintTo(const ZooCase& c, std::ostream* os) { *os << c.bug; }
 
 class StressZooTest : public ::testing::TestWithParam<ZooCase> {};
 
