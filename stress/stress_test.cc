@@ -344,6 +344,13 @@ class StressZooTest : public ::testing::TestWithParam<ZooCase> {};
 // model's migration is not yet safe against concurrent owners (see
 // docs/stress.md).
 TEST_P(StressZooTest, FoundByRealInterruptsAndReplayed) {
+#ifdef REENTRY_TSAN
+  // TSan holds asynchronous signals until its next safe point, so a timer
+  // IRQ or NMI never lands inside the critical section these bugs need
+  // (docs/toolchain.md, docs/stress.md): the TSan build checks races between
+  // the vCPU threads, the other builds check interrupt placement.
+  GTEST_SKIP() << "interrupt placement is not observable under TSan";
+#endif
   const ZooCase& c = GetParam();
   StressOptions o = Short(WorkloadKind::kMm, 20);
   o.config.preempt_rt = c.rt;
