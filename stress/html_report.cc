@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cinttypes>
-#include <cstdarg>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <map>
 #include <vector>
@@ -119,7 +119,8 @@ std::string SvgHistogram(const Histogram& h, const std::string& title) {
   }
   const int w = 420, hgt = 150, left = 40, bottom = 30;
   std::string s = Fmt("<svg width='%d' height='%d' class='plot'>", w, hgt + 20);
-  s += Fmt("<text x='%d' y='14' class='t'>%s</text>", left, Html(title).c_str());
+  s +=
+      Fmt("<text x='%d' y='14' class='t'>%s</text>", left, Html(title).c_str());
   if (hi < 0) return s + "<text x='50' y='60'>no data</text></svg>";
   uint64_t maxc = 1;
   for (int i = lo; i <= hi; ++i) maxc = std::max(maxc, h.buckets[i]);
@@ -127,14 +128,16 @@ std::string SvgHistogram(const Histogram& h, const std::string& title) {
   const double bw = double(w - left - 10) / n;
   for (int i = lo; i <= hi; ++i) {
     // Log scale on counts so rare slow cases stay visible.
-    const double frac = std::log1p(double(h.buckets[i])) / std::log1p(double(maxc));
+    const double frac =
+        std::log1p(double(h.buckets[i])) / std::log1p(double(maxc));
     const double bh = frac * (hgt - bottom - 10);
     const double x = left + (i - lo) * bw;
-    s += Fmt("<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' class='bar'>"
-             "<title>%s..%s: %" PRIu64 "</title></rect>",
-             x + 1, 20 + (hgt - bottom - 10) - bh, std::max(1.0, bw - 2), bh,
-             HumanNs(std::ldexp(1.0, i)).c_str(),
-             HumanNs(std::ldexp(1.0, i + 1)).c_str(), h.buckets[i]);
+    s +=
+        Fmt("<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' class='bar'>"
+            "<title>%s..%s: %" PRIu64 "</title></rect>",
+            x + 1, 20 + (hgt - bottom - 10) - bh, std::max(1.0, bw - 2), bh,
+            HumanNs(std::ldexp(1.0, i)).c_str(),
+            HumanNs(std::ldexp(1.0, i + 1)).c_str(), h.buckets[i]);
     if ((i - lo) % std::max(1, n / 6) == 0) {
       s += Fmt("<text x='%.1f' y='%d' class='ax'>%s</text>", x, hgt + 5,
                HumanNs(std::ldexp(1.0, i)).c_str());
@@ -178,10 +181,11 @@ std::string SvgBars(const std::vector<Bar>& bars,
       const double w = b.parts[i] / maxv * bar_w;
       total += b.parts[i];
       if (w > 0) {
-        s += Fmt("<rect x='%.1f' y='%d' width='%.1f' height='%d' fill='%s'>"
-                 "<title>%s: %.4g</title></rect>",
-                 x, y + 2, w, row - 4, kColors[i % 12],
-                 Html(i < legend.size() ? legend[i] : "").c_str(), b.parts[i]);
+        s +=
+            Fmt("<rect x='%.1f' y='%d' width='%.1f' height='%d' fill='%s'>"
+                "<title>%s: %.4g</title></rect>",
+                x, y + 2, w, row - 4, kColors[i % 12],
+                Html(i < legend.size() ? legend[i] : "").c_str(), b.parts[i]);
       }
       x += w;
     }
@@ -194,10 +198,10 @@ std::string SvgBars(const std::vector<Bar>& bars,
     for (size_t i = 0; i < legend.size(); ++i) {
       const int lx = 4 + static_cast<int>(i % 3) * 230;
       const int ly = y + static_cast<int>(i / 3) * 14;
-      s += Fmt("<rect x='%d' y='%d' width='10' height='10' fill='%s'/>"
-               "<text x='%d' y='%d' class='ax'>%s</text>",
-               lx, ly, kColors[i % 12], lx + 14, ly + 9,
-               Html(legend[i]).c_str());
+      s += Fmt(
+          "<rect x='%d' y='%d' width='10' height='10' fill='%s'/>"
+          "<text x='%d' y='%d' class='ax'>%s</text>",
+          lx, ly, kColors[i % 12], lx + 14, ly + 9, Html(legend[i]).c_str());
     }
   }
   return s + "</svg>";
@@ -229,7 +233,8 @@ std::string StressJson(const StressResult& r, const ReportFiles& files) {
   const VcpuStats& t = *r.total;
   std::string s = "{\n";
   s += "  \"options\": {";
-  s += Fmt("\"seed\": %" PRIu64 ", \"cpus\": %d, \"preempt_rt\": %s, "
+  s += Fmt("\"seed\": %" PRIu64
+           ", \"cpus\": %d, \"preempt_rt\": %s, "
            "\"smp\": %s, \"preempt_count\": %s, \"workload\": %s, "
            "\"round_ops\": %d, \"duration_s\": %.3f, \"irq_rate\": %.1f, "
            "\"nmi_rate\": %.1f, \"ipi_rate\": %.1f, \"jitter\": %.3f, "
@@ -252,13 +257,14 @@ std::string StressJson(const StressResult& r, const ReportFiles& files) {
   s += "  \"interrupts\": {\"per_cpu\": [";
   for (int c = 0; c < r.nr_cpus; ++c) {
     const RateFigures& f = r.per_cpu[c];
-    s += Fmt("%s{\"cpu\": %d, \"timer_signals_per_s\": %.1f, "
-             "\"nmi_signals_per_s\": %.1f, \"ipi_signals_per_s\": %.1f, "
-             "\"handlers_run_per_s\": %.1f, \"timer_signals\": %" PRIu64
-             ", \"timer_overruns\": %" PRIu64 ", \"merged\": %" PRIu64 "}",
-             c ? ", " : "", c, f.timer_per_s, f.nmi_per_s, f.ipi_per_s,
-             f.irqs_run_per_s, r.timer_signals[c], r.timer_overruns[c],
-             r.merged_signals[c]);
+    s +=
+        Fmt("%s{\"cpu\": %d, \"timer_signals_per_s\": %.1f, "
+            "\"nmi_signals_per_s\": %.1f, \"ipi_signals_per_s\": %.1f, "
+            "\"handlers_run_per_s\": %.1f, \"timer_signals\": %" PRIu64
+            ", \"timer_overruns\": %" PRIu64 ", \"merged\": %" PRIu64 "}",
+            c ? ", " : "", c, f.timer_per_s, f.nmi_per_s, f.ipi_per_s,
+            f.irqs_run_per_s, r.timer_signals[c], r.timer_overruns[c],
+            r.merged_signals[c]);
   }
   s += Fmt("], \"timer_handlers\": %" PRIu64 ", \"ipi_handlers\": %" PRIu64
            ", \"nmi_handlers\": %" PRIu64 ", \"softirqs\": %" PRIu64
@@ -274,18 +280,20 @@ std::string StressJson(const StressResult& r, const ReportFiles& files) {
   s += "  \"findings\": [";
   for (size_t i = 0; i < r.findings.size(); ++i) {
     const StressFinding& f = r.findings[i];
-    s += Fmt("%s\n    {\"title\": %s, \"summary\": %s, \"verdict\": %s, "
-             "\"severity\": %s, \"round\": %" PRIu64 ", \"at_s\": %.3f, "
-             "\"occurrences\": %" PRIu64 ", \"verified\": %s, "
-             "\"reproduced\": %s, \"replay\": %s, \"minimized\": %s}",
-             i ? "," : "", JsonStr(f.title).c_str(), JsonStr(f.summary).c_str(),
-             JsonStr(VerdictName(FindingVerdict(f.finding.kind))).c_str(),
-             JsonStr(f.warning ? "warning" : "bug").c_str(), f.round, f.at_s,
-             f.occurrences, f.verified ? "true" : "false",
-             f.reproduced_by >= 0 ? "true" : "false",
-             JsonStr(i < files.replay.size() ? files.replay[i] : "").c_str(),
-             JsonStr(i < files.minimized.size() ? files.minimized[i] : "")
-                 .c_str());
+    s += Fmt(
+        "%s\n    {\"title\": %s, \"summary\": %s, \"verdict\": %s, "
+        "\"severity\": %s, \"round\": %" PRIu64
+        ", \"at_s\": %.3f, "
+        "\"occurrences\": %" PRIu64
+        ", \"verified\": %s, "
+        "\"reproduced\": %s, \"replay\": %s, \"minimized\": %s}",
+        i ? "," : "", JsonStr(f.title).c_str(), JsonStr(f.summary).c_str(),
+        JsonStr(VerdictName(FindingVerdict(f.finding.kind))).c_str(),
+        JsonStr(f.warning ? "warning" : "bug").c_str(), f.round, f.at_s,
+        f.occurrences, f.verified ? "true" : "false",
+        f.reproduced_by >= 0 ? "true" : "false",
+        JsonStr(i < files.replay.size() ? files.replay[i] : "").c_str(),
+        JsonStr(i < files.minimized.size() ? files.minimized[i] : "").c_str());
   }
   s += "],\n  \"alloc\": [";
   bool first = true;
@@ -294,17 +302,18 @@ std::string StressJson(const StressResult& r, const ReportFiles& files) {
       for (int k = 0; k < kStatOrders; ++k) {
         const AllocCell& cell = t.alloc[c][g][k];
         if (cell.ok + cell.failed == 0) continue;
-        s += Fmt("%s\n    {\"context\": %s, \"gfp\": %s, \"order\": %d, "
-                 "\"ok\": %" PRIu64 ", \"failed\": %" PRIu64 ", \"reasons\": {",
-                 first ? "" : ",", JsonStr(kContextNames[c]).c_str(),
-                 JsonStr(GfpClassName(static_cast<GfpClass>(g))).c_str(), k,
-                 cell.ok, cell.failed);
+        s +=
+            Fmt("%s\n    {\"context\": %s, \"gfp\": %s, \"order\": %d, "
+                "\"ok\": %" PRIu64 ", \"failed\": %" PRIu64 ", \"reasons\": {",
+                first ? "" : ",", JsonStr(kContextNames[c]).c_str(),
+                JsonStr(GfpClassName(static_cast<GfpClass>(g))).c_str(), k,
+                cell.ok, cell.failed);
         first = false;
         bool rf = true;
         for (int q = 0; q < kStatReasons; ++q) {
           if (!cell.reasons[q]) continue;
-          s += Fmt("%s%s: %" PRIu64, rf ? "" : ", ", JsonStr(ReasonName(q)).c_str(),
-                   cell.reasons[q]);
+          s += Fmt("%s%s: %" PRIu64, rf ? "" : ", ",
+                   JsonStr(ReasonName(q)).c_str(), cell.reasons[q]);
           rf = false;
         }
         s += "}}";
@@ -314,7 +323,8 @@ std::string StressJson(const StressResult& r, const ReportFiles& files) {
   s += "],\n  \"latency\": {";
   first = true;
   for (const OpLatency& l : OpLatencies(t)) {
-    s += Fmt("%s\n    %s: {\"count\": %" PRIu64 ", \"mean_ns\": %.0f, "
+    s += Fmt("%s\n    %s: {\"count\": %" PRIu64
+             ", \"mean_ns\": %.0f, "
              "\"p50_ns\": %" PRIu64 ", \"p99_ns\": %" PRIu64
              ", \"max_ns\": %" PRIu64 "}",
              first ? "" : ",", JsonStr(l.name).c_str(), l.h->count,
@@ -326,14 +336,17 @@ std::string StressJson(const StressResult& r, const ReportFiles& files) {
   for (int i = 0; i < 3; ++i) {
     const Histogram& h = t.handler_latency[i];
     const Histogram& d = t.irq_delay[i];
-    s += Fmt("%s%s: {\"count\": %" PRIu64 ", \"mean_ns\": %.0f, \"p99_ns\": %" PRIu64
+    s += Fmt("%s%s: {\"count\": %" PRIu64
+             ", \"mean_ns\": %.0f, \"p99_ns\": %" PRIu64
              ", \"delay_mean_ns\": %.0f, \"delay_p99_ns\": %" PRIu64 "}",
-             i ? ", " : "", JsonStr(IrqSourceName(static_cast<IrqSource>(i))).c_str(),
-             h.count, h.MeanNs(), h.Quantile(0.99), d.MeanNs(), d.Quantile(0.99));
+             i ? ", " : "",
+             JsonStr(IrqSourceName(static_cast<IrqSource>(i))).c_str(), h.count,
+             h.MeanNs(), h.Quantile(0.99), d.MeanNs(), d.Quantile(0.99));
   }
   s += "},\n  \"locks\": [";
   first = true;
-  for (size_t i = 0; i < r.lock_class_names.size() && i < kMaxStatClasses; ++i) {
+  for (size_t i = 0; i < r.lock_class_names.size() && i < kMaxStatClasses;
+       ++i) {
     const LockClassStats& l = t.locks[i];
     if (l.acquisitions == 0 && l.contended == 0) continue;
     s += Fmt("%s\n    {\"class\": %s, \"acquisitions\": %" PRIu64
@@ -352,20 +365,22 @@ std::string StressJson(const StressResult& r, const ReportFiles& files) {
 std::string StressHtml(const StressResult& r, const ReportFiles& files) {
   const StressOptions& o = r.options;
   const VcpuStats& t = *r.total;
-  std::string s = "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-                  "<title>reentry stress</title><style>";
+  std::string s =
+      "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+      "<title>reentry stress</title><style>";
   s += kCss;
   s += "</style></head><body>";
   s += "<h1>reentry stress</h1>";
   s += "<table><tr><th class='l'>configuration</th><td class='l'>" +
        Html(DescribeOptions(o)) + "</td></tr>";
-  s += Fmt("<tr><th class='l'>result</th><td class='l'><span class='%s'>%zu "
-           "bug(s)</span>, %zu warning(s); ended by %s after %.1f s, %" PRIu64
-           " rounds, %" PRIu64 " ops (%.0f ops/s)%s</td></tr>",
-           r.bugs() ? "bad" : "ok", r.bugs(), r.warnings(), EndReason(r),
-           r.elapsed_s, r.rounds, r.ops,
-           r.elapsed_s > 0 ? double(r.ops) / r.elapsed_s : 0.0,
-           r.threads_stuck ? "; a vCPU thread could not be stopped" : "");
+  s +=
+      Fmt("<tr><th class='l'>result</th><td class='l'><span class='%s'>%zu "
+          "bug(s)</span>, %zu warning(s); ended by %s after %.1f s, %" PRIu64
+          " rounds, %" PRIu64 " ops (%.0f ops/s)%s</td></tr>",
+          r.bugs() ? "bad" : "ok", r.bugs(), r.warnings(), EndReason(r),
+          r.elapsed_s, r.rounds, r.ops,
+          r.elapsed_s > 0 ? double(r.ops) / r.elapsed_s : 0.0,
+          r.threads_stuck ? "; a vCPU thread could not be stopped" : "");
   if (!r.setup_error.empty()) {
     s += "<tr><th class='l'>error</th><td class='l'>" + Html(r.setup_error) +
          "</td></tr>";
@@ -382,7 +397,7 @@ std::string StressHtml(const StressResult& r, const ReportFiles& files) {
     s += Fmt("<p>%s &mdash; round %" PRIu64 ", %.2f s into the run, %" PRIu64
              " occurrence(s). Replay: %s%s</p>",
              Html(f.summary).c_str(), f.round, f.at_s, f.occurrences,
-             !f.verified ? "not verified"
+             !f.verified            ? "not verified"
              : f.reproduced_by >= 0 ? "<span class='ok'>reproduces the title "
                                       "under reentry repro</span>"
                                     : "<span class='bad'>did not reproduce "
@@ -413,10 +428,11 @@ std::string StressHtml(const StressResult& r, const ReportFiles& files) {
   std::vector<Bar> rate_bars;
   for (int c = 0; c < r.nr_cpus; ++c) {
     const RateFigures& f = r.per_cpu[c];
-    s += Fmt("<tr><td>%d</td><td>%.0f</td><td>%.0f</td><td>%.0f</td>"
-             "<td>%.0f</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td></tr>",
-             c, f.timer_per_s, f.nmi_per_s, f.ipi_per_s, f.irqs_run_per_s,
-             r.timer_overruns[c], r.merged_signals[c]);
+    s +=
+        Fmt("<tr><td>%d</td><td>%.0f</td><td>%.0f</td><td>%.0f</td>"
+            "<td>%.0f</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td></tr>",
+            c, f.timer_per_s, f.nmi_per_s, f.ipi_per_s, f.irqs_run_per_s,
+            r.timer_overruns[c], r.merged_signals[c]);
     rate_bars.push_back(
         {Fmt("CPU#%d", c), {f.timer_per_s, f.nmi_per_s, f.ipi_per_s}});
   }
@@ -426,7 +442,8 @@ std::string StressHtml(const StressResult& r, const ReportFiles& files) {
   s += Fmt("<p>Handlers run: %" PRIu64 " timer, %" PRIu64 " IPI, %" PRIu64
            " NMI, %" PRIu64 " softirq; %" PRIu64
            " arrived while masked and ran when the model unmasked them; "
-           "%" PRIu64 " IPIs sent; %" PRIu64 " interrupt points reached; %" PRIu64
+           "%" PRIu64 " IPIs sent; %" PRIu64
+           " interrupt points reached; %" PRIu64
            " hardirqs-off transitions.</p>",
            t.irqs[0].get(), t.irqs[1].get(), t.irqs[2].get(), t.softirqs.get(),
            t.latched.get(), t.ipis_sent.get(), t.points, t.irqs_off);
@@ -524,25 +541,27 @@ std::string StressHtml(const StressResult& r, const ReportFiles& files) {
        "</th><th>contended</th><th>wait total</th><th>hold mean</th>"
        "<th>hold p99</th><th>hold max</th></tr>";
   std::vector<Bar> lock_bars;
-  for (size_t i = 0; i < r.lock_class_names.size() && i < kMaxStatClasses; ++i) {
+  for (size_t i = 0; i < r.lock_class_names.size() && i < kMaxStatClasses;
+       ++i) {
     const LockClassStats& l = t.locks[i];
     if (l.acquisitions == 0 && l.contended == 0) continue;
-    s += Fmt("<tr><td class='l'>%s</td><td>%" PRIu64 "</td><td>%" PRIu64
-             " (%.2f%%)</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
-             Html(r.lock_class_names[i]).c_str(), l.acquisitions, l.contended,
-             l.acquisitions ? 100.0 * double(l.contended) / double(l.acquisitions)
-                            : 0.0,
-             HumanNs(double(l.wait_ns)).c_str(), HumanNs(l.hold.MeanNs()).c_str(),
-             HumanNs(double(l.hold.Quantile(0.99))).c_str(),
-             HumanNs(double(l.hold.max_ns)).c_str());
+    s += Fmt(
+        "<tr><td class='l'>%s</td><td>%" PRIu64 "</td><td>%" PRIu64
+        " (%.2f%%)</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
+        Html(r.lock_class_names[i]).c_str(), l.acquisitions, l.contended,
+        l.acquisitions ? 100.0 * double(l.contended) / double(l.acquisitions)
+                       : 0.0,
+        HumanNs(double(l.wait_ns)).c_str(), HumanNs(l.hold.MeanNs()).c_str(),
+        HumanNs(double(l.hold.Quantile(0.99))).c_str(),
+        HumanNs(double(l.hold.max_ns)).c_str());
     if (l.contended) {
       lock_bars.push_back({r.lock_class_names[i], {double(l.contended)}});
     }
   }
   s += "</table>";
   if (!lock_bars.empty()) {
-    s += SvgBars(lock_bars, {"contended acquisitions"},
-                 "cross-vCPU contention", "");
+    s += SvgBars(lock_bars, {"contended acquisitions"}, "cross-vCPU contention",
+                 "");
   }
   s += "<p style='color:#777;font-size:11px'>Generated by reentry stress. "
        "Self-contained: no scripts, no external resources.</p>";
@@ -563,14 +582,15 @@ std::string StressSummaryText(const StressResult& r) {
            r.elapsed_s > 0 ? double(r.ops) / r.elapsed_s : 0.0, EndReason(r));
   for (int c = 0; c < r.nr_cpus; ++c) {
     const RateFigures& f = r.per_cpu[c];
-    s += Fmt("  CPU#%d interrupt rate: %.0f timer IRQs/s, %.0f NMIs/s, %.0f "
-             "IPIs/s delivered; %.0f handlers run/s\n",
-             c, f.timer_per_s, f.nmi_per_s, f.ipi_per_s, f.irqs_run_per_s);
+    s +=
+        Fmt("  CPU#%d interrupt rate: %.0f timer IRQs/s, %.0f NMIs/s, %.0f "
+            "IPIs/s delivered; %.0f handlers run/s\n",
+            c, f.timer_per_s, f.nmi_per_s, f.ipi_per_s, f.irqs_run_per_s);
   }
   s += Fmt("%zu bug(s), %zu warning(s)\n", r.bugs(), r.warnings());
   for (const StressFinding& f : r.findings) {
     s += Fmt("  %s%s\n", f.summary.c_str(),
-             !f.verified ? ""
+             !f.verified            ? ""
              : f.reproduced_by >= 0 ? "  [replay reproduces it]"
                                     : "  [replay does not reproduce it]");
   }

@@ -101,7 +101,8 @@ bool BuildReplay(const std::vector<std::vector<const RoundLog*>>& logs,
           }
         }
       }
-      if (tail_t != 0) order.push_back({tail_t, c, static_cast<uint32_t>(log->ops.size())});
+      if (tail_t != 0)
+        order.push_back({tail_t, c, static_cast<uint32_t>(log->ops.size())});
     }
     std::sort(order.begin(), order.end(), [](const OpRef& a, const OpRef& b) {
       return std::tie(a.t, a.cpu, a.index) < std::tie(b.t, b.cpu, b.index);

@@ -3,9 +3,8 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
-#include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -329,9 +328,9 @@ void Vcpu::OnInterruptOp(Cpu& c, const prog::Interrupt& irq, uint32_t index) {
     runner->Deliver(*this, PendingIrq{irq.kind, &irq.body, kSourceRaised});
     return;
   }
-  if (!armed.push_back(ArmedIrq{irq.kind, irq.at.v,
-                                static_cast<uint8_t>(irq.at.nth ? irq.at.nth : 1),
-                                &irq.body})) {
+  if (!armed.push_back(ArmedIrq{
+          irq.kind, irq.at.v, static_cast<uint8_t>(irq.at.nth ? irq.at.nth : 1),
+          &irq.body})) {
     ++dropped_irqs;
   }
 }
@@ -630,9 +629,9 @@ void Runner::MaybeSendIpi(Vcpu& v, uint64_t now) {
   Vcpu& t = *vcpus_[target];
   const pid_t tid = t.tid.load(std::memory_order_acquire);
   if (tid == 0) return;
-  const uint32_t bits =
-      handlers_->ipi_work() != nullptr && v.ipi_rng.OneIn(4) ? kIpiWork
-                                                             : kIpiCall;
+  const uint32_t bits = handlers_->ipi_work() != nullptr && v.ipi_rng.OneIn(4)
+                            ? kIpiWork
+                            : kIpiCall;
   t.ipi_mail.fetch_or(bits, std::memory_order_release);
   if (SendIpiSignal(tid)) v.stats->ipis_sent.Inc();
 }
@@ -682,7 +681,8 @@ void Runner::TakeRaw(Vcpu& v, PointId point, uint32_t nth, bool boundary) {
     v.log->entries.push_back(e);
   }
   for (const Take& t : takes) {
-    Deliver(v, PendingIrq{t.kind, &handlers_->handler(v.id, t.source, t.handler).body,
+    Deliver(v, PendingIrq{t.kind,
+                          &handlers_->handler(v.id, t.source, t.handler).body,
                           static_cast<int>(t.source)});
   }
 }
@@ -800,7 +800,8 @@ void Runner::Wait(Cpu& cpu, const void* lock, ctx::LockClassId cls,
     v.wait_spins = 0;
     ++v.stats->waits;
     if (holder >= 0 && holder < nr_ && holder != v.id) {
-      const uint64_t pos = vcpus_[holder]->pub_pos.load(std::memory_order_relaxed);
+      const uint64_t pos =
+          vcpus_[holder]->pub_pos.load(std::memory_order_relaxed);
       LogEntry e;
       e.kind = LogEntry::Kind::kHandoff;
       e.op = v.attach_op;
@@ -928,7 +929,8 @@ std::string Runner::DumpState() {
       s += " ";
       s += world_->kernel.lock_class(h.class_id).name;
       s += "(";
-      s += ctx::ContextName(cpu.frame(std::min<int>(h.depth, cpu.depth())).kind);
+      s +=
+          ctx::ContextName(cpu.frame(std::min<int>(h.depth, cpu.depth())).kind);
       s += ")";
     }
     snprintf(buf, sizeof(buf), "\n  last point: %s (arrival %u)",
@@ -937,11 +939,13 @@ std::string Runner::DumpState() {
     s += buf;
     const int wf = v.waiting_for.load();
     if (wf >= 0) {
-      snprintf(buf, sizeof(buf), "; waiting for a lock held by CPU#%d for %.3f s",
-               wf, double(now - std::min(now, v.waiting_since.load())) / 1e9);
+      snprintf(buf, sizeof(buf),
+               "; waiting for a lock held by CPU#%d for %.3f s", wf,
+               double(now - std::min(now, v.waiting_since.load())) / 1e9);
       s += buf;
     }
-    snprintf(buf, sizeof(buf), "; %zu interrupt(s) pending\n", v.pending.size());
+    snprintf(buf, sizeof(buf), "; %zu interrupt(s) pending\n",
+             v.pending.size());
     s += buf;
   }
   return s;
@@ -1057,7 +1061,8 @@ void Runner::CollectFindings(uint64_t round, const std::string& state_dump) {
     findings_.push_back(std::move(sf));
     (findings_.back().warning ? nr_warnings_ : nr_bugs_)
         .fetch_add(1, std::memory_order_relaxed);
-    if (!findings_.back().warning && o_.stop_on_finding) ended_by_finding_ = true;
+    if (!findings_.back().warning && o_.stop_on_finding)
+      ended_by_finding_ = true;
     if (o_.progress && o_.progress_out != nullptr) {
       fprintf(o_.progress_out, "\n[%7.1fs] found: %s\n", at,
               findings_.back().summary.c_str());
@@ -1132,7 +1137,8 @@ bool Runner::Watchdog(uint64_t now) {
         }
         Vcpu& w = *vcpus_[h];
         const uint64_t wl = w.last_progress_ns.load(std::memory_order_relaxed);
-        if (w.state.load() != kRunning || now - std::min(now, wl) < cycle_limit) {
+        if (w.state.load() != kRunning ||
+            now - std::min(now, wl) < cycle_limit) {
           break;
         }
         chain.push_back(h);
@@ -1420,7 +1426,8 @@ StressResult Runner::Run() {
   }
   Progress(MonotonicNs(), true);
   if (crash_handler) {
-    for (int i = 0; i < 5; ++i) sigaction(kCrashSignals[i], &old_crash[i], nullptr);
+    for (int i = 0; i < 5; ++i)
+      sigaction(kCrashSignals[i], &old_crash[i], nullptr);
     g_crash_runner.store(nullptr);
   }
   FillResult(&result);
@@ -1565,7 +1572,8 @@ void VerifyReplays(StressResult* result) {
 std::string DescribeOptions(const StressOptions& o) {
   char buf[512];
   snprintf(buf, sizeof(buf),
-           "seed=%" PRIu64 " cpus=%d %s%s%s workload=%s round_ops=%d "
+           "seed=%" PRIu64
+           " cpus=%d %s%s%s workload=%s round_ops=%d "
            "irq=%.0f/s nmi=%.0f/s ipi=%.0f/s jitter=%.2f watchdog=%.1fs "
            "bugs=%s%s",
            o.seed, o.config.smp ? o.config.nr_cpus : 1,

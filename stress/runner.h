@@ -81,7 +81,7 @@ struct StressOptions {
   bool pin_threads = false;
   // Re-draw the timer periods (jitter) at most this often.
   double rejitter_s = 0.01;
-  bool progress = false;         // live progress line
+  bool progress = false;  // live progress line
   FILE* progress_out = stderr;
   // If not empty: on a crash (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT: a
   // model or harness bug), stop the vCPUs, write the current round's
@@ -100,8 +100,8 @@ struct StressFinding {
   bool warning = false;
   uint64_t round = 0;
   uint64_t occurrences = 1;
-  double at_s = 0;          // seconds into the run
-  std::string vcpu_state;   // every vCPU's state (hangs, watchdog)
+  double at_s = 0;         // seconds into the run
+  std::string vcpu_state;  // every vCPU's state (hangs, watchdog)
   // Replay candidates, shortest history first: program texts.
   std::vector<std::string> candidates;
   std::vector<ReplayStats> candidate_stats;
@@ -132,8 +132,8 @@ struct StressResult {
   std::string setup_error;     // non-empty: the run could not start
   int nr_cpus = 0;
   std::vector<RateFigures> per_cpu;  // measured rates
-  std::vector<uint64_t> timer_signals, timer_overruns, nmi_signals,
-      ipi_signals, merged_signals;
+  std::vector<uint64_t> timer_signals, timer_overruns, nmi_signals, ipi_signals,
+      merged_signals;
   VcpuStats* total = nullptr;  // merged stats (owned)
   std::vector<std::string> lock_class_names;
   std::vector<StressFinding> findings;

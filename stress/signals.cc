@@ -13,8 +13,8 @@ namespace {
 
 // initial-exec TLS: reading it from a signal handler never allocates or
 // takes a lock (the library is linked into executables, never dlopen()ed).
-__attribute__((tls_model("initial-exec"))) thread_local SignalState*
-    tls_state = nullptr;
+__attribute__((tls_model("initial-exec"))) thread_local SignalState* tls_state =
+    nullptr;
 
 void Note(SignalState* s, int bit_index) {
   const uint32_t bit = 1u << bit_index;

@@ -80,9 +80,9 @@ AllocInfo ClassifyAlloc(const prog::Op& op) {
     a.is_alloc = true;
     a.nolock = true;
     const gfp_t g = o->gfp.v;
-    a.cls = g == 0 ? GfpClass::kNolock
-                   : g == __GFP_ACCOUNT ? GfpClass::kNolockAccount
-                                        : GfpClass::kInvalid;
+    a.cls = g == 0               ? GfpClass::kNolock
+            : g == __GFP_ACCOUNT ? GfpClass::kNolockAccount
+                                 : GfpClass::kInvalid;
     a.order = o->order.v;
   } else if (std::holds_alternative<prog::AllocPagesBulk>(op.v)) {
     a.is_alloc = true;

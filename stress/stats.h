@@ -52,19 +52,19 @@ struct Counter {
 };
 
 // Allocation classes for the outcome table.
-#define REENTRY_STRESS_GFP_CLASSES(X)                                     \
-  X(kNolock, "nolock")                                                    \
-  X(kNolockAccount, "nolock|ACCOUNT")                                     \
-  X(kAtomic, "GFP_ATOMIC")                                                \
-  X(kNowait, "GFP_NOWAIT")                                                \
-  X(kKernel, "GFP_KERNEL")                                                \
-  X(kKernelAccount, "GFP_KERNEL_ACCOUNT")                                 \
-  X(kUserMovable, "GFP_USER/HIGHUSER_MOVABLE")                            \
-  X(kNofsNoio, "GFP_NOFS/NOIO")                                           \
-  X(kNofail, "__GFP_NOFAIL")                                              \
-  X(kNoReclaim, "no reclaim (TRANSHUGE_LIGHT)")                           \
-  X(kBulk, "alloc_pages_bulk")                                            \
-  X(kCma, "cma_alloc")                                                    \
+#define REENTRY_STRESS_GFP_CLASSES(X)           \
+  X(kNolock, "nolock")                          \
+  X(kNolockAccount, "nolock|ACCOUNT")           \
+  X(kAtomic, "GFP_ATOMIC")                      \
+  X(kNowait, "GFP_NOWAIT")                      \
+  X(kKernel, "GFP_KERNEL")                      \
+  X(kKernelAccount, "GFP_KERNEL_ACCOUNT")       \
+  X(kUserMovable, "GFP_USER/HIGHUSER_MOVABLE")  \
+  X(kNofsNoio, "GFP_NOFS/NOIO")                 \
+  X(kNofail, "__GFP_NOFAIL")                    \
+  X(kNoReclaim, "no reclaim (TRANSHUGE_LIGHT)") \
+  X(kBulk, "alloc_pages_bulk")                  \
+  X(kCma, "cma_alloc")                          \
   X(kInvalid, "invalid mask")
 
 enum class GfpClass : uint8_t {
@@ -108,17 +108,17 @@ struct LockClassStats {
 
 struct VcpuStats {
   // Read live by the progress line.
-  Counter ops;             // top-level ops run
-  Counter irqs[3];         // interrupts run, by IrqSource
-  Counter softirqs;        // softirq bodies run
-  Counter latched;         // interrupts that arrived masked, run later
-  Counter skipped;         // ops the transfer protocol skipped
+  Counter ops;       // top-level ops run
+  Counter irqs[3];   // interrupts run, by IrqSource
+  Counter softirqs;  // softirq bodies run
+  Counter latched;   // interrupts that arrived masked, run later
+  Counter skipped;   // ops the transfer protocol skipped
 
   Counter ipis_sent;
-  uint64_t points = 0;           // injection points reached
-  uint64_t irqs_off = 0;         // hardirqs-off transitions (masking cost)
-  uint64_t waits = 0;            // Hooks::Wait calls
-  uint64_t pauses_ignored = 0;   // pause ops in handler bodies (no effect)
+  uint64_t points = 0;          // injection points reached
+  uint64_t irqs_off = 0;        // hardirqs-off transitions (masking cost)
+  uint64_t waits = 0;           // Hooks::Wait calls
+  uint64_t pauses_ignored = 0;  // pause ops in handler bodies (no effect)
   uint64_t ops_by_code[prog::kNumOpCodes] = {};
   Histogram op_latency[prog::kNumOpCodes];
   Histogram handler_latency[3];  // by IrqSource

@@ -87,7 +87,8 @@ Cost TimerCostOnce(uint64_t period_ns, double seconds) {
 // Median of five interleaved measurements (the machine may be shared).
 Cost TimerCost(uint64_t period_ns, double seconds) {
   std::vector<Cost> v;
-  for (int i = 0; i < 5; ++i) v.push_back(TimerCostOnce(period_ns, seconds / 5));
+  for (int i = 0; i < 5; ++i)
+    v.push_back(TimerCostOnce(period_ns, seconds / 5));
   std::sort(v.begin(), v.end(), [](const Cost& a, const Cost& b) {
     return a.per_signal_us < b.per_signal_us;
   });
@@ -186,8 +187,8 @@ double SigmaskPairNs(int n) {
 
 struct RatePoint {
   double requested = 0;
-  double delivered = 0;     // timer signals per s per vCPU (mean)
-  double handlers = 0;      // handlers run per s per vCPU (mean)
+  double delivered = 0;  // timer signals per s per vCPU (mean)
+  double handlers = 0;   // handlers run per s per vCPU (mean)
   double ops_per_s = 0;
   double irqs_off_per_op = 0;
   double points_per_op = 0;
@@ -265,8 +266,9 @@ int Main(int argc, char** argv) {
   }
   printf("machine: %ld CPUs online, load average %s\n",
          sysconf(_SC_NPROCESSORS_ONLN), LoadAverage().c_str());
-  printf("(signals reach a thread only while it runs: on a loaded machine the "
-         "delivered rates fall with the CPU share the threads get)\n\n");
+  printf(
+      "(signals reach a thread only while it runs: on a loaded machine the "
+      "delivered rates fall with the CPU share the threads get)\n\n");
   printf("== 1. what a delivered interrupt costs the interrupted thread\n");
   const double raw_s = quick ? 0.3 : 1.0;
   for (uint64_t period : {100000ull, 50000ull}) {
@@ -276,29 +278,32 @@ int Main(int argc, char** argv) {
            period / 1000, c.per_signal_us, c.delivered_per_s);
   }
   const Cost ipi = IpiCost(50000, raw_s);
-  printf("IPI (tgkill from another thread, every 50 us): %6.2f us per "
-         "delivered IPI (%.0f delivered/s)\n",
-         ipi.per_signal_us, ipi.delivered_per_s);
+  printf(
+      "IPI (tgkill from another thread, every 50 us): %6.2f us per "
+      "delivered IPI (%.0f delivered/s)\n",
+      ipi.per_signal_us, ipi.delivered_per_s);
   printf("signal a thread sends itself: %6.2f us\n", SelfSignalUs(20000));
 
   printf("\n== 2. what masking costs\n");
   const int n = quick ? 200000 : 2000000;
   const double soft = SoftMaskPairNs(n);
   const double sigmask = SigmaskPairNs(n / 10);
-  printf("soft mask (local_irq_save+restore on the emulated CPU, runner "
-         "hook): %7.1f ns per pair\n",
-         soft);
-  printf("real mask (pthread_sigmask block+unblock):                      "
-         "%7.1f ns per pair\n",
-         sigmask);
+  printf(
+      "soft mask (local_irq_save+restore on the emulated CPU, runner "
+      "hook): %7.1f ns per pair\n",
+      soft);
+  printf(
+      "real mask (pthread_sigmask block+unblock):                      "
+      "%7.1f ns per pair\n",
+      sigmask);
 
   printf("\n== 3. stress, 2 vCPUs, mm workload, timer IRQs only\n");
   printf("%10s %12s %12s %10s %8s %10s %10s\n", "requested", "delivered/s",
          "handlers/s", "ops/s", "ops %", "irqs-off", "points");
-  printf("%10s %12s %12s %10s %8s %10s %10s\n", "/s/vCPU", "/vCPU",
-         "/vCPU", "", "of idle", "/op", "/op");
-  std::vector<double> rates = {0, 5000, 10000, 20000, 30000, 40000, 50000,
-                               60000, 80000};
+  printf("%10s %12s %12s %10s %8s %10s %10s\n", "/s/vCPU", "/vCPU", "/vCPU", "",
+         "of idle", "/op", "/op");
+  std::vector<double> rates = {0,     5000,  10000, 20000, 30000,
+                               40000, 50000, 60000, 80000};
   if (quick) rates = {0, 20000};
   double base_ops = 0;
   double sustained = 0;
@@ -309,29 +314,32 @@ int Main(int argc, char** argv) {
     if (rate == 0) base_ops = p.ops_per_s;
     const double share = base_ops > 0 ? p.ops_per_s / base_ops : 0;
     printf("%10.0f %12.0f %12.0f %10.0f %7.0f%% %10.2f %10.2f\n", rate,
-           p.delivered, p.handlers, p.ops_per_s, 100 * share,
-           p.irqs_off_per_op, p.points_per_op);
+           p.delivered, p.handlers, p.ops_per_s, 100 * share, p.irqs_off_per_op,
+           p.points_per_op);
     fflush(stdout);
     if (rate == 20000) at20k = p;
     if (rate > 0 && p.delivered >= 0.9 * rate && share >= 0.25) {
       sustained = rate;
     }
     if (rate == 0) {
-      printf("%10s -> a real signal mask would add %.2f us per op (%.2f "
-             "irq-off transitions x %.0f ns), the soft mask %.3f us\n",
-             "", p.irqs_off_per_op * sigmask / 1e3, p.irqs_off_per_op, sigmask,
-             p.irqs_off_per_op * soft / 1e3);
+      printf(
+          "%10s -> a real signal mask would add %.2f us per op (%.2f "
+          "irq-off transitions x %.0f ns), the soft mask %.3f us\n",
+          "", p.irqs_off_per_op * sigmask / 1e3, p.irqs_off_per_op, sigmask,
+          p.irqs_off_per_op * soft / 1e3);
     }
   }
   if (base_ops > 0 && at20k.requested > 0 && at20k.delivered > 0) {
     const double lost = 1.0 - at20k.ops_per_s / base_ops;
-    printf("\nend-to-end cost of a delivered timer IRQ in stress at 20000/s "
-           "(signal + take at an interrupt point + handler): %.2f us\n",
-           lost * 1e6 / at20k.delivered);
+    printf(
+        "\nend-to-end cost of a delivered timer IRQ in stress at 20000/s "
+        "(signal + take at an interrupt point + handler): %.2f us\n",
+        lost * 1e6 / at20k.delivered);
   }
-  printf("highest sustained timer IRQ rate (>= 90%% delivered, ops >= 25%% "
-         "of idle): %.0f per second per vCPU on 2 vCPUs\n",
-         sustained);
+  printf(
+      "highest sustained timer IRQ rate (>= 90%% delivered, ops >= 25%% "
+      "of idle): %.0f per second per vCPU on 2 vCPUs\n",
+      sustained);
   printf("load average at the end: %s\n", LoadAverage().c_str());
   return 0;
 }

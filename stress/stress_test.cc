@@ -1,12 +1,12 @@
 // Tests of the stress runner. The deterministic parts (workload streams,
 // handler catalogs, the replay builder) first; then short real runs with
 // timers and signals (each a few seconds; CTest runs them serially).
+#include <gtest/gtest.h>
+
 #include <ostream>
 #include <set>
-#include <vector>
 #include <string>
-
-#include <gtest/gtest.h>
+#include <vector>
 
 #include "allocator/base/gfp.h"
 #include "allocator/exec/executor.h"
@@ -108,7 +108,8 @@ TEST(WorkloadTest, HandlerBodiesAreValidPrograms) {
           irq.body = h.body;
           p.ops.push_back(prog::Op(irq));
           std::string error;
-          EXPECT_TRUE(prog::ValidateProgram(p, &error)) << h.name << ": " << error;
+          EXPECT_TRUE(prog::ValidateProgram(p, &error))
+              << h.name << ": " << error;
         }
       }
     }
@@ -171,8 +172,8 @@ TEST(ReplayTest, OrdersOpsByStartTimeAndPlacesInterruptsAndPauses) {
   ctx::Config cfg;
   prog::Program p;
   ReplayStats rs;
-  ASSERT_TRUE(BuildReplay({{&l0, &l1}}, cat, WorkloadLocks(o), cfg, BugSet{},
-                          &p, &rs));
+  ASSERT_TRUE(
+      BuildReplay({{&l0, &l1}}, cat, WorkloadLocks(o), cfg, BugSet{}, &p, &rs));
   EXPECT_EQ(rs.ops, 4u);
   EXPECT_EQ(rs.interrupts, 2u);
   EXPECT_EQ(rs.pauses, 1u);
@@ -210,8 +211,8 @@ TEST(ReplayTest, TooManyOpsIsRefused) {
     l.entries.push_back(e);
   }
   prog::Program p;
-  EXPECT_FALSE(BuildReplay({{&l}}, cat, {}, ctx::Config{}, BugSet{}, &p,
-                           nullptr));
+  EXPECT_FALSE(
+      BuildReplay({{&l}}, cat, {}, ctx::Config{}, BugSet{}, &p, nullptr));
 }
 
 // ---- real runs (timers and signals) ----
@@ -321,7 +322,6 @@ TEST(StressRunTest, WatchdogTurnsARealDeadlockIntoAFinding) {
   }
 }
 
-
 // ---- the bug zoo through real interrupts ----
 
 struct ZooCase {
@@ -384,13 +384,19 @@ INSTANTIATE_TEST_SUITE_P(
         // The NMI lands while the task holds zone->lock and the nolock
         // allocation spins on it (the checker's nolock rule sees the
         // spinning acquisition without any interrupt, too).
-        ZooCase{"BZ-01", false, true,
+        ZooCase{"BZ-01",
+                false,
+                true,
                 {"BUG: spinlock recursion in rmqueue_buddy",
                  "BUG: spinlock recursion in rmqueue_bulk"}},
-        ZooCase{"BZ-02", true, false,
+        ZooCase{"BZ-02",
+                true,
+                false,
                 {"BUG: Invalid wait context in pcp_spin_trylock",
                  "BUG: Invalid wait context in rmqueue_buddy"}},
-        ZooCase{"BZ-27", false, false,
+        ZooCase{"BZ-27",
+                false,
+                false,
                 {"BUG: local_lock reentered in consume_stock",
                  "possible deadlock in consume_stock",
                  "inconsistent lock state in consume_stock"}}),

@@ -113,8 +113,11 @@ gfp_t TaskGfp(Rng& rng, int order) {
 // held) that is still allowed to spin: GFP_ATOMIC / GFP_NOWAIT.
 gfp_t AtomicGfp(Rng& rng) {
   static constexpr gfp_t kMasks[] = {
-      GFP_ATOMIC, GFP_ATOMIC | __GFP_NOWARN, GFP_NOWAIT,
-      GFP_NOWAIT | __GFP_ACCOUNT, GFP_ATOMIC | __GFP_ZERO,
+      GFP_ATOMIC,
+      GFP_ATOMIC | __GFP_NOWARN,
+      GFP_NOWAIT,
+      GFP_NOWAIT | __GFP_ACCOUNT,
+      GFP_ATOMIC | __GFP_ZERO,
   };
   return kMasks[rng.Below(sizeof(kMasks) / sizeof(kMasks[0]))];
 }
@@ -131,8 +134,7 @@ gfp_t InvalidGfp(Rng& rng) {
 
 class RoundBuilder {
  public:
-  RoundBuilder(const WorkloadOptions& o, uint64_t seed, int cpu,
-               uint64_t round)
+  RoundBuilder(const WorkloadOptions& o, uint64_t seed, int cpu, uint64_t round)
       : o_(o),
         seed_(seed),
         rt_(o.config.preempt_rt),
@@ -186,8 +188,7 @@ class RoundBuilder {
   // A task slot not currently held, or -1.
   int FreeTaskSlot() {
     for (int tries = 0; tries < 8; ++tries) {
-      const int s =
-          layout_.task[rng_.Below(layout_.task.size())];
+      const int s = layout_.task[rng_.Below(layout_.task.size())];
       if (std::find(held_.begin(), held_.end(), s) == held_.end()) return s;
     }
     for (int s : layout_.task) {
@@ -217,13 +218,20 @@ class RoundBuilder {
     } else if (r < 620) {
       BulkAlloc();
     } else if (r < 660) {
-      if (o_.cma) PinEpisode(); else SimpleAlloc();
+      if (o_.cma)
+        PinEpisode();
+      else
+        SimpleAlloc();
     } else if (r < 690) {
-      if (o_.cma) CmaEpisode(); else SimpleAlloc();
+      if (o_.cma)
+        CmaEpisode();
+      else
+        SimpleAlloc();
     } else if (r < 740) {
-      if (nr_ > 1) Emit(Alloc(layout_.transfer, TaskGfp(rng_, 0) & ~__GFP_NOFAIL,
-                            static_cast<int>(rng_.Below(2))),
-                      StreamItem::Guard::kGive);
+      if (nr_ > 1)
+        Emit(Alloc(layout_.transfer, TaskGfp(rng_, 0) & ~__GFP_NOFAIL,
+                   static_cast<int>(rng_.Below(2))),
+             StreamItem::Guard::kGive);
     } else if (r < 790) {
       if (nr_ > 1) {
         const int peer = (cpu_ + nr_ - 1) % nr_;
@@ -246,8 +254,10 @@ class RoundBuilder {
         Emit(Op(f));
       }
     } else if (r < 900) {
-      if (rng_.Below(1000) < o_.invalid_gfp * 1000 * 7) InvalidAlloc();
-      else SimpleAlloc();
+      if (rng_.Below(1000) < o_.invalid_gfp * 1000 * 7)
+        InvalidAlloc();
+      else
+        SimpleAlloc();
     } else {
       SimpleAlloc();
     }
@@ -353,8 +363,7 @@ class RoundBuilder {
       bool ok = true;
       for (int i = 0; i < n && ok; ++i) {
         ok = t[start + i] == t[start] + i &&
-             std::find(held_.begin(), held_.end(), t[start + i]) ==
-                 held_.end();
+             std::find(held_.begin(), held_.end(), t[start + i]) == held_.end();
       }
       if (!ok) continue;
       prog::AllocPagesBulk b;
@@ -424,7 +433,8 @@ class RoundBuilder {
       const int s = FreeTaskSlot();
       if (s < 0) return;
       Emit(Lock(LockVerb::kSpinLockIrqsave, kP));
-      Emit(Alloc(s, GFP_ATOMIC | __GFP_NOWARN, static_cast<int>(rng_.Below(2))));
+      Emit(
+          Alloc(s, GFP_ATOMIC | __GFP_NOWARN, static_cast<int>(rng_.Below(2))));
       Emit(Free(s));
       Emit(Lock(LockVerb::kSpinUnlockIrqrestore, kP));
       return;
@@ -517,27 +527,34 @@ class RoundBuilder {
       uint8_t l;
     };
     std::vector<Pair> taken;
-    if (rng_.OneIn(4)) taken.push_back({LockVerb::kMutexLock, LockVerb::kMutexUnlock, kM});
-    if (rng_.OneIn(3)) taken.push_back({LockVerb::kSpinLockBh, LockVerb::kSpinUnlockBh, kB});
+    if (rng_.OneIn(4))
+      taken.push_back({LockVerb::kMutexLock, LockVerb::kMutexUnlock, kM});
+    if (rng_.OneIn(3))
+      taken.push_back({LockVerb::kSpinLockBh, LockVerb::kSpinUnlockBh, kB});
     if (rng_.OneIn(2)) {
       if (buggy && !rt_ && rng_.OneIn(3)) {
         // The planted bug: an irq-safe lock taken with interrupts on.
         taken.push_back({LockVerb::kSpinLock, LockVerb::kSpinUnlock, kA});
       } else {
-        taken.push_back({LockVerb::kSpinLockIrqsave, LockVerb::kSpinUnlockIrqrestore, kA});
+        taken.push_back(
+            {LockVerb::kSpinLockIrqsave, LockVerb::kSpinUnlockIrqrestore, kA});
       }
     }
     if (rng_.OneIn(4)) {
-      taken.push_back({LockVerb::kWriteSeqlockIrqsave, LockVerb::kWriteSequnlockIrqrestore, kS});
+      taken.push_back({LockVerb::kWriteSeqlockIrqsave,
+                       LockVerb::kWriteSequnlockIrqrestore, kS});
     }
     if (rng_.OneIn(4)) {
-      taken.push_back({LockVerb::kLocalLockIrqsave, LockVerb::kLocalUnlockIrqrestore, kLT});
+      taken.push_back(
+          {LockVerb::kLocalLockIrqsave, LockVerb::kLocalUnlockIrqrestore, kLT});
     }
     if (rng_.OneIn(2) || taken.empty()) {
-      taken.push_back({LockVerb::kRawSpinLockIrqsave, LockVerb::kRawSpinUnlockIrqrestore, kR});
+      taken.push_back({LockVerb::kRawSpinLockIrqsave,
+                       LockVerb::kRawSpinUnlockIrqrestore, kR});
     }
     for (const Pair& p : taken) Emit(Lock(p.lock, p.l));
-    for (size_t i = taken.size(); i-- > 0;) Emit(Lock(taken[i].unlock, taken[i].l));
+    for (size_t i = taken.size(); i-- > 0;)
+      Emit(Lock(taken[i].unlock, taken[i].l));
   }
 
   const WorkloadOptions& o_;
@@ -657,7 +674,8 @@ HandlerCatalog::HandlerCatalog(const WorkloadOptions& o, int nr_cpus) {
       add(c, kTimer, "bpf_nolock", kHard, {AllocNolock(h, 0, 0), FreeNolock(h)},
           3);
       add(c, kTimer, "bpf_nolock_o2", kHard,
-          {AllocNolock(h, __GFP_ACCOUNT, 2), FreeNolock(h), Softirq(soft_nolock)},
+          {AllocNolock(h, __GFP_ACCOUNT, 2), FreeNolock(h),
+           Softirq(soft_nolock)},
           1);
       if (!rt) {
         // Hard handlers may spin on !RT.
@@ -665,8 +683,8 @@ HandlerCatalog::HandlerCatalog(const WorkloadOptions& o, int nr_cpus) {
             {Alloc(h, GFP_ATOMIC, 0), Free(h), Softirq(soft)}, 3);
         add(c, kTimer, "rx_account", kHard,
             {Alloc(h, GFP_NOWAIT | __GFP_ACCOUNT, 0), Free(h)}, 1);
-        add(c, kTimer, "rx_o1", kHard, {Alloc(h, GFP_ATOMIC | __GFP_NOWARN, 1),
-                                        FreeNolock(h)}, 1);
+        add(c, kTimer, "rx_o1", kHard,
+            {Alloc(h, GFP_ATOMIC | __GFP_NOWARN, 1), FreeNolock(h)}, 1);
         // A large atomic refill: often the slow path under pressure.
         add(c, kTimer, "rx_big", kHard,
             {Alloc(h, GFP_ATOMIC | __GFP_NOWARN, 4), Free(h)}, 1);
@@ -674,8 +692,8 @@ HandlerCatalog::HandlerCatalog(const WorkloadOptions& o, int nr_cpus) {
       add(c, kIpi, "tlb_flush", kHard, {}, 3);
       add(c, kIpi, "call_func_nolock", kHard,
           {AllocNolock(h, 0, 0), FreeNolock(h)}, 1);
-      add(c, kNmi, "perf_bpf_nolock", kNmiCtx, {AllocNolock(n, 0, 0), FreeNolock(n)},
-          3);
+      add(c, kNmi, "perf_bpf_nolock", kNmiCtx,
+          {AllocNolock(n, 0, 0), FreeNolock(n)}, 3);
       add(c, kNmi, "perf_bpf_nolock_o3", kNmiCtx,
           {AllocNolock(n, 0, 3), FreeNolock(n)}, 1);
       add(c, kNmi, "perf_sample", kNmiCtx, {}, 1);
@@ -695,15 +713,18 @@ HandlerCatalog::HandlerCatalog(const WorkloadOptions& o, int nr_cpus) {
       if (!rt || buggy) {
         add(c, kTimer, "irq_lock", kHard,
             {Lock(LockVerb::kSpinLock, kA), Lock(LockVerb::kRawSpinLock, kR),
-             Lock(LockVerb::kRawSpinUnlock, kR), Lock(LockVerb::kSpinUnlock, kA)},
+             Lock(LockVerb::kRawSpinUnlock, kR),
+             Lock(LockVerb::kSpinUnlock, kA)},
             buggy ? 6 : 2);
       }
       if (!rt) {
         add(c, kTimer, "seq_reader", kHard,
-            {Lock(LockVerb::kReadSeqbegin, kS), Lock(LockVerb::kReadSeqretry, kS)},
+            {Lock(LockVerb::kReadSeqbegin, kS),
+             Lock(LockVerb::kReadSeqretry, kS)},
             1);
         add(c, kTimer, "pcpu_trylock", kHard,
-            {Lock(LockVerb::kLocalTrylock, kLT), Lock(LockVerb::kLocalUnlock, kLT)},
+            {Lock(LockVerb::kLocalTrylock, kLT),
+             Lock(LockVerb::kLocalUnlock, kLT)},
             1);
       }
       add(c, kIpi, "tlb_flush", kHard, raw, 1);

@@ -26,18 +26,18 @@
 
 namespace reentry::stress {
 
-#define REENTRY_STRESS_WORKLOADS(X)                                          \
-  X(kMm, "mm",                                                               \
-    "the allocator model: gfp masks, orders, nolock, bulk, pins, CMA, "      \
-    "remote frees, drains, hotplug, fault injection; handlers allocate")     \
-  X(kLocks, "locks",                                                         \
-    "test locks only (raw, irq-safe, bh-safe, mutex, seqlock, local "        \
-    "trylock), used correctly from task, softirq, hardirq and NMI")          \
-  X(kLocksBuggy, "locks-buggy",                                              \
-    "the locks workload with a planted bug: the task sometimes takes the "   \
-    "irq-safe lock with interrupts on, and the timer IRQ handler takes it")  \
-  X(kLocksAbba, "locks-abba",                                                \
-    "a planted real deadlock: even vCPUs take two locks in one order, odd "  \
+#define REENTRY_STRESS_WORKLOADS(X)                                         \
+  X(kMm, "mm",                                                              \
+    "the allocator model: gfp masks, orders, nolock, bulk, pins, CMA, "     \
+    "remote frees, drains, hotplug, fault injection; handlers allocate")    \
+  X(kLocks, "locks",                                                        \
+    "test locks only (raw, irq-safe, bh-safe, mutex, seqlock, local "       \
+    "trylock), used correctly from task, softirq, hardirq and NMI")         \
+  X(kLocksBuggy, "locks-buggy",                                             \
+    "the locks workload with a planted bug: the task sometimes takes the "  \
+    "irq-safe lock with interrupts on, and the timer IRQ handler takes it") \
+  X(kLocksAbba, "locks-abba",                                               \
+    "a planted real deadlock: even vCPUs take two locks in one order, odd " \
     "vCPUs in the other (for the watchdog)")
 
 enum class WorkloadKind : uint8_t {
@@ -71,7 +71,7 @@ struct SlotLayout {
   int softirq = -1;
   int hardirq = -1;
   int nmi = -1;
-  int transfer = -1;       // this vCPU allocates, vCPU (c+1)%n frees
+  int transfer = -1;  // this vCPU allocates, vCPU (c+1)%n frees
   std::vector<int> task;
 };
 SlotLayout LayoutFor(int cpu, int nr_cpus);
@@ -83,8 +83,8 @@ int MaxCpus(WorkloadKind k);
 struct StreamItem {
   enum class Guard : uint8_t {
     kNone,
-    kGive,  // allocate into this vCPU's transfer slot (must be empty)
-    kTake,  // free the previous vCPU's transfer slot (must be full)
+    kGive,     // allocate into this vCPU's transfer slot (must be empty)
+    kTake,     // free the previous vCPU's transfer slot (must be full)
     kReclaim,  // end of round: free this vCPU's own transfer slot if full
   };
   prog::Op op;

@@ -58,7 +58,8 @@ const Command kStress = {
     "  --no-minimize       do not minimize the replays\n"
     "  --minimize-time=T   minimization budget per finding (30s)\n"
     "  --warnings-fail     exit 1 on warnings (gfp misuse) too\n"
-    "  --pin               pin vCPU thread c to host CPU c (dedicated machines)\n"
+    "  --pin               pin vCPU thread c to host CPU c (dedicated "
+    "machines)\n"
     "  --show-round=C:R    print round R of vCPU C's op stream (needs --seed)\n"
     "                      and exit\n" REENTRY_RUN_CONFIG_HELP,
     RunStressCommand};
@@ -110,7 +111,8 @@ int RunStressCommand(const std::vector<std::string>& argv) {
     return UsageError(kStress, error);
   }
   if (!args.positional().empty()) {
-    return UsageError(kStress, "unexpected argument '" + args.positional()[0] + "'");
+    return UsageError(kStress,
+                      "unexpected argument '" + args.positional()[0] + "'");
   }
   stress::StressOptions o;
   // The configuration: the program defaults with the run flags applied.
@@ -130,13 +132,14 @@ int RunStressCommand(const std::vector<std::string>& argv) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     o.seed = static_cast<uint64_t>(ts.tv_sec) * 1000003u ^
-             static_cast<uint64_t>(ts.tv_nsec) ^ static_cast<uint64_t>(getpid());
+             static_cast<uint64_t>(ts.tv_nsec) ^
+             static_cast<uint64_t>(getpid());
     o.seed &= 0xffffffffffffull;
   }
   if (auto w = args.Get("workload")) {
     if (!stress::ParseWorkload(*w, &o.workload.kind)) {
-      return UsageError(kStress, "unknown --workload '" + *w +
-                                     "' (mm, locks, locks-buggy)");
+      return UsageError(
+          kStress, "unknown --workload '" + *w + "' (mm, locks, locks-buggy)");
     }
   }
   long round_ops = 256, inv = 0, history = 4, max_rounds = 0;
@@ -179,8 +182,9 @@ int RunStressCommand(const std::vector<std::string>& argv) {
     unsigned long long round = 0;
     if (sscanf(sr->c_str(), "%d:%llu", &c, &round) != 2 || c < 0 ||
         c >= (o.config.smp ? o.config.nr_cpus : 1) || !args.Get("seed")) {
-      return UsageError(kStress, "--show-round=CPU:ROUND needs a vCPU in "
-                                 "range and --seed");
+      return UsageError(kStress,
+                        "--show-round=CPU:ROUND needs a vCPU in "
+                        "range and --seed");
     }
     stress::WorkloadOptions wo = o.workload;
     wo.config = o.config;
@@ -226,8 +230,7 @@ int RunStressCommand(const std::vector<std::string>& argv) {
       for (triage::TargetId target :
            {triage::TargetId::kMain, triage::TargetId::kGfp}) {
         exec::Executor ex;
-        const prog::Program prepared =
-            triage::PrepareProgram(target, *p, topt);
+        const prog::Program prepared = triage::PrepareProgram(target, *p, topt);
         if (!triage::ReproducesTitle(target, prepared, f.title, replay, ex,
                                      false, 0)) {
           continue;
@@ -239,23 +242,25 @@ int RunStressCommand(const std::vector<std::string>& argv) {
         // Keep it only if `reentry repro` reproduces the title from it.
         exec::RunResult rr = ex.Run(m.program);
         bool same = false;
-        for (const Finding& g : rr.findings) same |= report::Title(g) == f.title;
+        for (const Finding& g : rr.findings)
+          same |= report::Title(g) == f.title;
         if (!same) continue;
         f.minimized = prog::ProgramToText(m.program);
-        printf("minimized \"%s\" (as the %s fuzz target runs it): %zu -> "
-               "%zu ops (%d runs, %.1f s)\n",
-               f.title.c_str(), triage::TargetName(target),
-               prog::CountOps(p->ops), m.stats.ops_after, m.stats.runs,
-               m.stats.seconds);
+        printf(
+            "minimized \"%s\" (as the %s fuzz target runs it): %zu -> "
+            "%zu ops (%d runs, %.1f s)\n",
+            f.title.c_str(), triage::TargetName(target), prog::CountOps(p->ops),
+            m.stats.ops_after, m.stats.runs, m.stats.seconds);
         done = true;
         break;
       }
       if (!done) {
-        printf("not minimized \"%s\": under the fuzz targets' input "
-               "discipline (main, gfp) the program no longer reproduces it "
-               "(test-lock misuse is what they rewrite); keeping the "
-               "recorded program\n",
-               f.title.c_str());
+        printf(
+            "not minimized \"%s\": under the fuzz targets' input "
+            "discipline (main, gfp) the program no longer reproduces it "
+            "(test-lock misuse is what they rewrite); keeping the "
+            "recorded program\n",
+            f.title.c_str());
       }
     }
   }
@@ -277,8 +282,8 @@ int RunStressCommand(const std::vector<std::string>& argv) {
     }
     if (!f.minimized.empty()) {
       minimized = "finding-" + std::to_string(i + 1) + ".min.txt";
-      std::string text = "# " + f.title + "\n# minimized from " + replay +
-                         "\n" + f.minimized;
+      std::string text =
+          "# " + f.title + "\n# minimized from " + replay + "\n" + f.minimized;
       if (!WriteFileAtomic(out_dir + "/" + minimized, text, &error)) {
         fprintf(stderr, "reentry stress: %s\n", error.c_str());
       }

@@ -14,21 +14,21 @@
 namespace reentry::ctx {
 
 // X(enumerator, "short name", "what it means")
-#define REENTRY_ALLOC_FAIL_REASONS(X)                                        \
-  X(kPcpBusy, "pcp_trylock_busy",                                            \
-    "pcp->lock trylock failed (IRQ reentry or a remote drain holds it)")     \
-  X(kZoneBusy, "zone_trylock_busy", "zone->lock trylock failed (nolock)")    \
-  X(kWatermark, "watermark",                                                 \
-    "the zone is below the watermark, or has no free block of the order")    \
-  X(kOrderTooHigh, "order_too_high",                                         \
-    "the order is not allowed on this path (nolock: > costly order)")        \
-  X(kContext, "context",                                                     \
-    "not allowed in this context (PREEMPT_RT hardirq/NMI, !SMP NMI)")        \
-  X(kFaultInjection, "fault_injection", "fail_page_alloc injected it")       \
-  X(kMemcgCharge, "memcg_charge", "the memcg charge failed")                 \
-  X(kNoMemory, "no_memory",                                                  \
-    "the slow path gave up (reclaim, compaction and OOM did not help)")      \
-  X(kInvalid, "invalid", "an invalid request (gfp mask, order)")            \
+#define REENTRY_ALLOC_FAIL_REASONS(X)                                     \
+  X(kPcpBusy, "pcp_trylock_busy",                                         \
+    "pcp->lock trylock failed (IRQ reentry or a remote drain holds it)")  \
+  X(kZoneBusy, "zone_trylock_busy", "zone->lock trylock failed (nolock)") \
+  X(kWatermark, "watermark",                                              \
+    "the zone is below the watermark, or has no free block of the order") \
+  X(kOrderTooHigh, "order_too_high",                                      \
+    "the order is not allowed on this path (nolock: > costly order)")     \
+  X(kContext, "context",                                                  \
+    "not allowed in this context (PREEMPT_RT hardirq/NMI, !SMP NMI)")     \
+  X(kFaultInjection, "fault_injection", "fail_page_alloc injected it")    \
+  X(kMemcgCharge, "memcg_charge", "the memcg charge failed")              \
+  X(kNoMemory, "no_memory",                                               \
+    "the slow path gave up (reclaim, compaction and OOM did not help)")   \
+  X(kInvalid, "invalid", "an invalid request (gfp mask, order)")          \
   X(kOther, "other", "any other reason")
 
 enum class AllocFail : uint8_t {
