@@ -55,7 +55,8 @@ struct WorkloadOptions {
   ctx::Config config;      // nr_cpus, PREEMPT_RT, SMP, ...
   int round_ops = 256;     // top-level ops per vCPU per round (about)
   double invalid_gfp = 0;  // share of allocations with an invalid gfp mask
-  bool hotplug = true;     // build_all_zonelists, offline_pages, cpu_offline
+  bool hotplug = true;     // build_all_zonelists, cpu_offline, offline_pages
+  bool memory_offline = true;   // offline_pages (with hotplug)
   bool fault_injection = true;  // fail_page_alloc
   bool cma = true;              // cma_alloc / cma_release, pins
 };

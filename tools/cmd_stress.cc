@@ -48,7 +48,7 @@ const Command kStress = {
     "  --stop-on-finding   end the run at the first bug\n"
     "  --invalid-gfp=F     share of allocations with an invalid gfp mask "
     "(0; warnings only)\n"
-    "  --no-hotplug --no-fault-injection --no-cma\n"
+    "  --no-hotplug --no-memory-offline --no-fault-injection --no-cma\n"
     "                      leave those parts out of the mm workload\n"
     "  --out=DIR           write summary.json, report.html and the findings' "
     "programs there (stress-out)\n"
@@ -103,7 +103,7 @@ int RunStressCommand(const std::vector<std::string>& argv) {
   auto bool_flags = RunConfigBoolFlags();
   bool_flags.insert({"stop-on-finding", "no-hotplug", "no-fault-injection",
                      "no-cma", "no-verify", "no-minimize", "warnings-fail",
-                     "pin", "no-invariants"});
+                     "pin", "no-invariants", "no-memory-offline"});
   Args args(value_flags, bool_flags);
   std::string error;
   RunConfig rc;
@@ -167,6 +167,7 @@ int RunStressCommand(const std::vector<std::string>& argv) {
   o.stop_on_finding = args.Has("stop-on-finding");
   o.pin_threads = args.Has("pin");
   o.workload.hotplug = !args.Has("no-hotplug");
+  o.workload.memory_offline = !args.Has("no-memory-offline");
   o.workload.fault_injection = !args.Has("no-fault-injection");
   o.workload.cma = !args.Has("no-cma");
   const std::string progress = args.Get("progress").value_or("auto");
