@@ -1,0 +1,514 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "allocator/base/rng.h"
+#include "allocator/prog/binary.h"
+#include "allocator/prog/generate.h"
+#include "allocator/prog/text.h"
+#include "allocator/prog/validate.h"
+#include "allocator/triage/campaign.h"
+#include "allocator/triage/dictionary.h"
+#include "allocator/triage/discipline.h"
+#include "allocator/triage/engine.h"
+#include "allocator/triage/explain.h"
+#include "allocator/triage/files.h"
+#include "allocator/triage/isolate.h"
+#include "allocator/triage/minimize.h"
+#include "allocator/triage/reference_checker.h"
+#include "allocator/triage/regression.h"
+#include "allocator/triage/sweep.h"
+#include "allocator/triage/target.h"
+#include "allocator/triage/tool_support.h"
+
+namespace reentry::triage {
+namespace {
+
+using namespace ::reentry::gfp;  // NOLINT
+
+prog::Program Parse(const std::string& text) {
+  prog::ParseError e;
+  std::optional<prog::Program> p = prog::ParseProgram(text, &e);
+  EXPECT_TRUE(p.has_value()) << e.ToString() << "\n" << text;
+  return p.value_or(prog::Program{});
+}
+
+std::map<std::string, std::string>* g_env = nullptr;
+const char* FakeEnv(const char* name) {
+  auto it = g_env->find(name);
+  return it == g_env->end() ? nullptr : it->second.c_str();
+}
+bool FromEnv(std::map<std::string, std::string> env, TargetOptions* o,
+             std::string* error) {
+  g_env = &env;
+  const bool ok = TargetOptionsFromEnv(o, error, &FakeEnv);
+  g_env = nullptr;
+  return ok;
+}
+
+std::set<std::string> Titles(TargetId t, const prog::Program& p,
+                             const TargetOptions& o) {
+  exec::Executor ex;
+  std::set<std::string> out;
+  for (const Problem& pr : Evaluate(t, p, o, ex).problems) out.insert(pr.title);
+  return out;
+}
+
+// --- Options ---
+
+TEST(TargetOptionsTest, ParsesEveryVariable) {
+  TargetOptions o;
+  std::string error;
+  ASSERT_TRUE(FromEnv({{"REENTRY_BUGS", "BZ-01,bz-08"},
+                       {"REENTRY_RT", "1"},
+                       {"REENTRY_CPUS", "3"},
+                       {"REENTRY_NOLOCK", "v2"},
+                       {"REENTRY_INVARIANTS", "every-op"},
+                       {"REENTRY_PROVE_RAW_LOCK_NESTING", "0"}},
+                      &o, &error))
+      << error;
+  EXPECT_TRUE(o.bugs.has(BugId::kBz01));
+  EXPECT_TRUE(o.bugs.has(BugId::kBz08));
+  EXPECT_EQ(o.rt, true);
+  EXPECT_EQ(o.cpus, 3);
+  EXPECT_EQ(o.nolock, ctx::NolockDesign::kV2Trylock);
+  EXPECT_TRUE(o.invariants_every_op);
+  EXPECT_EQ(o.prove_raw_lock_nesting, false);
+  // The environment a campaign passes to the engines gives the same options.
+  std::map<std::string, std::string> env;
+  for (const auto& [k, v] : TargetOptionsToEnv(o)) env[k] = v;
+  TargetOptions back;
+  ASSERT_TRUE(FromEnv(env, &back, &error)) << error;
+  EXPECT_EQ(back, o);
+}
+
+TEST(TargetOptionsTest, BadValuesNameTheVariable) {
+  TargetOptions o;
+  std::string error;
+  EXPECT_FALSE(FromEnv({{"REENTRY_BUGS", "BZ-99"}}, &o, &error));
+  EXPECT_NE(error.find("REENTRY_BUGS"), std::string::npos) << error;
+  EXPECT_FALSE(FromEnv({{"REENTRY_CPUS", "0"}}, &o, &error));
+  EXPECT_NE(error.find("REENTRY_CPUS"), std::string::npos) << error;
+  EXPECT_FALSE(FromEnv({{"REENTRY_RT", "maybe"}}, &o, &error));
+  EXPECT_NE(error.find("REENTRY_RT"), std::string::npos) << error;
+  EXPECT_FALSE(FromEnv({{"REENTRY_ONLY_TITLES", "/nonexistent/x"}}, &o, &error));
+  EXPECT_NE(error.find("REENTRY_ONLY_TITLES"), std::string::npos) << error;
+  EXPECT_FALSE(FromEnv({{"REENTRY_UP", "1"}, {"REENTRY_CPUS", "2"}}, &o, &error));
+}
+
+TEST(TargetOptionsTest, TargetNames) {
+  EXPECT_EQ(ParseTargetName("main"), TargetId::kMain);
+  EXPECT_EQ(ParseTargetName("checker_fuzzer"), TargetId::kChecker);
+  EXPECT_FALSE(ParseTargetName("nope").has_value());
+  EXPECT_EQ(TargetBinaryName(TargetId::kGfp), "gfp_fuzzer");
+}
+
+// --- Campaign configuration and discipline ---
+
+TEST(DisciplineTest, CampaignBugsReplaceTheInputsUnlessAsked) {
+  prog::Program p = Parse("config(cpus=9)\nbugs(BZ-08)\ncpu(7)\ncpu_offline(8)\n");
+  TargetOptions o;
+  o.bugs.set(BugId::kBz01);
+  prog::Program q = ApplyCampaignConfig(p, o);
+  EXPECT_TRUE(q.bugs.has(BugId::kBz01));
+  EXPECT_FALSE(q.bugs.has(BugId::kBz08));
+  EXPECT_EQ(q.config.nr_cpus, 1 + (9 - 1) % kDefaultMaxCpus);
+  EXPECT_TRUE(prog::ValidateProgram(q, nullptr));
+  o.bugs_from_input = true;
+  q = ApplyCampaignConfig(p, o);
+  EXPECT_TRUE(q.bugs.has(BugId::kBz08));
+  o.up = true;
+  EXPECT_EQ(ApplyCampaignConfig(p, o).config.nr_cpus, 1);
+}
+
+TEST(DisciplineTest, ValidAndIdempotentOnGeneratedPrograms) {
+  for (uint64_t seed = 1; seed <= 300; ++seed) {
+    prog::GenerateOptions g;
+    g.num_ops = 80;
+    g.cpus = 1 + seed % 4;
+    prog::Program p = prog::GenerateProgram(seed, g);
+    if (seed % 3 == 0) p.config.preempt_rt = true;
+    for (DisciplineMode m : {DisciplineMode::kCaller, DisciplineMode::kGfp}) {
+      const prog::Program once = CallerDiscipline(p, m);
+      std::string error;
+      ASSERT_TRUE(prog::ValidateProgram(once, &error)) << error;
+      EXPECT_EQ(CallerDiscipline(once, m), once) << "seed " << seed;
+    }
+    const prog::Program locks = LockOpsOnly(p);
+    EXPECT_TRUE(prog::ValidateProgram(locks, nullptr));
+  }
+}
+
+TEST(DisciplineTest, MakesACorrectCaller) {
+  const prog::Program p = CallerDiscipline(
+      Parse("local_irq_enable()\n"
+            "local_irq_save()\n"
+            "p0 = alloc_pages(GFP_KERNEL|__GFP_NOFAIL, 0)\n"
+            "hardirq() {\n"
+            "  p1 = alloc_pages(GFP_KERNEL, 0)\n"
+            "}\n"
+            "nmi() {\n"
+            "  p2 = alloc_pages(GFP_ATOMIC, 1)\n"
+            "  __free_pages(p2, 3)\n"
+            "}\n"),
+      DisciplineMode::kCaller);
+  EXPECT_EQ(prog::ProgramToText(p),
+            "local_irq_save()\n"
+            "p0 = alloc_pages(__GFP_KSWAPD_RECLAIM|__GFP_IO|__GFP_FS, 0)\n"
+            "hardirq() {\n"
+            "  p1 = alloc_pages(__GFP_KSWAPD_RECLAIM|__GFP_IO|__GFP_FS, 0)\n"
+            "}\n"
+            "nmi() {\n"
+            "  p2 = alloc_pages_nolock(0, 1)\n"
+            "  free_pages_nolock(p2)\n"
+            "}\n"
+            "local_irq_restore()\n");
+}
+
+TEST(DisciplineTest, ProgramLocksInOrderWithIrqsaveAndNotModelClasses) {
+  const prog::Program p = CallerDiscipline(
+      Parse("lock(A, spinlock_t, \"&a->lock\")\n"
+            "lock(B, spinlock_t, \"&b->lock\")\n"
+            "lock(Z, spinlock_t, \"&zone->lock\")\n"
+            "lock(P, spinlock_t, \"&port->lock\")\n"
+            "spin_lock(B)\n"
+            "spin_lock(A)\n"
+            "spin_lock(Z)\n"
+            "spin_lock(P)\n"
+            "p0 = alloc_pages(GFP_KERNEL, 0)\n"),
+      DisciplineMode::kCaller);
+  EXPECT_EQ(prog::ProgramToText(p),
+            "lock(A, spinlock_t, \"&a->lock\")\n"
+            "lock(B, spinlock_t, \"&b->lock\")\n"
+            "lock(Z, spinlock_t, \"&zone->lock\")\n"
+            "lock(P, spinlock_t, \"&port->lock\")\n"
+            "spin_lock_irqsave(B)\n"
+            "spin_lock_irqsave(P)\n"
+            "p0 = alloc_pages(__GFP_KSWAPD_RECLAIM|__GFP_IO|__GFP_FS|"
+            "__GFP_NOWARN, 0)\n"
+            "spin_unlock_irqrestore(P)\n"
+            "spin_unlock_irqrestore(B)\n");
+}
+
+TEST(DisciplineTest, CorrectCallerGfp) {
+  EXPECT_EQ(CorrectCallerGfp(GFP_KERNEL, 0, true), GFP_KERNEL);
+  EXPECT_EQ(CorrectCallerGfp(GFP_KERNEL, 0, false),
+            GFP_KERNEL & ~__GFP_DIRECT_RECLAIM);
+  EXPECT_EQ(CorrectCallerGfp(GFP_KERNEL | __GFP_NOFAIL, 4, true), GFP_KERNEL);
+  EXPECT_EQ(CorrectCallerGfp(GFP_KERNEL | __GFP_DMA | __GFP_HIGHMEM, 0, true),
+            GFP_KERNEL | __GFP_HIGHMEM);
+  EXPECT_EQ(CorrectCallerGfp(GFP_HIGHUSER_MOVABLE, 0, true),
+            GFP_HIGHUSER_MOVABLE);
+}
+
+// --- Targets ---
+
+TEST(TargetTest, CleanSeedsAndBugZooThroughTheMainTarget) {
+  TargetOptions clean;
+  const prog::Program bz01 = Parse(
+      "nmi(rmqueue_bulk:zone_locked) {\n"
+      "  p1 = alloc_pages_nolock(0, 0)\n"
+      "}\n"
+      "p0 = alloc_pages(GFP_KERNEL, 0)\n");
+  EXPECT_TRUE(Titles(TargetId::kMain,
+                     PrepareProgram(TargetId::kMain, bz01, clean), clean)
+                  .empty());
+  TargetOptions with;
+  with.bugs.set(BugId::kBz01);
+  EXPECT_FALSE(Titles(TargetId::kMain,
+                      PrepareProgram(TargetId::kMain, bz01, with), with)
+                   .empty());
+  // Only the listed titles crash.
+  with.only_titles = {"no such title"};
+  exec::Executor ex;
+  const RunVerdict v =
+      Evaluate(TargetId::kMain, PrepareProgram(TargetId::kMain, bz01, with),
+               with, ex);
+  EXPECT_FALSE(v.crash);
+  EXPECT_FALSE(v.ignored_titles.empty());
+}
+
+TEST(TargetTest, DeterministicAcrossExecutorsAndRuns) {
+  TargetOptions o;
+  o.bugs.set(BugId::kBz27);
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    prog::GenerateOptions g;
+    g.num_ops = 60;
+    const std::string bytes = prog::EncodeProgram(prog::GenerateProgram(seed, g));
+    const prog::Program p = PrepareInput(
+        TargetId::kMain, reinterpret_cast<const uint8_t*>(bytes.data()),
+        bytes.size(), o);
+    exec::Executor shared;
+    std::string first;
+    for (int run = 0; run < 3; ++run) {
+      exec::Executor fresh;
+      const RunVerdict v =
+          Evaluate(TargetId::kMain, p, o, run == 1 ? fresh : shared, run == 2);
+      std::string fp;
+      for (const Finding& f : v.result.findings) {
+        fp += std::to_string(static_cast<int>(f.kind)) + ":" +
+              std::to_string(f.op_index) + ";";
+      }
+      if (run == 0) first = fp;
+      EXPECT_EQ(fp, first) << "seed " << seed << " run " << run;
+    }
+  }
+}
+
+TEST(TargetTest, CheckerTargetOnExamplesAgrees) {
+  TargetOptions o;
+  for (const char* text : {
+           "config(cpus=2)\nlock(A, spinlock_t, \"&a->lock\")\n"
+           "lock(B, spinlock_t, \"&b->lock\")\ncpu(0)\nspin_lock(A)\ncpu(1)\n"
+           "spin_lock(B)\ncpu(0)\nspin_lock(B)\ncpu(1)\nspin_lock(A)\n",
+           "lock(A, spinlock_t, \"&port->lock\")\nspin_lock(A)\nhardirq() {\n"
+           "  spin_lock(A)\n  spin_unlock(A)\n}\nspin_unlock(A)\n",
+           "lock(A, spinlock_t, \"A\")\nlock(B, spinlock_t, \"B\")\n"
+           "spin_lock(A)\nspin_lock(B)\nspin_trylock_bh(A)\nspin_unlock(A)\n"
+           "spin_lock(A)\nspin_unlock(A)\nspin_unlock(B)\n",
+       }) {
+    const prog::Program p = PrepareProgram(TargetId::kChecker, Parse(text), o);
+    exec::Executor ex;
+    const RunVerdict v = Evaluate(TargetId::kChecker, p, o, ex);
+    EXPECT_FALSE(v.crash) << text << CrashMessage(TargetId::kChecker, v);
+  }
+}
+
+TEST(ReferenceCheckerTest, FindsStrictCyclesAndInfersTrylocks) {
+  const prog::Program p = Parse(
+      "lock(A, spinlock_t, \"A\")\nlock(B, spinlock_t, \"B\")\n"
+      "spin_lock(A)\nspin_lock(B)\nspin_unlock(B)\nspin_unlock(A)\n"
+      "spin_lock(B)\nspin_lock(A)\nspin_unlock(A)\nspin_unlock(B)\n"
+      "spin_lock(A)\nspin_trylock(A)\nspin_unlock(A)\n");
+  exec::Executor ex;
+  exec::RunOptions ro;
+  const exec::RunResult r = ex.Run(p, ro);
+  const ReferenceResult ref = RunReferenceChecker(p, r);
+  ASSERT_TRUE(ref.comparable) << ref.why_not;
+  EXPECT_TRUE(ref.strict_cycle);
+  EXPECT_TRUE(ref.loose_cycle);
+  EXPECT_FALSE(ref.strict_self);  // the trylock of a held lock fails
+}
+
+TEST(TargetTest, DecoderTargetTakesAnyBytes) {
+  Rng rng(7);
+  for (int i = 0; i < 500; ++i) {
+    std::string bytes(rng.Below(300), '\0');
+    for (char& c : bytes) c = static_cast<char>(rng.Next());
+    FuzzOneInput(TargetId::kDecoder,
+                 reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  }
+}
+
+// --- Minimizer, sweep, explanations ---
+
+TEST(MinimizeTest, KeepsTheTitleAndShrinks) {
+  TargetOptions o;
+  o.bugs.set(BugId::kBz01);
+  o.bugs_from_input = true;
+  const prog::Program noisy = PrepareProgram(
+      TargetId::kMain,
+      Parse("config(cpus=3)\nbugs(BZ-01)\n"
+            "p5 = alloc_pages(GFP_KERNEL, 3)\n"
+            "cpu(2)\np6 = alloc_pages(GFP_ATOMIC, 2)\ncpu(0)\n"
+            "local_irq_save()\nlocal_irq_restore()\n"
+            "nmi(rmqueue_bulk:zone_locked, 1) {\n"
+            "  p1 = alloc_pages_nolock(0, 0)\n"
+            "  free_pages_nolock(p1)\n"
+            "}\n"
+            "p0 = alloc_pages(GFP_KERNEL|__GFP_ZERO, 0)\n"
+            "__free_pages(p0)\n__free_pages(p5)\nkvfree_rcu()\n"),
+      o);
+  exec::Executor ex;
+  const RunVerdict v = Evaluate(TargetId::kMain, noisy, ReplayOptions(o), ex);
+  ASSERT_TRUE(v.crash);
+  const std::string title = v.problems.front().title;
+  MinimizeOptions mo;
+  mo.max_seconds = 30;
+  const Minimized m = MinimizeProgram(TargetId::kMain, noisy, title, o, mo);
+  EXPECT_LT(m.stats.ops_after, m.stats.ops_before);
+  EXPECT_LE(m.stats.ops_after, 4u) << prog::ProgramToText(m.program);
+  EXPECT_EQ(m.program.config.nr_cpus, 1);
+  const Reliability r =
+      MeasureReliability(TargetId::kMain, m.program, title, o, 5, false);
+  EXPECT_EQ(r.reproduced, 5);
+  EXPECT_TRUE(r.text_round_trip);
+  // The annotated text still parses to the same program.
+  EXPECT_EQ(Parse(AnnotatedProgramText(m.program)), m.program);
+}
+
+TEST(SweepTest, FindsTheInterruptPointOfBz01) {
+  TargetOptions o;
+  o.bugs.set(BugId::kBz01);
+  o.bugs_from_input = true;
+  const prog::Program p = PrepareProgram(
+      TargetId::kMain,
+      Parse("bugs(BZ-01)\np0 = alloc_pages(GFP_KERNEL, 0)\n__free_pages(p0)\n"),
+      o);
+  SweepOptions so;
+  so.max_nth = 2;
+  const SweepResult r = Sweep(TargetId::kMain, p, BuiltinHandlers(p), o, so);
+  EXPECT_TRUE(r.baseline_titles.empty());
+  bool reached = false, found = false;
+  for (const SweepPoint& pt : r.reached) {
+    reached |= pt.point == ctx::PointId::kRmqueueBulkZoneLocked;
+  }
+  for (const SweepRow& row : r.rows) {
+    if (row.at.point == ctx::PointId::kRmqueueBulkZoneLocked &&
+        row.handler == "nmi" && !row.new_titles.empty()) {
+      found = true;
+    }
+  }
+  EXPECT_TRUE(reached);
+  EXPECT_TRUE(found) << FormatSweep(r, true);
+}
+
+// --- Campaign bookkeeping, files, engines ---
+
+class TempDir {
+ public:
+  TempDir() {
+    char t[] = "/tmp/reentry-triage-test-XXXXXX";
+    path_ = mkdtemp(t);
+  }
+  ~TempDir() { (void)!system(("rm -rf '" + path_ + "'").c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(CampaignTest, DeduplicatesByTitleAndResumes) {
+  TempDir dir;
+  Triaged a;
+  a.crash = true;
+  a.prepared_text = "p0 = alloc_pages(GFP_KERNEL, 0)\n";
+  a.problems = {Problem{"possible deadlock in rmqueue_bulk", "[AA] ...", 0}};
+  std::string error;
+  {
+    FindingStore store(dir.path());
+    ASSERT_TRUE(store.Open(&error)) << error;
+    std::vector<std::pair<std::string, FindingStore::Outcome>> out;
+    ASSERT_TRUE(store.Record("input-1", a, &out, &error)) << error;
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].second, FindingStore::Outcome::kNew);
+    out.clear();
+    ASSERT_TRUE(store.Record("input-2", a, &out, &error)) << error;
+    EXPECT_EQ(out[0].second, FindingStore::Outcome::kDuplicate);
+    ASSERT_TRUE(store.MarkSeen("artifacts/crash-1", &error));
+    ASSERT_TRUE(store.SetMinimized(a.problems[0].title, "p0 = ...\n", "# md\n",
+                                   "1 ops, reproduces 10/10", true, &error));
+  }
+  FindingStore again(dir.path());
+  ASSERT_TRUE(again.Open(&error)) << error;
+  ASSERT_EQ(again.entries().size(), 1u);
+  const FindingEntry& e = again.entries()[0];
+  EXPECT_EQ(e.title, "possible deadlock in rmqueue_bulk");
+  EXPECT_EQ(e.hits, 2);
+  EXPECT_EQ(e.state, "MINIMIZED");
+  EXPECT_TRUE(again.Seen("artifacts/crash-1"));
+  std::string input;
+  ASSERT_TRUE(ReadWholeFile(e.dir + "/input", &input, &error));
+  EXPECT_EQ(input, "input-1");
+  for (const char* f : {"/title", "/program.txt", "/report.txt",
+                        "/minimized.txt", "/report.md", "/status"}) {
+    EXPECT_TRUE(PathExists(e.dir + f)) << f;
+  }
+}
+
+TEST(FilesTest, SlugsAreDistinct) {
+  EXPECT_NE(TitleSlug("possible deadlock in a"), TitleSlug("possible deadlock in a!"));
+  EXPECT_EQ(TitleSlug("x").substr(0, 2), "x-");
+  EXPECT_EQ(TitleSlug("BUG: Bad page state in __free_pages").find('/'),
+            std::string::npos);
+}
+
+TEST(IsolateTest, HardCrashTitles) {
+  EXPECT_EQ(HardCrashTitle("reentry: internal CHECK failed: "
+                           "/src/allocator/mm/alloc.cc:12: x != y: oops\n",
+                           6, false),
+            "internal CHECK failed: x != y (allocator/mm/alloc.cc)");
+  EXPECT_EQ(HardCrashTitle("", 0, true), "timeout");
+  EXPECT_EQ(HardCrashTitle("==1==ERROR: AddressSanitizer: heap-use-after-free on "
+                           "address\n    #0 0x1 in reentry::mm::Mm::Foo(int) a.cc\n",
+                           6, false),
+            "AddressSanitizer: heap-use-after-free in reentry::mm::Mm::Foo");
+}
+
+TEST(IsolateTest, SurvivesAChildThatAborts) {
+  std::string answer, err;
+  int sig = 0;
+  bool timed_out = false;
+  EXPECT_FALSE(RunForked([]() -> std::string { abort(); }, 10, &answer, &err,
+                         &sig, &timed_out));
+  EXPECT_EQ(sig, SIGABRT);
+  EXPECT_TRUE(RunForked([] { return std::string("hi"); }, 10, &answer, &err,
+                        &sig, &timed_out));
+  EXPECT_EQ(answer, "hi");
+}
+
+TEST(EngineTest, ParsesEngineOutput) {
+  const EngineStats lf = ParseLibFuzzerLog(
+      "INFO: x\n#314056: cov: 23484 ft: 21806 corp: 2171 exec/s 918 "
+      "oom/timeout/crash: 0/1/8 time: 304s job: 25 dft_time: 0\n");
+  EXPECT_TRUE(lf.valid);
+  EXPECT_EQ(lf.execs, 314056u);
+  EXPECT_EQ(lf.cov, 23484u);
+  EXPECT_EQ(lf.features, 21806u);
+  EXPECT_EQ(lf.corpus, 2171u);
+  EXPECT_EQ(lf.exec_per_sec, 918);
+  EXPECT_EQ(lf.crashes, 9u);
+  const EngineStats in_process = ParseLibFuzzerLog(
+      "#8192\tpulse  cov: 4245 ft: 21787 corp: 1917/175Kb lim: 132 exec/s: 819 "
+      "rss: 34Mb\n");
+  EXPECT_EQ(in_process.exec_per_sec, 819);
+  EXPECT_EQ(in_process.corpus, 1917u);
+  const EngineStats afl = ParseAflStats(
+      "execs_done        : 389868\nexecs_per_sec     : 4330.12\n"
+      "corpus_count      : 2652\nbitmap_cvg        : 6.45%\n"
+      "saved_crashes     : 3\nstability         : 100.00%\n"
+      "edges_found       : 4227\n");
+  EXPECT_EQ(afl.execs, 389868u);
+  EXPECT_EQ(afl.corpus, 2652u);
+  EXPECT_EQ(afl.cov, 4227u);
+  EXPECT_DOUBLE_EQ(afl.stability, 100.0);
+  const auto opts = ParseOptionsFile("[libfuzzer]\nmax_len = 1024\ndict = m.dict\n");
+  EXPECT_EQ(opts.at("max_len"), "1024");
+  EXPECT_EQ(ParseDuration("1h30m"), 5400);
+  EXPECT_EQ(ParseDuration("90"), 90);
+  EXPECT_FALSE(ParseDuration("10x").has_value());
+  EXPECT_EQ(FormatDuration(75), "1m15s");
+}
+
+TEST(DictionaryTest, EntriesAreUniqueAndDecodable) {
+  for (int t = 0; t < kNumTargets; ++t) {
+    const auto entries = DictionaryEntries(static_cast<TargetId>(t));
+    EXPECT_GT(entries.size(), 20u);
+    std::set<std::string> bytes;
+    for (const auto& [name, b] : entries) {
+      EXPECT_TRUE(bytes.insert(b).second) << name;
+      EXPECT_LE(b.size(), 64u);
+    }
+  }
+}
+
+TEST(RegressionTest, ParsesExpectations) {
+  std::vector<Expectation> e;
+  std::string error;
+  ASSERT_TRUE(ParseExpectations(
+      "# expect: -> clean\n# expect: REENTRY_BUGS=BZ-01 REENTRY_RT=1 -> some "
+      "title\nspin_lock(A)\n",
+      &e, &error))
+      << error;
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_TRUE(e[0].title.empty());
+  EXPECT_EQ(e[1].env.at("REENTRY_RT"), "1");
+  EXPECT_EQ(e[1].title, "some title");
+  EXPECT_FALSE(ParseExpectations("# expect: FOO=1 -> x\n", &e, &error));
+}
+
+}  // namespace
+}  // namespace reentry::triage
