@@ -190,6 +190,41 @@ void AddPoints(Builder& b, bool with_bodies) {
   }
 }
 
+// Program locks the model adopts as its own (the console driver's, the
+// scheduler's) and a shrinker mutex, with the calls a caller makes on them.
+void AddAdoptedLocks(Builder& b) {
+  struct Decl {
+    const char* name;
+    ctx::LockType type;
+    const char* cls;
+    prog::LockVerb lock;
+    prog::LockVerb unlock;
+  } decls[] = {
+      {"port_lock", ctx::LockType::kSpinlock, "&port->lock",
+       prog::LockVerb::kSpinLockIrqsave, prog::LockVerb::kSpinUnlockIrqrestore},
+      {"rq_lock", ctx::LockType::kRawSpinlock, "&rq->__lock",
+       prog::LockVerb::kRawSpinLockIrqsave,
+       prog::LockVerb::kRawSpinUnlockIrqrestore},
+      {"pi_lock", ctx::LockType::kRawSpinlock, "&p->pi_lock",
+       prog::LockVerb::kRawSpinLockIrqsave,
+       prog::LockVerb::kRawSpinUnlockIrqrestore},
+      {"shrinker_mutex", ctx::LockType::kMutex, "A", prog::LockVerb::kMutexLock,
+       prog::LockVerb::kMutexUnlock},
+  };
+  for (const Decl& d : decls) {
+    Program p;
+    p.locks.push_back({"A", d.type, d.cls});
+    b.Add(std::string("lock_") + d.name, HeaderBytes(p).substr(7));
+    b.Add(std::string("hold_") + d.name + "_alloc_atomic",
+          OpBytes(p, {prog::LockCall{d.lock, {0}, 0},
+                      prog::AllocPages{{3}, {GFP_ATOMIC | __GFP_NOWARN}, {0}},
+                      prog::LockCall{d.unlock, {0}, 0}}));
+  }
+  Program m;
+  m.locks.push_back({"A", ctx::LockType::kMutex, "A"});
+  b.Add("register_shrinker", OpBytes(m, {prog::RegisterShrinker{{0}}}));
+}
+
 void AddLocks(Builder& b) {
   // Lock declarations: type byte, default name, class from the table.
   for (int t = 0; t < ctx::kNumLockTypes; ++t) {
@@ -218,6 +253,7 @@ std::vector<std::pair<std::string, std::string>> DictionaryEntries(
       AddPoints(b, /*with_bodies=*/true);
       AddContextOps(b);
       AddGfps(b);
+      AddAdoptedLocks(b);
       break;
     case TargetId::kGfp:
       AddConfigs(b);

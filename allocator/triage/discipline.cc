@@ -664,6 +664,9 @@ prog::Program ApplyCampaignConfig(prog::Program p, const TargetOptions& o) {
   ctx::Config& c = p.config;
   if (o.rt) c.preempt_rt = *o.rt;
   if (o.preempt_count) c.preempt_count = *o.preempt_count;
+  if (o.prove_raw_lock_nesting) {
+    c.prove_raw_lock_nesting = *o.prove_raw_lock_nesting;
+  }
   if (o.nolock) c.nolock_design = *o.nolock;
   if (o.up) c.smp = !*o.up;
   if (o.cpus > 0) {

@@ -106,7 +106,8 @@ bool TargetOptionsFromEnv(TargetOptions* out, std::string* error,
     std::optional<bool>* field;
   } bools[] = {{"REENTRY_RT", &o.rt},
                {"REENTRY_UP", &o.up},
-               {"REENTRY_PREEMPT_COUNT", &o.preempt_count}};
+               {"REENTRY_PREEMPT_COUNT", &o.preempt_count},
+               {"REENTRY_PROVE_RAW_LOCK_NESTING", &o.prove_raw_lock_nesting}};
   for (auto& b : bools) {
     const char* v = lookup(b.var);
     if (v == nullptr || *v == '\0') continue;
@@ -192,6 +193,10 @@ std::vector<std::pair<std::string, std::string>> TargetOptionsToEnv(
   if (o.preempt_count) {
     env.emplace_back("REENTRY_PREEMPT_COUNT", *o.preempt_count ? "1" : "0");
   }
+  if (o.prove_raw_lock_nesting) {
+    env.emplace_back("REENTRY_PROVE_RAW_LOCK_NESTING",
+                     *o.prove_raw_lock_nesting ? "1" : "0");
+  }
   if (o.cpus > 0) env.emplace_back("REENTRY_CPUS", std::to_string(o.cpus));
   if (o.max_cpus != kDefaultMaxCpus) {
     env.emplace_back("REENTRY_MAX_CPUS", std::to_string(o.max_cpus));
@@ -223,6 +228,9 @@ std::string DescribeTargetOptions(const TargetOptions& o) {
   if (o.bugs_from_input) s += "+input";
   s += " rt=" + tri(o.rt) + " up=" + tri(o.up);
   if (o.preempt_count) s += " preempt_count=" + tri(o.preempt_count);
+  if (o.prove_raw_lock_nesting) {
+    s += " prove_raw_lock_nesting=" + tri(o.prove_raw_lock_nesting);
+  }
   s += " cpus=" + (o.cpus > 0 ? std::to_string(o.cpus)
                               : "input(max " + std::to_string(o.max_cpus) + ")");
   s += " nolock=";

@@ -12,6 +12,7 @@
 //   REENTRY_RT=0|1             force PREEMPT_RT off / on (unset: the input's)
 //   REENTRY_UP=0|1             force !SMP (one vCPU) / SMP
 //   REENTRY_PREEMPT_COUNT=0|1  force CONFIG_PREEMPT_COUNT
+//   REENTRY_PROVE_RAW_LOCK_NESTING=0|1  force CONFIG_PROVE_RAW_LOCK_NESTING
 //   REENTRY_CPUS=N             force N vCPUs (1..64)
 //   REENTRY_MAX_CPUS=N         fold the input's vCPU count into 1..N
 //                              (default 4: more vCPUs cost time, rarely
@@ -80,6 +81,7 @@ struct TargetOptions {
   std::optional<bool> rt;
   std::optional<bool> up;
   std::optional<bool> preempt_count;
+  std::optional<bool> prove_raw_lock_nesting;
   int cpus = 0;  // 0: the input's (folded into 1..max_cpus)
   int max_cpus = kDefaultMaxCpus;
   std::optional<ctx::NolockDesign> nolock;

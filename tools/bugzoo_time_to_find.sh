@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Time to find each bug-zoo entry: for every corpora/bugzoo/BZ-XX.txt, run a
+# libFuzzer campaign on the main target with that entry's switch on, starting
+# from the main seed corpus WITHOUT the entry's own reproducer, and measure
+# the wall-clock time until the engine reports the entry's expected finding;
+# repeat with several engine seeds (one core each) and print a table with
+# the median.
+#
+# The expected finding: the titles the reproducer gives with its switch on
+# and not without it (`reentry report --replay --titles`). The campaign crashes
+# on those titles only (REENTRY_ONLY_TITLES), so other findings the switch may
+# cause do not stop the clock. The campaign configuration follows the
+# entry's reproducer the way a user hunting it would set it: --rt for a
+# PREEMPT_RT entry, --up for UP, --no-preempt-count, --nolock=v2,
+# PROVE_RAW_LOCK_NESTING off when the entry needs it (REENTRY_*); vCPUs and
+# everything else come from the fuzzer's inputs.
+#
+#   bash tools/bugzoo_time_to_find.sh [--seeds=5] [--limit=120] [--jobs=N]
+#        [--entries=BZ-01,BZ-08] [--no-build] [--out=DIR]
+# Target (docs/fuzzing.md): every entry found, median under 60 s on one core.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+
+nseeds=5
+limit=120
+jobs=$(nproc 2>/dev/null || echo 1)
+only=""
+build=1
+out=""
+for arg in "$@"; do
+  case "$arg" in
+    --seeds=*) nseeds=${arg#--seeds=} ;;
+    --limit=*) limit=${arg#--limit=} ;;
+    --jobs=*) jobs=${arg#--jobs=} ;;
+    --entries=*) only=${arg#--entries=} ;;
+    --no-build) build=0 ;;
+    --out=*) out=${arg#--out=} ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "bugzoo_time_to_find: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
+  esac
+done
+for v in "$nseeds" "$limit" "$jobs"; do
+  [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "bugzoo_time_to_find: bad number '$v'" >&2; exit 2; }
+done
+
+if (( build )); then
+  cmake --preset default >/dev/null
+  cmake --build --preset default -j2 --target reentry >/dev/null
+  cmake --preset libfuzzer >/dev/null
+  cmake --build --preset libfuzzer -j2 --target main_fuzzer corpus_main_seeds >/dev/null
+fi
+REENTRY=build/default/tools/reentry
+FUZZER=build/libfuzzer/fuzz/main_fuzzer
+SEEDS=build/libfuzzer/corpora/main/seeds
+for f in "$REENTRY" "$FUZZER"; do
+  [[ -x "$f" ]] || { echo "bugzoo_time_to_find: $f missing (drop --no-build)" >&2; exit 2; }
+done
+dict=corpora/main/main.dict
+max_len=$(sed -n 's/^max_len = //p' corpora/main/main.options)
+
+work=${out:-$(mktemp -d /tmp/reentry-ttf-XXXXXX)}
+mkdir -p "$work"
+echo "bugzoo_time_to_find: working in $work ($nseeds seed(s), limit ${limit}s, $jobs parallel run(s))" >&2
+
+# --- The entries, their expected titles and campaign configuration. ---
+entries=()
+for f in corpora/bugzoo/*.txt; do
+  e=$(basename "$f" .txt)
+  if [[ -n "$only" && ",$only," != *",$e,"* ]]; then continue; fi
+  entries+=("$e")
+done
+(( ${#entries[@]} )) || { echo "bugzoo_time_to_find: no entry selected" >&2; exit 2; }
+
+for e in "${entries[@]}"; do
+  src=corpora/bugzoo/$e.txt
+  d=$work/$e
+  mkdir -p "$d"
+  "$REENTRY" report --replay --titles "$src" | sort -u > "$d/with.txt" || true
+  grep -v '^bugs(' "$src" > "$d/clean.txt"
+  "$REENTRY" report --replay --titles "$d/clean.txt" | sort -u > "$d/without.txt" || true
+  comm -23 "$d/with.txt" "$d/without.txt" > "$d/titles"
+  env=("REENTRY_BUGS=$e")
+  cfg=$(grep '^config(' "$src" || true)
+  [[ "$cfg" == *preempt_rt=1* ]] && env+=(REENTRY_RT=1)
+  [[ "$cfg" == *smp=0* ]] && env+=(REENTRY_UP=1)
+  [[ "$cfg" == *preempt_count=0* ]] && env+=(REENTRY_PREEMPT_COUNT=0)
+  [[ "$cfg" == *nolock=v2* ]] && env+=(REENTRY_NOLOCK=v2)
+  [[ "$cfg" == *prove_raw_lock_nesting=0* ]] && env+=(REENTRY_PROVE_RAW_LOCK_NESTING=0)
+  printf '%s\n' "${env[@]}" > "$d/env"
+  # The seed corpus without this entry's own reproducer.
+  mkdir -p "$d/seeds"
+  rm -f "$d/seeds"/*
+  for s in "$SEEDS"/*.bin; do
+    [[ "$(basename "$s")" == "bugzoo_$e.bin" ]] && continue
+    cp "$s" "$d/seeds/"
+  done
+done
+
+# --- One run: entry, seed, core. Writes $d/run-$seed.time ("found SECS" or
+# "timeout"). ---
+run_one() {
+  local e=$1 seed=$2 core=$3
+  local d=$work/$e
+  local corpus=$d/corpus-$seed art=$d/art-$seed/
+  rm -rf "$corpus" "$art"
+  mkdir -p "$corpus" "$art"
+  if [[ ! -s "$d/titles" ]]; then
+    echo "no-expected-title" > "$d/run-$seed.time"
+    return
+  fi
+  local pin=()
+  command -v taskset >/dev/null && pin=(taskset -c "$core")
+  local start end
+  start=$(date +%s.%N)
+  env $(cat "$d/env") REENTRY_ONLY_TITLES="$d/titles" "${pin[@]}" "$FUZZER" \
+    -seed="$seed" -max_total_time="$limit" -dict="$dict" -max_len="$max_len" \
+    -artifact_prefix="$art" "$corpus" "$d/seeds" > "$d/run-$seed.log" 2>&1 || true
+  end=$(date +%s.%N)
+  if ls "$art" | grep -q '^crash-'; then
+    awk -v a="$end" -v b="$start" 'BEGIN{printf "found %.1f\n", a - b}' > "$d/run-$seed.time"
+  else
+    echo "timeout" > "$d/run-$seed.time"
+  fi
+  rm -rf "$corpus"
+}
+
+ncpu=$(nproc 2>/dev/null || echo 1)
+slot=0
+pids=()
+for e in "${entries[@]}"; do
+  for seed in $(seq 1 "$nseeds"); do
+    core=$((slot % ncpu))
+    run_one "$e" "$seed" "$core" &
+    pids+=($!)
+    slot=$((slot + 1))
+    if (( ${#pids[@]} >= jobs )); then
+      wait "${pids[0]}" || true
+      pids=("${pids[@]:1}")
+    fi
+  done
+  echo "bugzoo_time_to_find: $e started" >&2
+done
+for p in "${pids[@]}"; do wait "$p" || true; done
+
+# --- The table. ---
+median() {  # median of numbers on stdin; "timeout" counts as +inf
+  sort -g | awk '{a[NR]=$1} END {if (NR == 0) {print "-"; exit}
+    m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2;
+    if (m >= 1e9) print "not found"; else printf "%.1f\n", m}'
+}
+report=$work/table.txt
+{
+  echo "== bug-zoo time to find: main target, libFuzzer, one core per run, $nseeds seed(s), limit ${limit}s"
+  printf '%-7s %-8s %-44s %-40s %-10s %s\n' entry found median_s "times (s)" config "expected title"
+  all_found=1
+  over=0
+  for e in "${entries[@]}"; do
+    d=$work/$e
+    times=()
+    nums=()
+    found=0
+    for seed in $(seq 1 "$nseeds"); do
+      t=$(cat "$d/run-$seed.time" 2>/dev/null || echo missing)
+      if [[ "$t" == found* ]]; then
+        times+=("${t#found }")
+        nums+=("${t#found }")
+        found=$((found + 1))
+      else
+        times+=("-")
+        nums+=(1e9)
+      fi
+    done
+    m=$(printf '%s\n' "${nums[@]}" | median)
+    (( found == nseeds )) || all_found=0
+    if [[ "$m" == "not found" ]] || awk -v m="$m" 'BEGIN{exit !(m >= 60)}'; then over=1; fi
+    cfg=$( (grep -v REENTRY_BUGS "$d/env" || true) | sed 's/REENTRY_//' | tr '\n' ' ')
+    title=$(head -1 "$d/titles" 2>/dev/null || true)
+    n=$(wc -l < "$d/titles" 2>/dev/null || echo 0)
+    (( n > 1 )) && title="$title (+$((n - 1)))"
+    printf '%-7s %-8s %-44s %-40s %-10s %s\n' "$e" "$found/$nseeds" "$m" \
+      "$(IFS=' '; echo "${times[*]}")" "${cfg:--}" "${title:-(none: the switch changes nothing)}"
+  done
+  if (( all_found && !over )); then
+    echo "result: every entry found by every seed; every median under 60 s"
+  else
+    echo "result: NOT all entries found by every seed with a median under 60 s"
+  fi
+  echo "details: $work/<entry>/ (titles, env, run-<seed>.log, art-<seed>/)"
+} | tee "$report"
