@@ -10,6 +10,12 @@
 //   reentry_corpus_tool check-dict TARGET FILE   FILE is the current dictionary
 //   reentry_corpus_tool check-regressions TARGET [--runs=N] PATH...
 //       check the "# expect:" lines of regression files (regression.h)
+//   reentry_corpus_tool titles TARGET PATH...
+//       run every input (files; directories: their files) through the
+//       target as the fuzz binary would, with the REENTRY_* variables of the
+//       environment, and print "<path>\t<title>" for every crash title
+//       (tools/bugzoo_time_to_find.sh drops the seeds that already give the
+//       finding it times)
 //
 // Exit status: 0 ok, 1 a check failed, 2 usage error or unreadable input.
 #include <cstdio>
@@ -18,26 +24,30 @@
 #include <string>
 #include <vector>
 
+#include "allocator/exec/executor.h"
 #include "allocator/prog/binary.h"
 #include "allocator/triage/dictionary.h"
 #include "allocator/triage/files.h"
 #include "allocator/triage/regression.h"
+#include "allocator/triage/target.h"
 #include "allocator/triage/target_options.h"
 
 namespace reentry::triage {
 namespace {
 
 int Usage(const std::string& why) {
-  fprintf(stderr,
-          "reentry_corpus_tool: %s\n"
-          "usage: reentry_corpus_tool encode-dir OUTDIR [--prefix=P] [--lenient] "
-          "FILE...\n"
-          "       reentry_corpus_tool dict TARGET\n"
-          "       reentry_corpus_tool check-dict TARGET FILE\n"
-          "       reentry_corpus_tool check-regressions TARGET [--runs=N] "
-          "PATH...\n"
-          "targets: %s\n",
-          why.c_str(), TargetNameList().c_str());
+  fprintf(
+      stderr,
+      "reentry_corpus_tool: %s\n"
+      "usage: reentry_corpus_tool encode-dir OUTDIR [--prefix=P] [--lenient] "
+      "FILE...\n"
+      "       reentry_corpus_tool dict TARGET\n"
+      "       reentry_corpus_tool check-dict TARGET FILE\n"
+      "       reentry_corpus_tool check-regressions TARGET [--runs=N] "
+      "PATH...\n"
+      "       reentry_corpus_tool titles TARGET PATH...\n"
+      "targets: %s\n",
+      why.c_str(), TargetNameList().c_str());
   return 2;
 }
 
@@ -147,6 +157,41 @@ int CheckRegressions(TargetId t, const std::vector<std::string>& args) {
   return bad == 0 ? 0 : 1;
 }
 
+int Titles(TargetId t, const std::vector<std::string>& args) {
+  TargetOptions o;
+  std::string error;
+  if (!TargetOptionsFromEnv(&o, &error)) {
+    fprintf(stderr, "reentry_corpus_tool: %s\n", error.c_str());
+    return 2;
+  }
+  std::vector<std::string> files;
+  for (const std::string& a : args) {
+    if (IsDirectory(a)) {
+      for (const std::string& f : ListFiles(a)) files.push_back(f);
+    } else if (PathExists(a)) {
+      files.push_back(a);
+    } else {
+      fprintf(stderr, "reentry_corpus_tool: cannot open %s\n", a.c_str());
+      return 2;
+    }
+  }
+  for (const std::string& f : files) {
+    std::string data;
+    if (!ReadWholeFile(f, &data, &error)) {
+      fprintf(stderr, "reentry_corpus_tool: %s\n", error.c_str());
+      return 2;
+    }
+    // Raw bytes, as the engines pass them (the .bin files of a corpus).
+    const prog::Program p = PrepareInput(
+        t, reinterpret_cast<const uint8_t*>(data.data()), data.size(), o);
+    exec::Executor ex;
+    for (const Problem& pr : Evaluate(t, p, o, ex).problems) {
+      printf("%s\t%s\n", f.c_str(), pr.title.c_str());
+    }
+  }
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   if (argc < 2) return Usage("no command");
   const std::string cmd = argv[1];
@@ -165,6 +210,7 @@ int Main(int argc, char** argv) {
     return CheckDict(*target, args[0]);
   }
   if (cmd == "check-regressions") return CheckRegressions(*target, args);
+  if (cmd == "titles") return Titles(*target, args);
   return Usage("unknown command '" + cmd + "'");
 }
 

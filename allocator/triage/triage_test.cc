@@ -94,9 +94,11 @@ TEST(TargetOptionsTest, BadValuesNameTheVariable) {
   EXPECT_NE(error.find("REENTRY_CPUS"), std::string::npos) << error;
   EXPECT_FALSE(FromEnv({{"REENTRY_RT", "maybe"}}, &o, &error));
   EXPECT_NE(error.find("REENTRY_RT"), std::string::npos) << error;
-  EXPECT_FALSE(FromEnv({{"REENTRY_ONLY_TITLES", "/nonexistent/x"}}, &o, &error));
+  EXPECT_FALSE(
+      FromEnv({{"REENTRY_ONLY_TITLES", "/nonexistent/x"}}, &o, &error));
   EXPECT_NE(error.find("REENTRY_ONLY_TITLES"), std::string::npos) << error;
-  EXPECT_FALSE(FromEnv({{"REENTRY_UP", "1"}, {"REENTRY_CPUS", "2"}}, &o, &error));
+  EXPECT_FALSE(
+      FromEnv({{"REENTRY_UP", "1"}, {"REENTRY_CPUS", "2"}}, &o, &error));
 }
 
 TEST(TargetOptionsTest, TargetNames) {
@@ -109,7 +111,8 @@ TEST(TargetOptionsTest, TargetNames) {
 // --- Campaign configuration and discipline ---
 
 TEST(DisciplineTest, CampaignBugsReplaceTheInputsUnlessAsked) {
-  prog::Program p = Parse("config(cpus=9)\nbugs(BZ-08)\ncpu(7)\ncpu_offline(8)\n");
+  prog::Program p =
+      Parse("config(cpus=9)\nbugs(BZ-08)\ncpu(7)\ncpu_offline(8)\n");
   TargetOptions o;
   o.bugs.set(BugId::kBz01);
   prog::Program q = ApplyCampaignConfig(p, o);
@@ -143,23 +146,23 @@ TEST(DisciplineTest, ValidAndIdempotentOnGeneratedPrograms) {
 }
 
 TEST(DisciplineTest, MakesACorrectCaller) {
-  const prog::Program p = CallerDiscipline(
-      Parse("local_irq_enable()\n"
-            "local_irq_save()\n"
-            "p0 = alloc_pages(GFP_KERNEL|__GFP_NOFAIL, 0)\n"
-            "hardirq() {\n"
-            "  p1 = alloc_pages(GFP_KERNEL, 0)\n"
-            "}\n"
-            "nmi() {\n"
-            "  p2 = alloc_pages(GFP_ATOMIC, 1)\n"
-            "  __free_pages(p2, 3)\n"
-            "}\n"),
-      DisciplineMode::kCaller);
+  const prog::Program p =
+      CallerDiscipline(Parse("local_irq_enable()\n"
+                             "local_irq_save()\n"
+                             "p0 = alloc_pages(GFP_KERNEL|__GFP_NOFAIL, 0)\n"
+                             "hardirq() {\n"
+                             "  p1 = alloc_pages(GFP_KERNEL, 0)\n"
+                             "}\n"
+                             "nmi() {\n"
+                             "  p2 = alloc_pages(GFP_ATOMIC, 1)\n"
+                             "  __free_pages(p2, 3)\n"
+                             "}\n"),
+                       DisciplineMode::kCaller);
   EXPECT_EQ(prog::ProgramToText(p),
             "local_irq_save()\n"
-            "p0 = alloc_pages(__GFP_KSWAPD_RECLAIM|__GFP_IO|__GFP_FS, 0)\n"
+            "p0 = alloc_pages(__GFP_IO|__GFP_FS|__GFP_KSWAPD_RECLAIM, 0)\n"
             "hardirq() {\n"
-            "  p1 = alloc_pages(__GFP_KSWAPD_RECLAIM|__GFP_IO|__GFP_FS, 0)\n"
+            "  p1 = alloc_pages(__GFP_IO|__GFP_FS|__GFP_KSWAPD_RECLAIM, 0)\n"
             "}\n"
             "nmi() {\n"
             "  p2 = alloc_pages_nolock(0, 1)\n"
@@ -169,17 +172,17 @@ TEST(DisciplineTest, MakesACorrectCaller) {
 }
 
 TEST(DisciplineTest, ProgramLocksInOrderWithIrqsaveAndNotModelClasses) {
-  const prog::Program p = CallerDiscipline(
-      Parse("lock(A, spinlock_t, \"&a->lock\")\n"
-            "lock(B, spinlock_t, \"&b->lock\")\n"
-            "lock(Z, spinlock_t, \"&zone->lock\")\n"
-            "lock(P, spinlock_t, \"&port->lock\")\n"
-            "spin_lock(B)\n"
-            "spin_lock(A)\n"
-            "spin_lock(Z)\n"
-            "spin_lock(P)\n"
-            "p0 = alloc_pages(GFP_KERNEL, 0)\n"),
-      DisciplineMode::kCaller);
+  const prog::Program p =
+      CallerDiscipline(Parse("lock(A, spinlock_t, \"&a->lock\")\n"
+                             "lock(B, spinlock_t, \"&b->lock\")\n"
+                             "lock(Z, spinlock_t, \"&zone->lock\")\n"
+                             "lock(P, spinlock_t, \"&port->lock\")\n"
+                             "spin_lock(B)\n"
+                             "spin_lock(A)\n"
+                             "spin_lock(Z)\n"
+                             "spin_lock(P)\n"
+                             "p0 = alloc_pages(GFP_KERNEL, 0)\n"),
+                       DisciplineMode::kCaller);
   EXPECT_EQ(prog::ProgramToText(p),
             "lock(A, spinlock_t, \"&a->lock\")\n"
             "lock(B, spinlock_t, \"&b->lock\")\n"
@@ -187,8 +190,7 @@ TEST(DisciplineTest, ProgramLocksInOrderWithIrqsaveAndNotModelClasses) {
             "lock(P, spinlock_t, \"&port->lock\")\n"
             "spin_lock_irqsave(B)\n"
             "spin_lock_irqsave(P)\n"
-            "p0 = alloc_pages(__GFP_KSWAPD_RECLAIM|__GFP_IO|__GFP_FS|"
-            "__GFP_NOWARN, 0)\n"
+            "p0 = alloc_pages(GFP_NOWAIT|__GFP_IO|__GFP_FS, 0)\n"
             "spin_unlock_irqrestore(P)\n"
             "spin_unlock_irqrestore(B)\n");
 }
@@ -218,15 +220,14 @@ TEST(TargetTest, CleanSeedsAndBugZooThroughTheMainTarget) {
                   .empty());
   TargetOptions with;
   with.bugs.set(BugId::kBz01);
-  EXPECT_FALSE(Titles(TargetId::kMain,
-                      PrepareProgram(TargetId::kMain, bz01, with), with)
-                   .empty());
+  EXPECT_FALSE(
+      Titles(TargetId::kMain, PrepareProgram(TargetId::kMain, bz01, with), with)
+          .empty());
   // Only the listed titles crash.
   with.only_titles = {"no such title"};
   exec::Executor ex;
-  const RunVerdict v =
-      Evaluate(TargetId::kMain, PrepareProgram(TargetId::kMain, bz01, with),
-               with, ex);
+  const RunVerdict v = Evaluate(
+      TargetId::kMain, PrepareProgram(TargetId::kMain, bz01, with), with, ex);
   EXPECT_FALSE(v.crash);
   EXPECT_FALSE(v.ignored_titles.empty());
 }
@@ -237,7 +238,8 @@ TEST(TargetTest, DeterministicAcrossExecutorsAndRuns) {
   for (uint64_t seed = 1; seed <= 40; ++seed) {
     prog::GenerateOptions g;
     g.num_ops = 60;
-    const std::string bytes = prog::EncodeProgram(prog::GenerateProgram(seed, g));
+    const std::string bytes =
+        prog::EncodeProgram(prog::GenerateProgram(seed, g));
     const prog::Program p = PrepareInput(
         TargetId::kMain, reinterpret_cast<const uint8_t*>(bytes.data()),
         bytes.size(), o);
@@ -420,7 +422,8 @@ TEST(CampaignTest, DeduplicatesByTitleAndResumes) {
 }
 
 TEST(FilesTest, SlugsAreDistinct) {
-  EXPECT_NE(TitleSlug("possible deadlock in a"), TitleSlug("possible deadlock in a!"));
+  EXPECT_NE(TitleSlug("possible deadlock in a"),
+            TitleSlug("possible deadlock in a!"));
   EXPECT_EQ(TitleSlug("x").substr(0, 2), "x-");
   EXPECT_EQ(TitleSlug("BUG: Bad page state in __free_pages").find('/'),
             std::string::npos);
@@ -432,10 +435,11 @@ TEST(IsolateTest, HardCrashTitles) {
                            6, false),
             "internal CHECK failed: x != y (allocator/mm/alloc.cc)");
   EXPECT_EQ(HardCrashTitle("", 0, true), "timeout");
-  EXPECT_EQ(HardCrashTitle("==1==ERROR: AddressSanitizer: heap-use-after-free on "
-                           "address\n    #0 0x1 in reentry::mm::Mm::Foo(int) a.cc\n",
-                           6, false),
-            "AddressSanitizer: heap-use-after-free in reentry::mm::Mm::Foo");
+  EXPECT_EQ(
+      HardCrashTitle("==1==ERROR: AddressSanitizer: heap-use-after-free on "
+                     "address\n    #0 0x1 in reentry::mm::Mm::Foo(int) a.cc\n",
+                     6, false),
+      "AddressSanitizer: heap-use-after-free in reentry::mm::Mm::Foo");
 }
 
 TEST(IsolateTest, SurvivesAChildThatAborts) {
@@ -475,7 +479,8 @@ TEST(EngineTest, ParsesEngineOutput) {
   EXPECT_EQ(afl.corpus, 2652u);
   EXPECT_EQ(afl.cov, 4227u);
   EXPECT_DOUBLE_EQ(afl.stability, 100.0);
-  const auto opts = ParseOptionsFile("[libfuzzer]\nmax_len = 1024\ndict = m.dict\n");
+  const auto opts =
+      ParseOptionsFile("[libfuzzer]\nmax_len = 1024\ndict = m.dict\n");
   EXPECT_EQ(opts.at("max_len"), "1024");
   EXPECT_EQ(ParseDuration("1h30m"), 5400);
   EXPECT_EQ(ParseDuration("90"), 90);
