@@ -16,8 +16,19 @@
 //       environment, and print "<path>\t<title>" for every crash title
 //       (tools/bugzoo_time_to_find.sh drops the seeds that already give the
 //       finding it times)
+//   reentry_corpus_tool prepare TARGET FILE
+//       print the program the target runs for FILE under the REENTRY_*
+//       environment, in text form: the campaign's switches and configuration
+//       baked into its bugs()/config() header, the input discipline applied
+//       (a finding turned into a self-contained regression program)
+//   reentry_corpus_tool cost TARGET [--top=N] PATH...
+//       what one input costs: the minimum over 5 runs of decoding and
+//       discipline (prepare) and of the executor's run, per input, the
+//       total and the N most expensive inputs with their op counts
 //
 // Exit status: 0 ok, 1 a check failed, 2 usage error or unreadable input.
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -26,6 +37,7 @@
 
 #include "allocator/exec/executor.h"
 #include "allocator/prog/binary.h"
+#include "allocator/prog/text.h"
 #include "allocator/triage/dictionary.h"
 #include "allocator/triage/files.h"
 #include "allocator/triage/regression.h"
@@ -157,6 +169,23 @@ int CheckRegressions(TargetId t, const std::vector<std::string>& args) {
   return bad == 0 ? 0 : 1;
 }
 
+// Files named and the files of directories named; false if one is missing.
+bool ExpandPaths(const std::vector<std::string>& args,
+                 std::vector<std::string>* files) {
+  for (const std::string& a : args) {
+    if (a.rfind("--", 0) == 0) continue;
+    if (IsDirectory(a)) {
+      for (const std::string& f : ListFiles(a)) files->push_back(f);
+    } else if (PathExists(a)) {
+      files->push_back(a);
+    } else {
+      fprintf(stderr, "reentry_corpus_tool: cannot open %s\n", a.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
 int Titles(TargetId t, const std::vector<std::string>& args) {
   TargetOptions o;
   std::string error;
@@ -165,16 +194,7 @@ int Titles(TargetId t, const std::vector<std::string>& args) {
     return 2;
   }
   std::vector<std::string> files;
-  for (const std::string& a : args) {
-    if (IsDirectory(a)) {
-      for (const std::string& f : ListFiles(a)) files.push_back(f);
-    } else if (PathExists(a)) {
-      files.push_back(a);
-    } else {
-      fprintf(stderr, "reentry_corpus_tool: cannot open %s\n", a.c_str());
-      return 2;
-    }
-  }
+  if (!ExpandPaths(args, &files)) return 2;
   for (const std::string& f : files) {
     std::string data;
     if (!ReadWholeFile(f, &data, &error)) {
@@ -188,6 +208,90 @@ int Titles(TargetId t, const std::vector<std::string>& args) {
     for (const Problem& pr : Evaluate(t, p, o, ex).problems) {
       printf("%s\t%s\n", f.c_str(), pr.title.c_str());
     }
+  }
+  return 0;
+}
+
+int Prepare(TargetId t, const std::vector<std::string>& args) {
+  if (args.size() != 1) return Usage("prepare needs TARGET FILE");
+  TargetOptions o;
+  std::string error;
+  if (!TargetOptionsFromEnv(&o, &error)) {
+    fprintf(stderr, "reentry_corpus_tool: %s\n", error.c_str());
+    return 2;
+  }
+  prog::Program p;
+  if (!LoadProgramFile(args[0], &p, nullptr, &error)) {
+    fprintf(stderr, "reentry_corpus_tool: %s\n", error.c_str());
+    return 2;
+  }
+  fputs(prog::ProgramToText(PrepareProgram(t, p, o)).c_str(), stdout);
+  return 0;
+}
+
+int Cost(TargetId t, const std::vector<std::string>& args) {
+  TargetOptions o;
+  std::string error;
+  if (!TargetOptionsFromEnv(&o, &error)) {
+    fprintf(stderr, "reentry_corpus_tool: %s\n", error.c_str());
+    return 2;
+  }
+  size_t top = 10;
+  for (const std::string& a : args) {
+    if (a.rfind("--top=", 0) == 0)
+      top = static_cast<size_t>(atoi(a.c_str() + 6));
+  }
+  std::vector<std::string> files;
+  if (!ExpandPaths(args, &files)) return 2;
+  using Clock = std::chrono::steady_clock;
+  struct Row {
+    double prepare_us, run_us;
+    size_t ops;
+    std::string path;
+  };
+  std::vector<Row> rows;
+  double prepare_total = 0, run_total = 0;
+  for (const std::string& f : files) {
+    std::string data;
+    if (!ReadWholeFile(f, &data, &error)) {
+      fprintf(stderr, "reentry_corpus_tool: %s\n", error.c_str());
+      return 2;
+    }
+    const auto* bytes = reinterpret_cast<const uint8_t*>(data.data());
+    Row r{1e18, 1e18, 0, f};
+    for (int rep = 0; rep < 5; ++rep) {
+      const auto t0 = Clock::now();
+      const prog::Program p = PrepareInput(t, bytes, data.size(), o);
+      const auto t1 = Clock::now();
+      exec::Executor ex;
+      const RunVerdict v = Evaluate(t, p, o, ex);
+      const auto t2 = Clock::now();
+      r.ops = prog::CountOps(p.ops);
+      r.prepare_us =
+          std::min(r.prepare_us,
+                   std::chrono::duration<double, std::micro>(t1 - t0).count());
+      r.run_us = std::min(
+          r.run_us, std::chrono::duration<double, std::micro>(t2 - t1).count());
+      (void)v;
+    }
+    prepare_total += r.prepare_us;
+    run_total += r.run_us;
+    rows.push_back(std::move(r));
+  }
+  if (rows.empty()) return Usage("cost needs inputs");
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return a.prepare_us + a.run_us > b.prepare_us + b.run_us;
+  });
+  const double n = static_cast<double>(rows.size());
+  printf(
+      "%zu input(s): mean %.1f us (prepare %.1f, run %.1f), median %.1f us\n",
+      rows.size(), (prepare_total + run_total) / n, prepare_total / n,
+      run_total / n,
+      rows[rows.size() / 2].prepare_us + rows[rows.size() / 2].run_us);
+  for (size_t i = 0; i < std::min(top, rows.size()); ++i) {
+    printf("%10.1f us  prepare %8.1f  run %10.1f  %4zu ops  %s\n",
+           rows[i].prepare_us + rows[i].run_us, rows[i].prepare_us,
+           rows[i].run_us, rows[i].ops, rows[i].path.c_str());
   }
   return 0;
 }
@@ -211,6 +315,8 @@ int Main(int argc, char** argv) {
   }
   if (cmd == "check-regressions") return CheckRegressions(*target, args);
   if (cmd == "titles") return Titles(*target, args);
+  if (cmd == "cost") return Cost(*target, args);
+  if (cmd == "prepare") return Prepare(*target, args);
   return Usage("unknown command '" + cmd + "'");
 }
 

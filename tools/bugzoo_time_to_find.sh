@@ -1,30 +1,38 @@
 #!/usr/bin/env bash
 # Time to find each bug-zoo entry: for every corpora/bugzoo/BZ-XX.txt, run a
-# libFuzzer campaign on the main target with that entry's switch on, starting
-# from the main seed corpus WITHOUT the entry's own reproducer, and measure
-# the wall-clock time until the engine reports the entry's expected finding;
-# repeat with several engine seeds (one core each) and print a table with
-# the median.
+# libFuzzer campaign on the main target with that entry's switch on and
+# measure the wall-clock time until the engine reports the entry's expected
+# finding; repeat with several engine seeds and print a table with the
+# median. One run at a time by default (--jobs=1: one core).
+#
+# The starting corpus is the main seed corpus (corpora/main/seeds and the
+# other bug-zoo reproducers) WITHOUT the entry's own reproducer and without
+# any seed that already gives the expected finding under the campaign's
+# configuration (a disguised copy): every seed is replayed first
+# (reentry_corpus_tool titles) and those are dropped (column "dropped").
 #
 # The expected finding: the titles the reproducer gives with its switch on
-# and not without it (`reentry report --replay --titles`). The campaign crashes
-# on those titles only (REENTRY_ONLY_TITLES), so other findings the switch may
-# cause do not stop the clock. The campaign configuration follows the
-# entry's reproducer the way a user hunting it would set it: --rt for a
+# and not without it (`reentry report --replay --titles`). The campaign
+# crashes on those titles only (REENTRY_ONLY_TITLES), so other findings the
+# switch may cause do not stop the clock. The campaign configuration follows
+# the entry's reproducer the way a user hunting it would set it: --rt for a
 # PREEMPT_RT entry, --up for UP, --no-preempt-count, --nolock=v2,
 # PROVE_RAW_LOCK_NESTING off when the entry needs it (REENTRY_*); vCPUs and
-# everything else come from the fuzzer's inputs.
+# everything else come from the fuzzer's inputs. libFuzzer options come from
+# corpora/main/main.options, as `reentry fuzz` and OSS-Fuzz use them.
 #
-#   bash tools/bugzoo_time_to_find.sh [--seeds=5] [--limit=120] [--jobs=N]
+#   bash tools/bugzoo_time_to_find.sh [--seeds=3] [--limit=180] [--jobs=1]
 #        [--entries=BZ-01,BZ-08] [--no-build] [--out=DIR]
+# A run that reaches --limit seconds counts as "not found" (+inf in the
+# median). The crashing inputs stay in DIR/<entry>/art-<seed>/.
 # Target (docs/fuzzing.md): every entry found, median under 60 s on one core.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 
-nseeds=5
-limit=120
-jobs=$(nproc 2>/dev/null || echo 1)
+nseeds=3
+limit=180
+jobs=1
 only=""
 build=1
 out=""
@@ -36,7 +44,7 @@ for arg in "$@"; do
     --entries=*) only=${arg#--entries=} ;;
     --no-build) build=0 ;;
     --out=*) out=${arg#--out=} ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "bugzoo_time_to_find: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -48,16 +56,25 @@ if (( build )); then
   cmake --preset default >/dev/null
   cmake --build --preset default -j2 --target reentry >/dev/null
   cmake --preset libfuzzer >/dev/null
-  cmake --build --preset libfuzzer -j2 --target main_fuzzer corpus_main_seeds >/dev/null
+  cmake --build --preset libfuzzer -j2 --target main_fuzzer corpus_main_seeds \
+    reentry_corpus_tool >/dev/null
 fi
-REENTRY=build/default/tools/reentry
+REENTRY=${REENTRY_BIN:-build/default/tools/reentry}
 FUZZER=build/libfuzzer/fuzz/main_fuzzer
+CORPUS_TOOL=build/libfuzzer/fuzz/reentry_corpus_tool
 SEEDS=build/libfuzzer/corpora/main/seeds
-for f in "$REENTRY" "$FUZZER"; do
+for f in "$REENTRY" "$FUZZER" "$CORPUS_TOOL"; do
   [[ -x "$f" ]] || { echo "bugzoo_time_to_find: $f missing (drop --no-build)" >&2; exit 2; }
 done
-dict=corpora/main/main.dict
-max_len=$(sed -n 's/^max_len = //p' corpora/main/main.options)
+# The [libfuzzer] options of corpora/main/main.options as -name=value flags
+# (dict relative to the options file).
+engine_flags=()
+while IFS= read -r line; do
+  [[ "$line" =~ ^([a-z_]+)\ *=\ *(.*)$ ]] || continue
+  k=${BASH_REMATCH[1]} v=${BASH_REMATCH[2]}
+  [[ "$k" == dict ]] && v=corpora/main/$v
+  engine_flags+=("-$k=$v")
+done < corpora/main/main.options
 
 work=${out:-$(mktemp -d /tmp/reentry-ttf-XXXXXX)}
 mkdir -p "$work"
@@ -88,13 +105,20 @@ for e in "${entries[@]}"; do
   [[ "$cfg" == *nolock=v2* ]] && env+=(REENTRY_NOLOCK=v2)
   [[ "$cfg" == *prove_raw_lock_nesting=0* ]] && env+=(REENTRY_PROVE_RAW_LOCK_NESTING=0)
   printf '%s\n' "${env[@]}" > "$d/env"
-  # The seed corpus without this entry's own reproducer.
+  # The seed corpus without this entry's own reproducer and without the
+  # seeds that give the expected finding as they are.
   mkdir -p "$d/seeds"
   rm -f "$d/seeds"/*
   for s in "$SEEDS"/*.bin; do
     [[ "$(basename "$s")" == "bugzoo_$e.bin" ]] && continue
     cp "$s" "$d/seeds/"
   done
+  : > "$d/dropped"
+  if [[ -s "$d/titles" ]]; then
+    env $(cat "$d/env") REENTRY_ONLY_TITLES="$d/titles" "$CORPUS_TOOL" titles \
+      main "$d/seeds" | cut -f1 | sort -u > "$d/dropped"
+    while IFS= read -r s; do rm -f "$s"; done < "$d/dropped"
+  fi
 done
 
 # --- One run: entry, seed, core. Writes $d/run-$seed.time ("found SECS" or
@@ -114,10 +138,13 @@ run_one() {
   local start end
   start=$(date +%s.%N)
   env $(cat "$d/env") REENTRY_ONLY_TITLES="$d/titles" "${pin[@]}" "$FUZZER" \
-    -seed="$seed" -max_total_time="$limit" -dict="$dict" -max_len="$max_len" \
+    -seed="$seed" -max_total_time="$limit" "${engine_flags[@]}" \
     -artifact_prefix="$art" "$corpus" "$d/seeds" > "$d/run-$seed.log" 2>&1 || true
   end=$(date +%s.%N)
-  if ls "$art" | grep -q '^crash-'; then
+  # Found: the engine saved a crash and the target named an expected title
+  # (not a harness CHECK or another crash).
+  if ls "$art" | grep -q '^crash-' &&
+     sed -n 's/^  title: //p' "$d/run-$seed.log" | grep -qxF -f "$d/titles"; then
     awk -v a="$end" -v b="$start" 'BEGIN{printf "found %.1f\n", a - b}' > "$d/run-$seed.time"
   else
     echo "timeout" > "$d/run-$seed.time"
@@ -151,8 +178,9 @@ median() {  # median of numbers on stdin; "timeout" counts as +inf
 }
 report=$work/table.txt
 {
-  echo "== bug-zoo time to find: main target, libFuzzer, one core per run, $nseeds seed(s), limit ${limit}s"
-  printf '%-7s %-8s %-44s %-40s %-10s %s\n' entry found median_s "times (s)" config "expected title"
+  echo "== bug-zoo time to find: main target, libFuzzer (${engine_flags[*]}), one core per run, $nseeds seed(s), limit ${limit}s, $jobs run(s) at a time"
+  echo "== $(date -u '+%Y-%m-%d %H:%M UTC'), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  printf '%-7s %-6s %-9s %-22s %-7s %-28s %s\n' entry found median_s "times (s)" dropped config "expected title"
   all_found=1
   over=0
   for e in "${entries[@]}"; do
@@ -178,8 +206,9 @@ report=$work/table.txt
     title=$(head -1 "$d/titles" 2>/dev/null || true)
     n=$(wc -l < "$d/titles" 2>/dev/null || echo 0)
     (( n > 1 )) && title="$title (+$((n - 1)))"
-    printf '%-7s %-8s %-44s %-40s %-10s %s\n' "$e" "$found/$nseeds" "$m" \
-      "$(IFS=' '; echo "${times[*]}")" "${cfg:--}" "${title:-(none: the switch changes nothing)}"
+    dropped=$(wc -l < "$d/dropped")
+    printf '%-7s %-6s %-9s %-22s %-7s %-28s %s\n' "$e" "$found/$nseeds" "$m" \
+      "$(IFS=' '; echo "${times[*]}")" "$dropped" "${cfg:--}" "${title:-(none: the switch changes nothing)}"
   done
   if (( all_found && !over )); then
     echo "result: every entry found by every seed; every median under 60 s"

@@ -195,6 +195,19 @@ TEST(DisciplineTest, ProgramLocksInOrderWithIrqsaveAndNotModelClasses) {
             "spin_unlock_irqrestore(B)\n");
 }
 
+TEST(DisciplineTest, MemoryOfflineHasABudgetPerProgram) {
+  std::string text;
+  for (int i = 0; i < 12; ++i) text += "offline_pages()\n";
+  text += "hardirq() {\n  offline_pages()\n}\n";
+  const prog::Program p =
+      CallerDiscipline(Parse(text), DisciplineMode::kCaller);
+  size_t n = 0;
+  for (const prog::Op& op : p.ops) {
+    n += std::holds_alternative<prog::OfflinePages>(op.v) ? 1 : 0;
+  }
+  EXPECT_EQ(n, 8u) << prog::ProgramToText(p);
+}
+
 TEST(DisciplineTest, CorrectCallerGfp) {
   EXPECT_EQ(CorrectCallerGfp(GFP_KERNEL, 0, true), GFP_KERNEL);
   EXPECT_EQ(CorrectCallerGfp(GFP_KERNEL, 0, false),
