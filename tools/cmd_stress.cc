@@ -12,13 +12,13 @@
 
 #include "allocator/prog/text.h"
 #include "allocator/report/report.h"
+#include "allocator/triage/files.h"
 #include "allocator/triage/minimize.h"
 #include "allocator/triage/target.h"
 #include "allocator/triage/tool_support.h"
 #include "stress/html_report.h"
 #include "stress/runner.h"
 #include "tools/command.h"
-#include "tools/program_io.h"
 #include "tools/run_config.h"
 
 namespace reentry::tools {
@@ -277,7 +277,7 @@ int RunStressCommand(const std::vector<std::string>& argv) {
       std::string text = "# " + f.title + "\n# recorded by reentry stress (" +
                          stress::DescribeOptions(o) + "), round " +
                          std::to_string(f.round) + "\n" + f.program;
-      if (!WriteFileAtomic(out_dir + "/" + replay, text, &error)) {
+      if (!triage::WriteFileAtomically(out_dir + "/" + replay, text, &error)) {
         fprintf(stderr, "reentry stress: %s\n", error.c_str());
       }
     }
@@ -285,17 +285,18 @@ int RunStressCommand(const std::vector<std::string>& argv) {
       minimized = "finding-" + std::to_string(i + 1) + ".min.txt";
       std::string text =
           "# " + f.title + "\n# minimized from " + replay + "\n" + f.minimized;
-      if (!WriteFileAtomic(out_dir + "/" + minimized, text, &error)) {
+      if (!triage::WriteFileAtomically(out_dir + "/" + minimized, text,
+                                       &error)) {
         fprintf(stderr, "reentry stress: %s\n", error.c_str());
       }
     }
     files.replay.push_back(replay);
     files.minimized.push_back(minimized);
   }
-  if (!WriteFileAtomic(out_dir + "/summary.json", stress::StressJson(r, files),
-                       &error) ||
-      !WriteFileAtomic(out_dir + "/report.html", stress::StressHtml(r, files),
-                       &error)) {
+  if (!triage::WriteFileAtomically(out_dir + "/summary.json",
+                                   stress::StressJson(r, files), &error) ||
+      !triage::WriteFileAtomically(out_dir + "/report.html",
+                                   stress::StressHtml(r, files), &error)) {
     fprintf(stderr, "reentry stress: %s\n", error.c_str());
   }
 

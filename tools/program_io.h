@@ -7,14 +7,8 @@
 #include <string>
 
 #include "allocator/prog/program.h"
-#include "allocator/triage/files.h"
 
 namespace reentry::tools {
-
-inline bool WriteFileAtomic(const std::string& path, const std::string& data,
-                            std::string* error) {
-  return triage::WriteFileAtomically(path, data, error);
-}
 
 enum class Format { kAuto, kText, kBinary };
 

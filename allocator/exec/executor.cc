@@ -7,6 +7,7 @@
 #include "allocator/base/fixed_vector.h"
 #include "allocator/exec/fiber.h"
 #include "allocator/exec/interpreter.h"
+#include "allocator/exec/wait_cycle.h"
 #include "allocator/exec/world.h"
 
 namespace reentry::exec {
@@ -315,31 +316,9 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
   }
 
   void ReportWaitCycle(const std::vector<int>& chain, const char* why) {
-    Cpu& cpu = world->kernel.cpu(chain.front());
-    Finding f = cpu.MakeFinding(FindingKind::kWaitCycle, nullptr);
-    uint64_t cause = 0;
-    for (int c : chain) {
-      const Vcpu& v = vcpus[c];
-      Cpu& w = world->kernel.cpu(c);
-      const char* name = v.wait_class != ctx::kNoClass
-                             ? world->kernel.lock_class(v.wait_class).name
-                             : "?";
-      FindingLock& l = f.AddLock(name, LockRole::kWaiter);
-      l.class_id = v.wait_class;
-      l.cpu = static_cast<int8_t>(c);
-      l.context = static_cast<uint8_t>(w.context());
-      l.op_index = w.op_index();
-      l.function = w.current_function();
-      if (v.wait_class != ctx::kNoClass) {
-        l.lock_type =
-            static_cast<uint8_t>(world->kernel.lock_class(v.wait_class).type);
-      }
-      cause = cause * 131 + v.wait_class;
-    }
-    f.cause = cause;
-    f.function = world->kernel.cpu(chain.front()).current_function();
-    f.SetDetail(why);
-    world->kernel.Report(f);
+    std::vector<CycleWaiter> waiters;
+    for (int c : chain) waiters.push_back({c, vcpus[c].wait_class});
+    world->kernel.Report(MakeWaitCycleFinding(world->kernel, waiters, why));
     run_ended = true;
   }
 
