@@ -52,6 +52,8 @@ inline constexpr uint16_t kEvAtomicByCount = 1 << 5;  // might_sleep: the kernel
 inline constexpr uint16_t kEvSeqReader = 1 << 6;      // seqcount reader (wait for writer)
 inline constexpr uint16_t kEvPerCpu = 1 << 7;         // per-CPU lock instance (local_lock, pcp)
 inline constexpr uint16_t kEvNested = 1 << 8;         // spin_lock_nested / subclass given
+inline constexpr uint16_t kEvRtlock =
+    1 << 9;  // might_sleep: RT spinlock_t (rtlock_might_resched)
 
 struct Event {
   EventKind kind;

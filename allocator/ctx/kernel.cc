@@ -249,9 +249,17 @@ void Cpu::migrate_enable() {
   if (migrate_depth_ > 0) --migrate_depth_;
 }
 
-void Cpu::might_sleep(const char* function) {
+void Cpu::might_sleep(const char* function) { MightResched(function, false); }
+
+void Cpu::rtlock_might_resched(const char* function) {
+  MightResched(function, true);
+}
+
+void Cpu::MightResched(const char* function, bool rtlock) {
   // __might_resched(): the kernel can only see what preempt_count records.
-  const bool atomic_by_count = preempt_count_ != 0 || irqs_disabled_;
+  uint32_t count = preempt_count_;
+  if (rtlock) count &= ~kSoftirqMask;
+  const bool atomic_by_count = count != 0 || irqs_disabled_;
   if (atomic_by_count) {
     Finding f = MakeFinding(FindingKind::kSleepInAtomic, function);
     f.cause = reinterpret_cast<uintptr_t>(f.function);
@@ -266,6 +274,7 @@ void Cpu::might_sleep(const char* function) {
     Event e = MakeEvent(EventKind::kMightSleep);
     e.function = function;
     if (atomic_by_count) e.flags |= kEvAtomicByCount;
+    if (rtlock) e.flags |= kEvRtlock;
     kernel_->Emit(*this, e);
   }
 }

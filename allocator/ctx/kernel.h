@@ -141,6 +141,11 @@ class Cpu {
   // __might_sleep(): reports when the kernel's own check would, and emits a
   // kMightSleep event for checkers that look at the real state.
   void might_sleep(const char* function);
+  // PREEMPT_RT's rtlock_might_resched() for spinlock_t-based sleeping locks:
+  // softirq and bh-disabled code may take them (on RT softirq_count() is not
+  // in preempt_count, and RTLOCK_RESCHED_OFFSETS allow the RCU read side
+  // local_bh_disable() implies there). Events carry kEvRtlock.
+  void rtlock_might_resched(const char* function);
 
   // --- Context transitions (executor / stress runner). ---
   bool CanEnter(ContextKind k) const;  // nesting rules and irq masking
@@ -189,6 +194,7 @@ class Cpu {
   inline void Emit(EventKind kind);
   void EmitSlow(EventKind kind);
   void LeaveFrameChecks(const Frame& f);
+  void MightResched(const char* function, bool rtlock);
   // Internal invariant: the context bits of preempt_count match the frame
   // stack. A failure is a bug in reentry, not a finding.
   void CheckContextBits() const;

@@ -555,6 +555,12 @@ struct Lockdep::Impl {
     c.in_state[kUsedInSOFTIRQ >> 2] = softirq_ctx;
     c.enabled[kEnabledHARDIRQ >> 2] = hardirqs_on;
     c.enabled[kEnabledSOFTIRQ >> 2] = hardirqs_on && softirqs_on;
+    if (rt) {
+      // 0c1d7a2c2d32 "lockdep: Remove softirq accounting on PREEMPT_RT":
+      // softirqs run in threads there, serialized by a per-CPU lock.
+      c.in_state[kUsedInSOFTIRQ >> 2] = false;
+      c.enabled[kEnabledSOFTIRQ >> 2] = false;
+    }
     return c;
   }
   UsageMask WantedUsage(const Cpu& cpu, const Event& e, const Held& h) const {
@@ -1170,7 +1176,9 @@ struct Lockdep::Impl {
     if (e.flags & ctx::kEvAtomicByCount) return;  // the kernel's check fired
     if (e.cpu < 0 || static_cast<size_t>(e.cpu) >= cpus.size()) return;
     const Atomicity a = AtomicState(cpu, e);
-    if (!a.atomic) return;
+    // A spinlock_t on PREEMPT_RT (rtlock_might_resched()) may be taken in
+    // softirq and bh-disabled code: both are preemptible threads there.
+    if (!((e.flags & ctx::kEvRtlock) ? a.rt_atomic : a.atomic)) return;
     const CpuState& cs = cpus[e.cpu];
     Finding f = Make(cpu, FindingKind::kSleepInAtomic, e);
     f.cause = Mix(0x51ee9, reinterpret_cast<uintptr_t>(e.function));
@@ -1580,10 +1588,10 @@ void Lockdep::OnOtherEvent(ctx::Cpu& cpu, const ctx::Event& e) {
     case EventKind::kHardirqsOn:
       if (e.context == ContextKind::kNmi) break;
       m.MarkHeld(cpu, e, kUsedInHARDIRQ / 4);
-      if (!cpu.in_softirq()) m.MarkHeld(cpu, e, kUsedInSOFTIRQ / 4);
+      if (!cpu.in_softirq() && !m.rt) m.MarkHeld(cpu, e, kUsedInSOFTIRQ / 4);
       break;
     case EventKind::kSoftirqsOn:
-      if (e.context == ContextKind::kNmi) break;
+      if (e.context == ContextKind::kNmi || m.rt) break;
       if (!e.irqs_disabled && !cpu.in_softirq()) {
         m.MarkHeld(cpu, e, kUsedInSOFTIRQ / 4);
       }

@@ -526,7 +526,7 @@ uint32_t Seqlock::ReadBegin(Cpu& cpu, const Site& site) {
     if (Rt(cpu) && with_lock_) {
       // PREEMPT_RT readers block on the writer's lock (PI boost): that is a
       // sleeping acquisition.
-      cpu.might_sleep(site.function);
+      cpu.rtlock_might_resched(site.function);
     }
     WaitFor(cpu, *this, owner < 0 ? cpu.id() : owner);
   }
@@ -597,7 +597,7 @@ namespace {
 void SpinLockCommon(Spinlock& l, uint16_t flags, const Site& site) {
   Cpu& c = Me();
   if (Rt(c)) {
-    c.might_sleep(site.function);  // rtlock_might_resched()
+    c.rtlock_might_resched(site.function);
     l.Acquire(c, flags, site);
     c.migrate_disable();
     return;
@@ -705,7 +705,7 @@ namespace {
 
 void RwPinOn(Cpu& c, bool sleeping_ok_check, const char* fn) {
   if (Rt(c)) {
-    if (sleeping_ok_check) c.might_sleep(fn);
+    if (sleeping_ok_check) c.rtlock_might_resched(fn);
     c.migrate_disable();
   } else {
     c.preempt_disable();
@@ -834,7 +834,7 @@ void write_unlock_bh(Rwlock& l, const char* fn) {
 void local_lock(LocalLock& l, const char* fn) {
   Cpu& c = Me();
   if (Rt(c)) {
-    c.might_sleep(fn);
+    c.rtlock_might_resched(fn);
     c.migrate_disable();
   } else {
     c.preempt_disable();
@@ -920,7 +920,7 @@ namespace {
 
 void SeqWriterPinOn(Cpu& c, const char* fn) {
   if (Rt(c)) {
-    c.might_sleep(fn);
+    c.rtlock_might_resched(fn);
     c.migrate_disable();
   } else {
     c.preempt_disable();

@@ -245,9 +245,14 @@ int Mm::migrate_page_block(Page* page, bool avoid_movable, int held_slot) {
   // reference (-EAGAIN, a transient -EBUSY here). Otherwise the migration
   // claims the slot until the owner's slot points at the new block; without
   // this, a concurrent free of the slot frees the old block a second time.
+  // A block no slot owns may be an allocation still in flight on another
+  // vCPU (alloc_pages() returned it, the op has not stored it yet): like a
+  // folio before folio_add_lru(), it cannot be isolated. Found by reentry
+  // stress: migration freed such a block, its owner then stored and freed it.
   const int slot = page->slot;
+  if (slot < 0) return -kEBUSY;
   bool claimed = false;
-  if (slot >= 0 && slot != held_slot) {
+  if (slot != held_slot) {
     if (!SlotTryBegin(slot)) return -kEBUSY;
     claimed = true;
   }

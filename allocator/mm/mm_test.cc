@@ -523,6 +523,21 @@ TEST_F(MmTest, MigrationBacksOffWhileTheOwnerHoldsTheSlot) {
   ExpectClean();
 }
 
+// Nor a block that no slot owns yet: another vCPU's op may have it from
+// alloc_pages() and not have stored it (a stress run: migration freed it,
+// the owner stored and freed it again, "Bad page state ... double free").
+TEST_F(MmTest, MigrationLeavesAnUnpublishedAllocationAlone) {
+  Page* p = mm_->alloc_pages(GFP_HIGHUSER_MOVABLE, 0);
+  ASSERT_NE(p, nullptr);
+  EXPECT_NE(mm_->offline_memory_block_of(p), 0);
+  EXPECT_EQ(p->where, PageWhere::kAllocated);
+  mm_->SlotStore(5, p, 0);  // published: now it may move
+  EXPECT_EQ(mm_->offline_memory_block_of(p), 0) << Dump();
+  EXPECT_NE(mm_->slot(5).page, p);
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  ExpectClean();
+}
+
 TEST_F(MmTest, TeardownReportsLeaks) {
   Page* held = mm_->alloc_pages(GFP_KERNEL, 0);
   mm_->SlotStore(0, held, 0);
