@@ -24,6 +24,7 @@
 #include "allocator/ctx/alloc_stats.h"
 #include "allocator/exec/executor.h"
 #include "allocator/exec/interpreter.h"
+#include "allocator/exec/wait_cycle.h"
 #include "allocator/exec/world.h"
 #include "allocator/lockdep/lockdep.h"
 #include "allocator/prog/text.h"
@@ -147,6 +148,7 @@ struct Vcpu : public exec::OpHost {
   uint32_t work_pending = 0;
   int round_offline = -1;  // the vCPU CPU hotplug took out this round
   bool hung = false;
+  bool idle_ok = false;  // between its round and the next: idle, nothing held
 
   // Read by other threads.
   std::atomic<pid_t> tid{0};
@@ -157,6 +159,8 @@ struct Vcpu : public exec::OpHost {
   std::atomic<int> waiting_for{-1};
   std::atomic<uint64_t> waiting_since{0};
   std::atomic<uint32_t> ipi_mail{0};
+  // Taking an interrupt while idle at the barrier (the barrier work waits).
+  std::atomic<bool> idle_irq{false};
   // Transfer slot: 0 empty, 1 full, 2 being freed.
   std::atomic<int> transfer{0};
 
@@ -253,6 +257,7 @@ class Runner : public ctx::Hooks, public ctx::AllocStatsSink {
   void RunTopOp(Vcpu& v, const Op& op, uint32_t stream_index);
   void RunOp(Vcpu& v, const Op& op, uint32_t index);
   void TakeRaw(Vcpu& v, PointId point, uint32_t nth, bool boundary);
+  void TakeIdle(Vcpu& v);
   void Fire(Vcpu& v, const PendingIrq& irq);
   void DeliverPending(Vcpu& v);
   void MaybeSendIpi(Vcpu& v, uint64_t now);
@@ -367,6 +372,7 @@ void Runner::ThreadMain(Vcpu& v) {
 }
 
 void Runner::Abandon(Vcpu& v) {
+  v.idle_irq.store(false, std::memory_order_release);
   v.state.store(kParked, std::memory_order_release);
   siglongjmp(v.top, 1);
 }
@@ -381,6 +387,7 @@ void Runner::RunRounds(Vcpu& v) {
     uint32_t spins = 0;
     while ((g = go_gen_.load(std::memory_order_acquire)) == seen) {
       CheckAbandon(v);
+      if (v.sig.raw.load(std::memory_order_relaxed) != 0) TakeIdle(v);
       if ((++spins & 63) != 0 || MonotonicNs() < spin_until) {
         CpuRelax();
         continue;
@@ -392,9 +399,12 @@ void Runner::RunRounds(Vcpu& v) {
     if (done_.load(std::memory_order_acquire)) return;
     v.state.store(kRunning, std::memory_order_relaxed);
     const uint64_t round = round_to_run_.load(std::memory_order_acquire);
+    v.idle_ok = false;
     RunRound(v, round);
+    v.idle_ok = true;
     v.state.store(kAtBarrier, std::memory_order_release);
-    if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 ==
+    // seq_cst: pairs with TakeIdle() (idle_irq, then arrived_).
+    if (arrived_.fetch_add(1, std::memory_order_seq_cst) + 1 ==
         static_cast<uint32_t>(nr_)) {
       // The last vCPU to arrive does the barrier work while the others
       // wait: nobody runs model code now.
@@ -403,7 +413,31 @@ void Runner::RunRounds(Vcpu& v) {
   }
 }
 
+// A vCPU waiting at the barrier is idle: it holds nothing (rounds are
+// balanced), and as a CPU in its idle loop it takes interrupts; without
+// this, the signals that arrive while it waits for a slower vCPU (one the
+// host did not schedule) merge into one. The log places them after the
+// round's last op, an op boundary the replay reproduces. Not on a CPU
+// hotplug took out, and never while the barrier work runs: the last vCPU
+// to arrive waits for idle_irq to clear (Dekker: idle_irq then arrived_
+// here, arrived_ then idle_irq there, all seq_cst).
+void Runner::TakeIdle(Vcpu& v) {
+  if (!v.idle_ok || v.id == v.round_offline) return;
+  v.idle_irq.store(true, std::memory_order_seq_cst);
+  if (arrived_.load(std::memory_order_seq_cst) < static_cast<uint32_t>(nr_)) {
+    BeginCounting(v);
+    TakeRaw(v, PointId::kNone, 0, /*boundary=*/true);
+  }
+  v.idle_irq.store(false, std::memory_order_release);
+}
+
 void Runner::EndRound(Vcpu& v, uint64_t round) {
+  for (int c = 0; c < nr_; ++c) {
+    while (vcpus_[c]->idle_irq.load(std::memory_order_seq_cst) &&
+           !abandon_.load(std::memory_order_relaxed)) {
+      CpuRelax();
+    }
+  }
   // Not as a vCPU: the invariants run with no current CPU, as in the
   // executor, and no interrupt is taken meanwhile.
   tls_vcpu = nullptr;
@@ -487,9 +521,13 @@ void Runner::BeforeOp(Vcpu& v) {
     if (v.sig.raw.load(std::memory_order_relaxed) != 0) {
       TakeRaw(v, PointId::kNone, 0, /*boundary=*/true);
     }
+    // Task work is a kworker: it runs only where the scheduler could switch
+    // to it (task context, nothing held, interrupts, preemption and bottom
+    // halves enabled), never inside a section the task opened.
     const prog::Op* work = handlers_->ipi_work();
     if (v.work_pending > 0 && work != nullptr &&
         v.cpu->context() == ContextKind::kTask && !v.cpu->irqs_disabled() &&
+        v.cpu->preempt_disable_depth() == 0 && !v.cpu->in_softirq() &&
         v.cpu->held().empty()) {
       --v.work_pending;
       RunTopOp(v, *work, 0xfffffffeu);
@@ -1163,7 +1201,6 @@ bool Runner::Watchdog(uint64_t now) {
     std::rotate(chain.begin(), std::min_element(chain.begin(), chain.end()),
                 chain.end());
   }
-  const int named = chain.front();
   std::vector<uint64_t> idle_ns(nr_);
   for (int c = 0; c < nr_; ++c) {
     idle_ns[c] = now - std::min(now, vcpus_[c]->last_progress_ns.load());
@@ -1171,39 +1208,26 @@ bool Runner::Watchdog(uint64_t now) {
   StopThreads(/*abandon=*/true);
   const std::string state = DumpState();
   ended_by_watchdog_ = true;
-  Cpu& cpu = world_->kernel.cpu(cycle_front >= 0 ? named : front);
   Finding f;
   char detail[sizeof(f.detail)];
   if (cycle_front >= 0) {
-    f = cpu.MakeFinding(FindingKind::kWaitCycle, nullptr);
-    uint64_t cause = 0;
-    for (int c : chain) {
-      Vcpu& v = *vcpus_[c];
-      const char* name = v.wait_cls < world_->kernel.nr_lock_classes()
-                             ? world_->kernel.lock_class(v.wait_cls).name
-                             : "?";
-      FindingLock& l = f.AddLock(name, LockRole::kWaiter);
-      l.class_id = v.wait_cls;
-      l.cpu = static_cast<int8_t>(c);
-      l.context = static_cast<uint8_t>(world_->kernel.cpu(c).context());
-      l.op_index = world_->kernel.cpu(c).op_index();
-      l.function = world_->kernel.cpu(c).current_function();
-      cause = cause * 131 + v.wait_cls;
-    }
-    f.cause = cause;
+    std::vector<exec::CycleWaiter> waiters;
+    for (int c : chain) waiters.push_back({c, vcpus_[c]->wait_cls});
     snprintf(detail, sizeof(detail),
              "stress watchdog: %zu vCPUs wait for each other's locks; none "
              "completed an op for %.1f s",
              chain.size(), double(idle_ns[front]) / 1e9);
+    f = exec::MakeWaitCycleFinding(world_->kernel, waiters, detail);
   } else {
-    f = cpu.MakeFinding(FindingKind::kRetryLivelock, nullptr);
+    f = world_->kernel.cpu(front).MakeFinding(FindingKind::kRetryLivelock,
+                                              nullptr);
     f.cause = reinterpret_cast<uintptr_t>(f.function);
     snprintf(detail, sizeof(detail),
              "stress watchdog: CPU#%d completed no op for %.1f s (a deadlock "
              "or an endless retry loop)",
              front, double(idle_ns[front]) / 1e9);
+    f.SetDetail(detail);
   }
-  f.SetDetail(detail);
   world_->kernel.Report(f);
   CollectFindings(round_to_run_.load(), state);
   return true;

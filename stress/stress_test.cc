@@ -6,6 +6,7 @@
 #include <ostream>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "allocator/base/gfp.h"
@@ -117,6 +118,45 @@ TEST(WorkloadTest, HandlerBodiesAreValidPrograms) {
 }
 
 // ---- replay builder ----
+
+// PREEMPT_RT never runs softirqs at irq_exit() (invoke_softirq() wakes
+// ksoftirqd): hard handlers raise none and allocate only with the nolock
+// API; the softirq work runs from the streams, between episodes. Before,
+// the raised softirq ran on top of the interrupted task with spinning
+// allocations and deadlocked on locks it held (page_owner's
+// stack_list_lock), which a real RT kernel cannot do.
+TEST(WorkloadTest, RtHardHandlersRaiseNoSoftirqAndOnlyUseNolock) {
+  for (WorkloadKind k : {WorkloadKind::kMm, WorkloadKind::kLocks}) {
+    WorkloadOptions o;
+    o.kind = k;
+    o.config.preempt_rt = true;
+    o.config.nr_cpus = 2;
+    HandlerCatalog cat(o, 2);
+    for (int c = 0; c < 2; ++c) {
+      for (int s = 0; s < static_cast<int>(IrqSource::kCount); ++s) {
+        const IrqSource src = static_cast<IrqSource>(s);
+        for (int i = 0; i < cat.size(c, src); ++i) {
+          const Handler& h = cat.handler(c, src, i);
+          for (const prog::Op& op : h.body) {
+            EXPECT_EQ(std::get_if<prog::Interrupt>(&op.v), nullptr) << h.name;
+            EXPECT_EQ(std::get_if<prog::AllocPages>(&op.v), nullptr) << h.name;
+            EXPECT_EQ(std::get_if<prog::FreePages>(&op.v), nullptr) << h.name;
+          }
+        }
+      }
+    }
+    int softirqs = 0;
+    for (uint64_t round = 0; round < 8; ++round) {
+      for (const StreamItem& it : GenerateRound(o, 42, 1, round)) {
+        const auto* irq = std::get_if<prog::Interrupt>(&it.op.v);
+        if (irq != nullptr && irq->kind == ctx::ContextKind::kSoftirq) {
+          ++softirqs;
+        }
+      }
+    }
+    EXPECT_GT(softirqs, 0) << WorkloadName(k);
+  }
+}
 
 TEST(ReplayTest, OrdersOpsByStartTimeAndPlacesInterruptsAndPauses) {
   WorkloadOptions o;
@@ -254,6 +294,34 @@ TEST(StressRunTest, CleanLocksWorkloadFindsNothingAndTakesInterrupts) {
   EXPECT_NE(StressHtml(r, files).find("<svg"), std::string::npos);
 }
 
+// The mm workload is a correct caller: on the clean model a short run finds
+// nothing, with and without PREEMPT_RT. Found by stress before: on RT,
+// spin_lock_bh() and GFP_ATOMIC in softirqs were "sleeping function called
+// from invalid context" and "inconsistent lock state" (both false
+// positives of the model), and IPI task work ran inside a task's
+// preempt_disable() section; migration freed a block another vCPU had just
+// allocated ("Bad page state ... double free").
+class CleanMmTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(CleanMmTest, FindsNothing) {
+  StressOptions o = Short(WorkloadKind::kMm, 2.0);
+  o.config.preempt_rt = GetParam();
+  o.irq_rate = 10000;
+  o.nmi_rate = 2000;
+  o.ipi_rate = 2000;
+  StressResult r = RunStress(o);
+  ASSERT_EQ(r.setup_error, "");
+  for (const StressFinding& f : r.findings) ADD_FAILURE() << f.report;
+  EXPECT_GT(r.rounds, 2u);
+  EXPECT_GT(r.total->softirqs.get(), 0u);
+  EXPECT_EQ(std::string(EndReason(r)), "time");
+}
+
+INSTANTIATE_TEST_SUITE_P(Config, CleanMmTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return std::string(info.param ? "Rt" : "NonRt");
+                         });
+
 // A timer IRQ that lands between the task's spin_lock(A) (interrupts on)
 // and its unlock, in a handler that takes A: a self-deadlock that only a
 // real interrupt reaches. The vCPU parks, the run ends, and the recorded
@@ -326,6 +394,7 @@ TEST(StressRunTest, WatchdogTurnsARealDeadlockIntoAFinding) {
 
 struct ZooCase {
   const char* bug;
+  int cpus;
   bool rt;
   bool until_hang;  // the interrupt-reached form is a self-deadlock
   // At least one of these titles, and its recorded program must reproduce
@@ -340,9 +409,17 @@ class StressZooTest : public ::testing::TestWithParam<ZooCase> {};
 // Bug-zoo entries that interrupts reach: an NMI inside rmqueue_bulk's
 // zone->lock section whose handler allocates (BZ-01), a hardirq on
 // PREEMPT_RT running the nolock path (BZ-02), a hardirq inside
-// consume_stock's local_lock section (BZ-27). CMA and hotplug stay out: the
-// model's migration is not yet safe against concurrent owners (see
-// docs/stress.md).
+// consume_stock's local_lock section (BZ-27). CMA and hotplug stay out: they
+// are slow ops these bugs do not need.
+//
+// A replay starts from a fresh model, while the run reached its finding
+// with the state earlier rounds left (pcp lists, free lists, pageblock
+// types) and, on 2 vCPUs, with other vCPUs holding locks at instants the
+// record does not carry: now and then the recorded program takes another
+// path and does not reproduce the title (BZ-01: about one run in 100 on one
+// vCPU, one in 25 on two; docs/stress.md). So each case gets up to three
+// runs with different seeds, and one of them must find the title with a
+// replay that reproduces it; the runs that did not are printed.
 TEST_P(StressZooTest, FoundByRealInterruptsAndReplayed) {
 #ifdef REENTRY_TSAN
   // TSan holds asynchronous signals until its next safe point, so a timer
@@ -353,6 +430,7 @@ TEST_P(StressZooTest, FoundByRealInterruptsAndReplayed) {
 #endif
   const ZooCase& c = GetParam();
   StressOptions o = Short(WorkloadKind::kMm, 20);
+  o.config.nr_cpus = c.cpus;
   o.config.preempt_rt = c.rt;
   std::string error;
   auto bugs = ParseBugList(c.bug, &error);
@@ -363,19 +441,31 @@ TEST_P(StressZooTest, FoundByRealInterruptsAndReplayed) {
   o.workload.cma = false;
   o.workload.hotplug = false;
   o.stop_on_finding = !c.until_hang;
-  StressResult r = RunStress(o);
-  if (c.until_hang) EXPECT_TRUE(r.ended_by_hang);
-  ASSERT_EQ(r.setup_error, "");
-  VerifyReplays(&r);
   std::string seen;
   bool found = false;
-  for (const StressFinding& f : r.findings) {
-    seen += "  " + f.title + (f.reproduced_by >= 0 ? " (replayed)\n" : "\n");
-    for (const std::string& t : c.titles) {
-      found |= f.title == t && f.reproduced_by >= 0;
+  for (int attempt = 0; attempt < 3 && !found; ++attempt) {
+    o.seed = 7 + attempt;
+    StressResult r = RunStress(o);
+    ASSERT_EQ(r.setup_error, "");
+    if (c.until_hang) {
+      EXPECT_TRUE(r.ended_by_hang);
+    }
+    VerifyReplays(&r);
+    seen += "run " + std::to_string(attempt + 1) + " (seed " +
+            std::to_string(o.seed) + ", " + std::to_string(r.elapsed_s) +
+            " s):\n";
+    for (const StressFinding& f : r.findings) {
+      seen += "  " + f.title + (f.reproduced_by >= 0 ? " (replayed)\n" : "\n");
+      for (const std::string& t : c.titles) {
+        found |= f.title == t && f.reproduced_by >= 0;
+      }
     }
   }
-  EXPECT_TRUE(found) << c.bug << " after " << r.elapsed_s << " s:\n" << seen;
+  EXPECT_TRUE(found) << c.bug << ":\n" << seen;
+  if (found && seen.find("run 2") != std::string::npos) {
+    printf("%s: a run's replay did not reproduce the title:\n%s", c.bug,
+           seen.c_str());
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -383,18 +473,24 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         // The NMI lands while the task holds zone->lock and the nolock
         // allocation spins on it (the checker's nolock rule sees the
-        // spinning acquisition without any interrupt, too).
+        // spinning acquisition without any interrupt, too). One vCPU: the
+        // bug is a same-CPU reentry, and with two the task sometimes
+        // reaches that zone->lock section only because another vCPU held
+        // a lock at that instant, which the record does not carry.
         ZooCase{"BZ-01",
+                1,
                 false,
                 true,
                 {"BUG: spinlock recursion in rmqueue_buddy",
                  "BUG: spinlock recursion in rmqueue_bulk"}},
         ZooCase{"BZ-02",
+                2,
                 true,
                 false,
                 {"BUG: Invalid wait context in pcp_spin_trylock",
                  "BUG: Invalid wait context in rmqueue_buddy"}},
         ZooCase{"BZ-27",
+                2,
                 false,
                 false,
                 {"BUG: local_lock reentered in consume_stock",

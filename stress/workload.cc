@@ -67,6 +67,30 @@ Op Softirq(std::vector<Op> body) {
   return Op(i);
 }
 
+// Softirq work a hardirq raises. !PREEMPT_RT runs it at irq_exit(), on top
+// of whatever the hardirq interrupted. PREEMPT_RT never does: invoke_softirq()
+// only wakes ksoftirqd, and softirqs run in a thread, where GFP_ATOMIC and
+// spinlock_t are fine. The model cannot run a second task on a vCPU, so on
+// RT the streams run this work as a softirq() op between two episodes, with
+// nothing held (ksoftirqd's view), and hard handlers raise nothing.
+std::vector<Op> MmSoftirqWork(Rng& rng, int slot) {
+  const uint64_t r = rng.Below(5);
+  if (r < 3) return {Alloc(slot, GFP_ATOMIC, 0), Free(slot)};
+  if (r < 4) return {Alloc(slot, GFP_NOWAIT | __GFP_ACCOUNT, 0), Free(slot)};
+  return {AllocNolock(slot, 0, 1), FreeNolock(slot)};
+}
+
+std::vector<Op> LocksSoftirqWork(bool rt) {
+  std::vector<Op> soft;
+  soft.push_back(Lock(LockVerb::kSpinLock, kB));
+  if (!rt) {
+    soft.push_back(Lock(LockVerb::kSpinLockIrqsave, kA));
+    soft.push_back(Lock(LockVerb::kSpinUnlockIrqrestore, kA));
+  }
+  soft.push_back(Lock(LockVerb::kSpinUnlock, kB));
+  return soft;
+}
+
 int PickOrder(Rng& rng, int max_order) {
   const uint64_t r = rng.Below(100);
   int o;
@@ -208,6 +232,10 @@ class RoundBuilder {
 
   // ---- mm workload ----
   void MmEpisode() {
+    if (rt_ && rng_.OneIn(10)) {
+      Emit(Softirq(MmSoftirqWork(rng_, layout_.softirq)));
+      return;
+    }
     const uint64_t r = rng_.Below(1000);
     if (r < 300) {
       SimpleAlloc();
@@ -486,6 +514,10 @@ class RoundBuilder {
       Emit(Lock(LockVerb::kSpinUnlockIrqrestore, first));
       return;
     }
+    if (rt_ && rng_.OneIn(10)) {
+      Emit(Softirq(LocksSoftirqWork(true)));
+      return;
+    }
     const uint64_t r = rng_.Below(100);
     if (r < 70) {
       LockSection();
@@ -665,20 +697,23 @@ HandlerCatalog::HandlerCatalog(const WorkloadOptions& o, int nr_cpus) {
       const SlotLayout l = LayoutFor(c, nr_cpus);
       const int h = l.hardirq, sh = l.softirq, n = l.nmi;
       // softirq work raised by a hardirq: runs at irq_exit() or when bh is
-      // enabled again.
+      // enabled again (!RT; on RT the streams run it, see MmSoftirqWork()).
       std::vector<Op> soft = {Alloc(sh, GFP_ATOMIC, 0), Free(sh)};
       std::vector<Op> soft_account = {Alloc(sh, GFP_NOWAIT | __GFP_ACCOUNT, 0),
                                       Free(sh)};
       std::vector<Op> soft_nolock = {AllocNolock(sh, 0, 1), FreeNolock(sh)};
-      add(c, kTimer, "tick+softirq", kHard, {Softirq(soft)}, 3);
-      add(c, kTimer, "tick+softirq_account", kHard, {Softirq(soft_account)}, 1);
-      add(c, kTimer, "tick", kHard, {}, 2);
+      std::vector<Op> bpf_o2 = {AllocNolock(h, __GFP_ACCOUNT, 2),
+                                FreeNolock(h)};
+      if (!rt) {
+        add(c, kTimer, "tick+softirq", kHard, {Softirq(soft)}, 3);
+        add(c, kTimer, "tick+softirq_account", kHard, {Softirq(soft_account)},
+            1);
+        bpf_o2.push_back(Softirq(soft_nolock));
+      }
+      add(c, kTimer, "tick", kHard, {}, rt ? 4 : 2);
       add(c, kTimer, "bpf_nolock", kHard, {AllocNolock(h, 0, 0), FreeNolock(h)},
           3);
-      add(c, kTimer, "bpf_nolock_o2", kHard,
-          {AllocNolock(h, __GFP_ACCOUNT, 2), FreeNolock(h),
-           Softirq(soft_nolock)},
-          1);
+      add(c, kTimer, "bpf_nolock_o2", kHard, bpf_o2, 1);
       if (!rt) {
         // Hard handlers may spin on !RT.
         add(c, kTimer, "rx_refill", kHard,
@@ -701,16 +736,14 @@ HandlerCatalog::HandlerCatalog(const WorkloadOptions& o, int nr_cpus) {
       add(c, kNmi, "perf_sample", kNmiCtx, {}, 1);
     } else {
       const bool buggy = o.kind == WorkloadKind::kLocksBuggy;
-      std::vector<Op> soft;
-      soft.push_back(Lock(LockVerb::kSpinLock, kB));
-      if (!rt) {
-        soft.push_back(Lock(LockVerb::kSpinLockIrqsave, kA));
-        soft.push_back(Lock(LockVerb::kSpinUnlockIrqrestore, kA));
-      }
-      soft.push_back(Lock(LockVerb::kSpinUnlock, kB));
       std::vector<Op> raw = {Lock(LockVerb::kRawSpinLock, kR),
                              Lock(LockVerb::kRawSpinUnlock, kR)};
-      add(c, kTimer, "tick+softirq", kHard, {Softirq(soft)}, 2);
+      if (!rt) {
+        add(c, kTimer, "tick+softirq", kHard, {Softirq(LocksSoftirqWork(rt))},
+            2);
+      } else {
+        add(c, kTimer, "tick", kHard, {}, 2);
+      }
       add(c, kTimer, "raw", kHard, raw, 2);
       if (!rt || buggy) {
         add(c, kTimer, "irq_lock", kHard,

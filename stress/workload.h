@@ -11,8 +11,10 @@
 // Workloads are well-behaved kernel code by construction: a clean model
 // gives no findings. Task code picks gfp masks its context allows;
 // handlers allocate as their context allows (hardirq: GFP_ATOMIC or nolock;
-// NMI: nolock only; on PREEMPT_RT hard handlers: nolock only). Invalid gfp
-// masks, when asked for, only draw gfp warnings (a caller's misuse).
+// NMI: nolock only; on PREEMPT_RT hard handlers: nolock only, and they raise
+// no softirq: RT runs softirqs in a thread, which the streams model as
+// softirq() ops between episodes). Invalid gfp masks, when asked for, only
+// draw gfp warnings (a caller's misuse).
 #ifndef REENTRY_STRESS_WORKLOAD_H_
 #define REENTRY_STRESS_WORKLOAD_H_
 
