@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # The nightly stress matrix: default and PREEMPT_RT, SMP (2 vCPUs) and UP,
 # each in the normal build and in the TSan build, for a total time budget;
-# then (optionally) every bug-zoo entry that real interrupts reach, each
-# expected to be found. Collects each run's report.html, summary.json,
+# then (optionally) bug-zoo entries stress reaches, most of them expected to
+# be found (see the list below). Collects each run's report.html, summary.json,
 # findings' programs and log, plus an index.html and summary.txt.
 #
 # Usage: stress/nightly.sh [--budget=SECONDS] [--out=DIR] [--seed=N]
 #                          [--no-tsan] [--no-bugzoo] [--build=DIR]
 #                          [--tsan-build=DIR]
 #   --budget      total seconds for the matrix (default 3600); the bug-zoo
-#                 pass adds about 20 s per entry
+#                 pass adds up to 20 s per entry (60 s for the rare ones)
 #   --out         where reports go (default stress-nightly/<date>)
 #   --build       a build with tools/reentry (default build/default; built
 #                 with `cmake --preset default` if missing)
 #   --tsan-build  the TSan build (default build/tsan; `cmake --preset tsan`)
-# Exit status: 0 nothing found and every expected bug-zoo finding was found,
-# 1 otherwise, 2 on a usage or build error.
+# Exit status: 0 nothing found in the matrix and every "must" bug-zoo entry
+# was found with a replay that reproduces it, 1 otherwise, 2 on a usage or
+# build error.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
@@ -110,29 +111,42 @@ for c in "${configs[@]}"; do
 done
 
 if [[ $bugzoo -eq 1 ]]; then
-  # The bug-zoo entries real interrupts reach, with the configuration each
-  # needs; each must be found (stress exits 1) and its replay must
-  # reproduce the title.
+  # Bug-zoo entries with the configuration each needs. "must": found within
+  # 20 s (stress exits 1) with a replay that reproduces a title, or the
+  # nightly fails: the interrupt-reached ones (BZ-01, -02, -27) and the
+  # nolock-path ones every nolock call reaches (BZ-28c, -28d). "rare":
+  # reported, never failing: BZ-08 needs a timer IRQ inside the zonelist
+  # rebuild's write section whose GFP_ATOMIC handler reaches the slow path
+  # (minutes at a few thousand IRQs/s), and its lockdep form replays only
+  # with the right history; BZ-28a needs a nolock call with __GFP_HIGH, a
+  # mask the final API refuses (--invalid-gfp). BZ-28b is left out: the
+  # model's one unaccepted chunk is accepted by the first allocation that
+  # crosses the promo watermark, a nolock one only by chance.
   echo "" >>"$summary"
-  echo "bug zoo (expected to be found):" | tee -a "$summary"
-  zoo=("BZ-01|--cpus=2" "BZ-02|--cpus=2 --rt" "BZ-08|--cpus=2" "BZ-27|--cpus=2"
-       "BZ-28a|--cpus=2" "BZ-28b|--cpus=2" "BZ-28c|--cpus=2" "BZ-28d|--cpus=2")
+  echo "bug zoo:" | tee -a "$summary"
+  zoo=("BZ-01|must|--cpus=2" "BZ-02|must|--cpus=2 --rt" "BZ-27|must|--cpus=2"
+       "BZ-28c|must|--cpus=2" "BZ-28d|must|--cpus=2"
+       "BZ-08|rare|--cpus=2" "BZ-28a|rare|--cpus=2 --invalid-gfp=0.05")
   for z in "${zoo[@]}"; do
-    IFS='|' read -r bug flags <<<"$z"
+    IFS='|' read -r bug expect flags <<<"$z"
     dir=$out/bugzoo-$bug
     mkdir -p "$dir"
-    "$build/tools/reentry" stress --duration=20s --stop-on-finding --seed="$seed" \
+    dur=20
+    [[ $expect == rare ]] && dur=60
+    "$build/tools/reentry" stress --duration=${dur}s --stop-on-finding --seed="$seed" \
       --bug="$bug" $flags --out="$dir" --progress=off >"$dir/log.txt" 2>&1
     rc=$?
     rep=$(grep -c '\[replay reproduces it\]' "$dir/log.txt" || true)
     if [[ $rc -eq 1 && ${rep:-0} -gt 0 ]]; then
       verdict="found, replay reproduces"
     elif [[ $rc -eq 1 ]]; then
-      verdict="found, replay does NOT reproduce"; status=1
+      verdict="found, replay does NOT reproduce"
+      [[ $expect == must ]] && status=1
     else
-      verdict="NOT found (exit $rc)"; status=1
+      verdict="NOT found in ${dur}s (exit $rc)"
+      [[ $expect == must ]] && status=1
     fi
-    printf '%-8s %-16s %s\n' "$bug" "$flags" "$verdict" | tee -a "$summary"
+    printf '%-8s %-5s %-30s %s\n' "$bug" "$expect" "$flags" "$verdict" | tee -a "$summary"
     rows+="<tr><td>$bug</td><td>$flags</td><td></td><td>$verdict</td><td><a href='bugzoo-$bug/report.html'>report</a> <a href='bugzoo-$bug/log.txt'>log</a></td></tr>"
   done
 fi
