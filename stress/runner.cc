@@ -424,7 +424,10 @@ void Runner::RunRounds(Vcpu& v) {
 void Runner::TakeIdle(Vcpu& v) {
   if (!v.idle_ok || v.id == v.round_offline) return;
   v.idle_irq.store(true, std::memory_order_seq_cst);
-  if (arrived_.load(std::memory_order_seq_cst) < static_cast<uint32_t>(nr_)) {
+  // 0: the barrier work is over and arrived_ reset (this vCPU had arrived):
+  // the next round is starting, not an idle moment of this one.
+  const uint32_t a = arrived_.load(std::memory_order_seq_cst);
+  if (a > 0 && a < static_cast<uint32_t>(nr_)) {
     BeginCounting(v);
     TakeRaw(v, PointId::kNone, 0, /*boundary=*/true);
   }
@@ -451,7 +454,7 @@ void Runner::EndRound(Vcpu& v, uint64_t round) {
   tls_vcpu = &v;
   ctx::set_this_cpu(v.cpu);
   const bool finish = last || ended_by_finding_.load();
-  arrived_.store(0, std::memory_order_relaxed);
+  arrived_.store(0, std::memory_order_seq_cst);  // see TakeIdle()
   const uint64_t t = MonotonicNs();
   for (int c = 0; c < nr_; ++c) {
     vcpus_[c]->last_progress_ns.store(t, std::memory_order_relaxed);
