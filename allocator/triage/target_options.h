@@ -23,7 +23,7 @@
 //                              invariants: after every op, or once at the
 //                              end of the run (default: teardown; every-op
 //                              attributes corruption to its op but costs
-//                              about 2.7x the time)
+//                              about 1.5x the time on the seeds)
 //   REENTRY_ONLY_TITLES=FILE   crash only on findings whose title is a line
 //                              of FILE (campaigns hunting one finding, the
 //                              time-to-find benchmark, engine minimizers)

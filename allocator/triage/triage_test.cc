@@ -20,6 +20,7 @@
 #include "allocator/triage/minimize.h"
 #include "allocator/triage/reference_checker.h"
 #include "allocator/triage/regression.h"
+#include "allocator/triage/splice.h"
 #include "allocator/triage/sweep.h"
 #include "allocator/triage/target.h"
 #include "allocator/triage/tool_support.h"
@@ -315,6 +316,84 @@ TEST(TargetTest, DecoderTargetTakesAnyBytes) {
     for (char& c : bytes) c = static_cast<char>(rng.Next());
     FuzzOneInput(TargetId::kDecoder,
                  reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  }
+}
+
+// --- Crossover ---
+
+TEST(SpliceTest, KeepsBothProgramsApartAndSharesLocksByClass) {
+  const prog::Program a = Parse(
+      "lock(A, spinlock_t, \"&a->lock\")\nlock(B, spinlock_t, \"&b->lock\")\n"
+      "p0 = alloc_pages(GFP_KERNEL, 0)\n"
+      "spin_lock(A)\nspin_lock(B)\nspin_unlock(B)\nspin_unlock(A)\n");
+  const prog::Program b = Parse(
+      "lock(A, spinlock_t, \"&b->lock\")\nlock(C, spinlock_t, \"&a->lock\")\n"
+      "lock(D, mutex, \"&d->lock\")\n"
+      "p0 = alloc_pages(GFP_KERNEL, 1)\n__free_pages(p0)\n"
+      "spin_lock(A)\nspin_lock(C)\nspin_unlock(C)\nspin_unlock(A)\n");
+  std::set<std::string> texts;
+  bool cycle = false;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    const prog::Program c = SpliceProgram(a, b, seed);
+    ASSERT_TRUE(prog::ValidateProgram(c, nullptr));
+    // &a->lock and &b->lock are shared; &d->lock is added under a free name.
+    ASSERT_EQ(c.locks.size(), 3u) << prog::ProgramToText(c);
+    EXPECT_EQ(c.locks[2].class_name, "&d->lock");
+    EXPECT_NE(c.locks[2].name, "A");
+    // Both programs' ops and one or two vCPU switches around b's.
+    const size_t both = prog::CountOps(a.ops) + prog::CountOps(b.ops);
+    EXPECT_GE(prog::CountOps(c.ops), both + 1);
+    EXPECT_LE(prog::CountOps(c.ops), both + 2);
+    const std::string text = prog::ProgramToText(c);
+    texts.insert(text);
+    // b's page is p1 now: a's p0 stays allocated.
+    EXPECT_NE(text.find("p1 = alloc_pages(GFP_KERNEL, 1)"), std::string::npos)
+        << text;
+    // The ABBA between the two programs is one run's now.
+    TargetOptions o;
+    exec::Executor ex;
+    const RunVerdict v = Evaluate(
+        TargetId::kChecker, PrepareProgram(TargetId::kChecker, c, o), o, ex);
+    cycle |= v.result.findings.has(FindingKind::kCircularDependency);
+    // Binary round trip, as the engine sees it.
+    const std::string ba = prog::EncodeProgram(a), bb = prog::EncodeProgram(b);
+    std::string out(1024, '\0');
+    const size_t n =
+        SpliceInputs(reinterpret_cast<const uint8_t*>(ba.data()), ba.size(),
+                     reinterpret_cast<const uint8_t*>(bb.data()), bb.size(),
+                     reinterpret_cast<uint8_t*>(out.data()), out.size(),
+                     static_cast<unsigned>(seed));
+    ASSERT_GT(n, 0u);
+    EXPECT_EQ(
+        prog::DecodeProgram(reinterpret_cast<const uint8_t*>(out.data()), n),
+        SpliceProgram(
+            prog::DecodeProgram(reinterpret_cast<const uint8_t*>(ba.data()),
+                                ba.size()),
+            prog::DecodeProgram(reinterpret_cast<const uint8_t*>(bb.data()),
+                                bb.size()),
+            seed));
+  }
+  EXPECT_TRUE(cycle);
+  EXPECT_GT(texts.size(), 2u);  // the seed picks position and vCPUs
+}
+
+TEST(SpliceTest, FitsTheEnginesSizeLimit) {
+  Rng rng(3);
+  for (int i = 0; i < 200; ++i) {
+    std::string a(rng.Below(400), '\0'), b(rng.Below(400), '\0');
+    for (char& ch : a) ch = static_cast<char>(rng.Next());
+    for (char& ch : b) ch = static_cast<char>(rng.Next());
+    std::string out(128, '\0');
+    const size_t n =
+        SpliceInputs(reinterpret_cast<const uint8_t*>(a.data()), a.size(),
+                     reinterpret_cast<const uint8_t*>(b.data()), b.size(),
+                     reinterpret_cast<uint8_t*>(out.data()), out.size(), i);
+    EXPECT_LE(n, out.size());
+    if (n > 0) {
+      EXPECT_TRUE(prog::ValidateProgram(
+          prog::DecodeProgram(reinterpret_cast<const uint8_t*>(out.data()), n),
+          nullptr));
+    }
   }
 }
 
