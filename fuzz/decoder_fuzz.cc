@@ -15,6 +15,6 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  return reentry::triage::FuzzOneInput(reentry::triage::TargetId::kDecoder, data,
-                                       size);
+  return reentry::triage::FuzzOneInput(reentry::triage::TargetId::kDecoder,
+                                       data, size);
 }
