@@ -85,5 +85,5 @@ for d in "$dir"/BZ-*; do
   mv "$tmp/$e.txt" "$out/$e.txt"
   echo "bugzoo_regressions: $e: $(grep -c . "$out/$e.txt") lines -> $out/$e.txt ($(grep -o 'reproduces [0-9]*/[0-9]*' "$tmp/$e.log" | head -1))"
 done
-"$TOOL" check-regressions main --runs=3 "$out" || status=1
+"$TOOL" check-regressions main --runs=3 "$out"/*.txt || status=1
 exit $status

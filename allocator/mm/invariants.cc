@@ -331,6 +331,15 @@ void Mm::Teardown() {
       }
       locks::spin_unlock_irqrestore(zone->lock, flags, "free_one_page");
     }
+    // An interrupt that fired inside the drains of step 3 (at
+    // free_pcppages_bulk:zone_locked, say) may have allocated after step 2:
+    // go round again for its pages too.
+    for (unsigned long pfn = 0; pfn < nr_pages_ && !any; ++pfn) {
+      const Page* p = pfn_to_page(pfn);
+      any = p->where == PageWhere::kAllocated &&
+            (p->owner == PageOwnerKind::kProgram ||
+             p->owner == PageOwnerKind::kCma);
+    }
     if (!any) break;
   }
   // 4. Leaks: allocated blocks nobody may hold any more.

@@ -435,6 +435,13 @@ class Disciplinarian {
     if (lock <= f.TopLock()) return;  // out of order or already held
     if (type == ctx::LockType::kMutex && !f.CanSleep()) return;
     if (type == ctx::LockType::kSpinlock && rt_ && NolockOnly(f)) return;
+    // spinlock_t under a raw spinlock: an invalid wait context with
+    // CONFIG_PROVE_RAW_LOCK_NESTING (a sleeping lock on PREEMPT_RT).
+    if (type == ctx::LockType::kSpinlock &&
+        f.HoldsType(ctx::LockType::kRawSpinlock) &&
+        (rt_ || in_.config.prove_raw_lock_nesting)) {
+      return;
+    }
     // Adopted locks: the model takes them inside printk and wake-ups; the
     // caller never holds two of them.
     if (use == LockUse::kAdopted && f.HoldsAdopted()) return;
