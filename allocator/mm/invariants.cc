@@ -311,6 +311,12 @@ void Mm::Teardown() {
       p->pincount = 0;
       p->longterm_pins = 0;
       p->refcount = 1;
+      // An interrupt that fired earlier in this loop may have put the page
+      // in a slot: empty it, or a later interrupt frees it through the slot
+      // and this free becomes a double free.
+      if (p->slot >= 0 && p->slot < kMaxSlots && slots_[p->slot].page == p) {
+        SlotClear(p->slot);
+      }
       p->slot = -1;
       __free_pages(p, p->alloc_order);
       any = true;
