@@ -717,15 +717,15 @@ gfp_t CorrectCallerGfp(gfp_t g, int order, bool can_sleep) {
   if ((g & __GFP_RECLAIMABLE) && (g & __GFP_MOVABLE)) g &= ~__GFP_RECLAIMABLE;
   if (g & __GFP_NOMEMALLOC) g &= ~__GFP_MEMALLOC;
   if (!can_sleep) g &= ~__GFP_DIRECT_RECLAIM;
-  if (!(g & __GFP_DIRECT_RECLAIM)) g &= ~__GFP_NOFAIL;
-  // __GFP_NOFAIL for costly orders is "highly discouraged" (the kernel
-  // warns): it may retry for ever when no such block can be made.
-  if (order > kPageAllocCostlyOrder) g &= ~__GFP_NOFAIL;
-  // __GFP_NOFAIL with "may fail" modifiers, or with __GFP_THISNODE (which
-  // keeps the OOM killer out, so nothing can ever free memory for it).
-  if (g & __GFP_NOFAIL) {
-    g &= ~(__GFP_NORETRY | __GFP_RETRY_MAYFAIL | __GFP_THISNODE);
-  }
+  // No __GFP_NOFAIL. A program keeps the memory it allocates, and when it
+  // has used up memory and the reserves (and OOM cannot free any: its pages
+  // are kernel allocations), a __GFP_NOFAIL allocation loops for ever in
+  // the kernel as in the model: a hang the caller made, not the allocator
+  // (a clean campaign found one). Which allocation exhausts memory depends
+  // on the whole run, so the discipline cannot keep NOFAIL only where it is
+  // safe; the gfp target still uses it.
+  g &= ~__GFP_NOFAIL;
+  (void)order;
   if ((g & __GFP_NORETRY) && (g & __GFP_RETRY_MAYFAIL)) g &= ~__GFP_NORETRY;
   return g;
 }

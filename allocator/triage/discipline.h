@@ -41,9 +41,9 @@ prog::Program CallerDiscipline(const prog::Program& p, DisciplineMode mode);
 prog::Program LockOpsOnly(const prog::Program& p);
 
 // The gfp mask a correct caller in this state would pass: known bits only,
-// a valid zone modifier, no contradictions (__GFP_NOFAIL without reclaim,
-// __GFP_MEMALLOC with __GFP_NOMEMALLOC, __GFP_NOFAIL for a costly order),
-// and no direct reclaim when the caller cannot sleep.
+// a valid zone modifier, no contradictions (__GFP_MEMALLOC with
+// __GFP_NOMEMALLOC), no __GFP_NOFAIL (discipline.cc says why), and no direct
+// reclaim when the caller cannot sleep. `order` is kept for callers.
 inline constexpr int kPageAllocCostlyOrder = 3;  // PAGE_ALLOC_COSTLY_ORDER
 gfp_t CorrectCallerGfp(gfp_t g, int order, bool can_sleep);
 
