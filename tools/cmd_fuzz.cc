@@ -48,7 +48,8 @@ const Command kFuzz = {
     "                       (campaigns/<target>-<engine>)\n"
     "  --asan               use the ASan+UBSan build of the target\n"
     "  --no-build           do not build a missing fuzz binary (print how)\n"
-    "  --minimize-time=DUR  minimization budget per new finding; 0 skips (20s)\n"
+    "  --minimize-time=DUR  minimization budget per new finding; 0 skips "
+    "(20s)\n"
     "  --seed=N             libFuzzer -seed (default: time based)\n"
     "  --status=DURATION    progress line period (10s)\n"
     "  --bug=LIST --rt --up --cpus=N --nolock=final|v2 --no-preempt-count\n"
@@ -183,9 +184,10 @@ bool StartEngines(const Campaign& c, std::vector<triage::Child>* children,
   }
   // AFL++: one main instance and jobs-1 secondaries on one sync directory.
   const std::string timeout_ms =
-      std::to_string(1000 * std::max(1, atoi(c.engine_options.count("timeout")
-                                                 ? c.engine_options.at("timeout").c_str()
-                                                 : "10"))) +
+      std::to_string(
+          1000 * std::max(1, atoi(c.engine_options.count("timeout")
+                                      ? c.engine_options.at("timeout").c_str()
+                                      : "10"))) +
       "+";
   for (int j = 0; j < c.jobs; ++j) {
     std::vector<std::string> argv = {"afl-fuzz", "-i", l.seeds, "-o",
@@ -207,9 +209,8 @@ bool StartEngines(const Campaign& c, std::vector<triage::Child>* children,
     argv.push_back("--");
     argv.push_back(l.binary);
     triage::Child child;
-    if (!triage::SpawnChild(argv, env,
-                            c.out + "/logs/afl-" + argv[6] + ".log", &child,
-                            error)) {
+    if (!triage::SpawnChild(argv, env, c.out + "/logs/afl-" + argv[6] + ".log",
+                            &child, error)) {
       return false;
     }
     children->push_back(child);
@@ -289,8 +290,9 @@ class Runner {
            c_.asan ? ", ASan+UBSan" : "");
     printf("configuration: %s\n",
            triage::DescribeTargetOptions(c_.options).c_str());
-    if (known > 0) printf("resuming: %zu finding(s) already in %s\n", known,
-                          store_.findings_dir().c_str());
+    if (known > 0)
+      printf("resuming: %zu finding(s) already in %s\n", known,
+             store_.findings_dir().c_str());
     fflush(stdout);
     // Crash files left from an earlier run that was killed before triage.
     Triage();
@@ -382,8 +384,8 @@ class Runner {
         c_.target, reinterpret_cast<const uint8_t*>(p.bytes.data()),
         p.bytes.size(), c_.options);
     std::string error;
-    if (c_.target == TargetId::kDecoder || p.title.find("not reproduced") !=
-                                               std::string::npos) {
+    if (c_.target == TargetId::kDecoder ||
+        p.title.find("not reproduced") != std::string::npos) {
       (void)store_.SetMinimized(p.title, "", "", "not minimized", false,
                                 &error);
       return true;
@@ -393,8 +395,8 @@ class Runner {
     po.hard = p.hard;
     po.input_path = dir + "/input";
     po.reproducer_path = dir + "/minimized.txt";
-    const triage::PipelineResult r = triage::MinimizeAndReport(
-        c_.target, prepared, p.title, c_.options, po);
+    const triage::PipelineResult r =
+        triage::MinimizeAndReport(c_.target, prepared, p.title, c_.options, po);
     if (!r.error.empty()) {
       (void)store_.SetMinimized(p.title, "", "", r.error, false, &error);
       return true;
@@ -419,12 +421,13 @@ class Runner {
       snprintf(buf, sizeof(buf), " stab %.1f%%", s.stability);
       cov += buf;
     }
-    printf("[%s/%s] %s exec/s | %s | corpus %s | crash inputs %zu | "
-           "findings %zu",
-           triage::FormatDuration(elapsed).c_str(),
-           triage::FormatDuration(c_.seconds).c_str(),
-           Commas(static_cast<uint64_t>(s.exec_per_sec)).c_str(), cov.c_str(),
-           Commas(s.corpus).c_str(), crash_inputs_, store_.entries().size());
+    printf(
+        "[%s/%s] %s exec/s | %s | corpus %s | crash inputs %zu | "
+        "findings %zu",
+        triage::FormatDuration(elapsed).c_str(),
+        triage::FormatDuration(c_.seconds).c_str(),
+        Commas(static_cast<uint64_t>(s.exec_per_sec)).c_str(), cov.c_str(),
+        Commas(s.corpus).c_str(), crash_inputs_, store_.entries().size());
     if (!store_.entries().empty()) {
       printf(":");
       int shown = 0;
@@ -450,18 +453,26 @@ class Runner {
              c_.jobs, triage::FormatDuration(elapsed).c_str(),
              g_stop ? " (interrupted)" : "");
     s += buf;
-    s += "   configuration: " + triage::DescribeTargetOptions(c_.options) + "\n";
+    s +=
+        "   configuration: " + triage::DescribeTargetOptions(c_.options) + "\n";
     if (final_stats_.valid) {
-      snprintf(buf, sizeof(buf),
-               "   executions: %s (%s exec/s)   coverage: %s%s   corpus: %s "
-               "inputs\n",
-               Commas(final_stats_.execs).c_str(),
-               Commas(static_cast<uint64_t>(final_stats_.exec_per_sec)).c_str(),
-               Commas(final_stats_.cov).c_str(),
-               c_.engine == Engine::kLibFuzzer
-                   ? (" cov, " + Commas(final_stats_.features) + " ft").c_str()
-                   : " edges",
-               Commas(final_stats_.corpus).c_str());
+      snprintf(
+          buf, sizeof(buf),
+          "   executions: %s (%s exec/s)   coverage: %s%s   corpus: %s "
+          "inputs\n",
+          Commas(final_stats_.execs).c_str(),
+          // libFuzzer's fork-mode line gives the last job's rate: the
+          // campaign's is executions over the time it ran.
+          Commas(static_cast<uint64_t>(
+                     c_.engine == Engine::kLibFuzzer && elapsed > 0
+                         ? static_cast<double>(final_stats_.execs) / elapsed
+                         : final_stats_.exec_per_sec))
+              .c_str(),
+          Commas(final_stats_.cov).c_str(),
+          c_.engine == Engine::kLibFuzzer
+              ? (" cov, " + Commas(final_stats_.features) + " ft").c_str()
+              : " edges",
+          Commas(final_stats_.corpus).c_str());
       s += buf;
       if (final_stats_.stability >= 0) {
         snprintf(buf, sizeof(buf), "   stability: %.2f%%\n",
@@ -526,7 +537,8 @@ int RunFuzz(const std::vector<std::string>& argv) {
     return UsageError(kFuzz, error);
   }
   if (!args.positional().empty()) {
-    return UsageError(kFuzz, "unexpected argument '" + args.positional()[0] + "'");
+    return UsageError(kFuzz,
+                      "unexpected argument '" + args.positional()[0] + "'");
   }
   if (!rc.lockdep) return UsageError(kFuzz, "--no-lockdep is not supported");
   Campaign c;
@@ -543,8 +555,8 @@ int RunFuzz(const std::vector<std::string>& argv) {
   } else if (ename == "afl" || ename == "afl++" || ename == "aflplusplus") {
     c.engine = Engine::kAfl;
   } else {
-    return UsageError(kFuzz, "--engine must be libfuzzer or afl, got '" +
-                                 ename + "'");
+    return UsageError(kFuzz,
+                      "--engine must be libfuzzer or afl, got '" + ename + "'");
   }
   auto duration = [&](const char* flag, double def, double* out) {
     auto v = args.Get(flag);
@@ -576,8 +588,8 @@ int RunFuzz(const std::vector<std::string>& argv) {
   c.jobs = static_cast<int>(jobs);
   c.seed = seed;
   c.asan = args.Has("asan");
-  triage::RunFlags f{rc.bugs, rc.rt, rc.up, rc.cpus, rc.nolock,
-                     rc.no_preempt_count};
+  triage::RunFlags f{rc.bugs, rc.rt,     rc.up,
+                     rc.cpus, rc.nolock, rc.no_preempt_count};
   if (!triage::OptionsFromEnvAndFlags(f, &c.options, &error)) {
     return UsageError(kFuzz, error);
   }
@@ -606,7 +618,8 @@ int RunFuzz(const std::vector<std::string>& argv) {
       c.engine_options = triage::ParseOptionsFile(text);
     }
   }
-  if (c.engine == Engine::kAfl && system("command -v afl-fuzz >/dev/null") != 0) {
+  if (c.engine == Engine::kAfl &&
+      system("command -v afl-fuzz >/dev/null") != 0) {
     fprintf(stderr,
             "reentry fuzz: afl-fuzz is not installed (bash tools/setup.sh "
             "installs afl++)\n");
