@@ -67,12 +67,38 @@ for e in "${list[@]}"; do
   fi
 done
 
+# CPU seconds (user + system) of a process and its descendants, from /proc.
+tree_cpu() {
+  local pids=("$1") i=0 kids
+  while (( i < ${#pids[@]} )); do
+    kids=$(ps -o pid= --ppid "${pids[$i]}" 2>/dev/null || true)
+    for k in $kids; do pids+=("$k"); done
+    i=$((i + 1))
+  done
+  local hz ticks=0 t
+  hz=$(getconf CLK_TCK)
+  for p in "${pids[@]}"; do
+    t=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+    ticks=$((ticks + t))
+  done
+  awk -v t="$ticks" -v hz="$hz" 'BEGIN{printf "%.2f 0\n", t / hz}'
+}
+
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "this title is never reported" > "$tmp/titles"
 export REENTRY_ONLY_TITLES="$tmp/titles"
 dict=corpora/$target/$target.dict
 max_len=$(sed -n 's/^max_len = //p' "corpora/$target/$target.options")
+# The target's [libfuzzer] options as -name=value flags, as campaigns and
+# OSS-Fuzz run it (dict relative to the options file).
+engine_flags=()
+while IFS= read -r line; do
+  [[ "$line" =~ ^([a-z_]+)\ *=\ *(.*)$ ]] || continue
+  k=${BASH_REMATCH[1]} v=${BASH_REMATCH[2]}
+  [[ "$k" == dict ]] && v=corpora/$target/$v
+  engine_flags+=("-$k=$v")
+done < "corpora/$target/$target.options"
 
 rows=()
 for e in "${list[@]}"; do
@@ -89,15 +115,22 @@ for e in "${list[@]}"; do
       [[ "$e" == asan ]] && env=(ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1)
       env "${env[@]}" /usr/bin/time -f "%U %S" -o "$tmp/$e.cpu" "${pin[@]}" \
         "$d/fuzz/$bin" -max_total_time="$secs" -print_final_stats=1 \
-        -dict="$dict" -max_len="$max_len" "$corpus" > "$log" 2>&1 || true
+        "${engine_flags[@]}" "$corpus" > "$log" 2>&1 || true
       execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
       extra=""
       ;;
     afl)
+      # afl-fuzz runs the target in a fork server whose persistent child is
+      # never waited for, so time(1) misses its CPU: sum the CPU of the
+      # whole process tree from /proc just before the run ends.
       AFL_SKIP_CPUFREQ=1 AFL_NO_UI=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
-      AFL_NO_AFFINITY=1 /usr/bin/time -f "%U %S" -o "$tmp/$e.cpu" "${pin[@]}" \
+      AFL_NO_AFFINITY=1 "${pin[@]}" \
         afl-fuzz -i "$corpus" -o "$tmp/afl-out" -V "$secs" -x "$dict" -G "$max_len" \
-        -- "$d/fuzz/$bin" > "$log" 2>&1 || true
+        -- "$d/fuzz/$bin" > "$log" 2>&1 &
+      afl_pid=$!
+      sleep $((secs > 2 ? secs - 1 : 1))
+      tree_cpu "$afl_pid" > "$tmp/$e.cpu"
+      wait "$afl_pid" || true
       stats=$tmp/afl-out/default/fuzzer_stats
       execs=$(sed -n 's/^execs_done *: *//p' "$stats" 2>/dev/null || true)
       extra="stability $(sed -n 's/^stability *: *//p' "$stats" 2>/dev/null || echo ?)"
@@ -131,7 +164,8 @@ for e in "${list[@]}"; do
 done
 
 echo
-echo "== $bin throughput, ${secs}s per engine, one core ($(nproc) online, load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "== $bin throughput, ${secs}s per engine, one core ($(nproc) online, load $(cut -d' ' -f1-3 /proc/loadavg)), $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "== libFuzzer flags: ${engine_flags[*]}"
 printf '%-22s %12s %12s %14s  %s\n' engine executions exec/s exec/s/cpu-s notes
 for r in "${rows[@]}"; do echo "$r"; done
 echo "targets: >= 20,000 exec/s plain, >= 5,000 exec/s with ASan+UBSan (per core)"

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "allocator/base/check.h"
@@ -155,10 +156,10 @@ void JudgeChecker(RunVerdict& v, const TargetOptions& o,
                         "the checker reported recursive locking; no class "
                         "was acquired while its vCPU held it");
   }
-  v.detail = "reference compared: " + std::to_string(ref.acquisitions) +
-             " acquisitions" +
-             (ref.strict_cycle ? ", strict cycle " + ref.strict_cycle_text
-                               : "");
+  v.detail =
+      "reference compared: " + std::to_string(ref.acquisitions) +
+      " acquisitions" +
+      (ref.strict_cycle ? ", strict cycle " + ref.strict_cycle_text : "");
 }
 
 TargetOptions& GlobalOptions() {
@@ -203,13 +204,13 @@ exec::RunOptions TargetRunOptions(TargetId target, const TargetOptions& to,
 }
 
 RunVerdict Evaluate(TargetId target, const prog::Program& prepared,
-                 const TargetOptions& options, exec::Executor& executor,
-                 bool trace) {
+                    const TargetOptions& options, exec::Executor& executor,
+                    bool trace) {
   RunVerdict v;
   if (target == TargetId::kDecoder) {
     const std::string bytes = prog::EncodeProgram(prepared);
-    prog::ProgramRoundTripOracle(
-        reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    prog::ProgramRoundTripOracle(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                 bytes.size());
     return v;
   }
   v.result = executor.Run(prepared, TargetRunOptions(target, options, trace));
@@ -263,9 +264,9 @@ void FuzzInitialize(TargetId target) {
       g.cpus = o.max_cpus;
       const std::string bytes =
           prog::EncodeProgram(prog::GenerateProgram(seed, g));
-      const prog::Program prepared = PrepareInput(
-          target, reinterpret_cast<const uint8_t*>(bytes.data()),
-          bytes.size(), o);
+      const prog::Program prepared =
+          PrepareInput(target, reinterpret_cast<const uint8_t*>(bytes.data()),
+                       bytes.size(), o);
       exec::Executor ex;
       (void)Evaluate(target, prepared, o, ex);
     }
@@ -280,11 +281,17 @@ int FuzzOneInput(TargetId target, const uint8_t* data, size_t size) {
     return prog::ProgramRoundTripOracle(data, size);
   }
   const prog::Program p = PrepareInput(target, data, size, o);
-  // A fresh executor per input: the executor keeps per-run vectors whose
-  // capacity (and so the code path that refills them) depends on earlier
-  // inputs, which AFL++ counts as unstable edges.
-  exec::Executor executor;
-  const RunVerdict v = Evaluate(target, p, o, executor);
+  // Under AFL++ a fresh executor per input: the executor keeps per-run
+  // vectors whose capacity (and so the code path that refills them) depends
+  // on earlier inputs, which AFL++ counts as unstable edges. libFuzzer and
+  // the replay runner reuse one (same findings: TargetTest.Deterministic...);
+  // it saves the fiber stacks' allocation per input, which costs most under
+  // ASan (mmap/munmap and page faults of 256 KiB stacks).
+  static const bool fresh = getenv("__AFL_SHM_ID") != nullptr;
+  static exec::Executor* shared = fresh ? nullptr : new exec::Executor();
+  std::optional<exec::Executor> own;
+  if (fresh) own.emplace();
+  const RunVerdict v = Evaluate(target, p, o, fresh ? *own : *shared);
   if (v.crash) {
     const std::string msg = CrashMessage(target, v);
     fputs(msg.c_str(), stderr);
