@@ -22,7 +22,8 @@
 # corpora/main/main.options, as `reentry fuzz` and OSS-Fuzz use them.
 #
 #   bash tools/bugzoo_time_to_find.sh [--seeds=3] [--limit=180] [--jobs=1]
-#        [--entries=BZ-01,BZ-08] [--no-build] [--out=DIR]
+#        [--entries=BZ-01,BZ-08] [--no-build] [--out=DIR] [--table-only]
+# (--table-only prints the table of an earlier run in --out=DIR again.)
 # A run that reaches --limit seconds counts as "not found" (+inf in the
 # median). The crashing inputs stay in DIR/<entry>/art-<seed>/.
 # Target (docs/fuzzing.md): every entry found, median under 60 s on one core.
@@ -36,6 +37,7 @@ jobs=1
 only=""
 build=1
 out=""
+table_only=0
 for arg in "$@"; do
   case "$arg" in
     --seeds=*) nseeds=${arg#--seeds=} ;;
@@ -44,6 +46,7 @@ for arg in "$@"; do
     --entries=*) only=${arg#--entries=} ;;
     --no-build) build=0 ;;
     --out=*) out=${arg#--out=} ;;
+    --table-only) table_only=1 ;;
     -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "bugzoo_time_to_find: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
   esac
@@ -78,6 +81,12 @@ done < corpora/main/main.options
 
 work=${out:-$(mktemp -d /tmp/reentry-ttf-XXXXXX)}
 mkdir -p "$work"
+if (( table_only )); then
+  # The parameters of the run whose table this is.
+  [[ -f "$work/params" ]] && read -r nseeds limit jobs < "$work/params"
+else
+  echo "$nseeds $limit $jobs" > "$work/params"
+fi
 echo "bugzoo_time_to_find: working in $work ($nseeds seed(s), limit ${limit}s, $jobs parallel run(s))" >&2
 
 # --- The entries, their expected titles and campaign configuration. ---
@@ -89,6 +98,7 @@ for f in corpora/bugzoo/*.txt; do
 done
 (( ${#entries[@]} )) || { echo "bugzoo_time_to_find: no entry selected" >&2; exit 2; }
 
+if (( ! table_only )); then
 for e in "${entries[@]}"; do
   src=corpora/bugzoo/$e.txt
   d=$work/$e
@@ -120,6 +130,7 @@ for e in "${entries[@]}"; do
     while IFS= read -r s; do rm -f "$s"; done < "$d/dropped"
   fi
 done
+fi
 
 # --- One run: entry, seed, core. Writes $d/run-$seed.time ("found SECS" or
 # "timeout"). ---
@@ -133,11 +144,14 @@ run_one() {
     echo "no-expected-title" > "$d/run-$seed.time"
     return
   fi
+  # Parallel runs get a core each; a single run goes where the scheduler
+  # puts it (on a shared machine a fixed core may be the busy one).
   local pin=()
-  command -v taskset >/dev/null && pin=(taskset -c "$core")
+  (( jobs > 1 )) && command -v taskset >/dev/null && pin=(taskset -c "$core")
   local start end
   start=$(date +%s.%N)
-  env $(cat "$d/env") REENTRY_ONLY_TITLES="$d/titles" "${pin[@]}" "$FUZZER" \
+  env $(cat "$d/env") REENTRY_ONLY_TITLES="$d/titles" "${pin[@]}" \
+    /usr/bin/time -f "%U %S" -o "$d/run-$seed.cpu" "$FUZZER" \
     -seed="$seed" -max_total_time="$limit" "${engine_flags[@]}" \
     -artifact_prefix="$art" "$corpus" "$d/seeds" > "$d/run-$seed.log" 2>&1 || true
   end=$(date +%s.%N)
@@ -145,6 +159,8 @@ run_one() {
   # (not a harness CHECK or another crash).
   if ls "$art" | grep -q '^crash-' &&
      sed -n 's/^  title: //p' "$d/run-$seed.log" | grep -qxF -f "$d/titles"; then
+    # Wall-clock seconds (run-N.cpu: the CPU seconds the fuzzer used, the
+    # fair figure when other work shares the cores).
     awk -v a="$end" -v b="$start" 'BEGIN{printf "found %.1f\n", a - b}' > "$d/run-$seed.time"
   else
     echo "timeout" > "$d/run-$seed.time"
@@ -152,6 +168,7 @@ run_one() {
   rm -rf "$corpus"
 }
 
+if (( ! table_only )); then
 ncpu=$(nproc 2>/dev/null || echo 1)
 slot=0
 pids=()
@@ -169,6 +186,7 @@ for e in "${entries[@]}"; do
   echo "bugzoo_time_to_find: $e started" >&2
 done
 for p in "${pids[@]}"; do wait "$p" || true; done
+fi
 
 # --- The table. ---
 median() {  # median of numbers on stdin; "timeout" counts as +inf
@@ -180,26 +198,40 @@ report=$work/table.txt
 {
   echo "== bug-zoo time to find: main target, libFuzzer (${engine_flags[*]}), one core per run, $nseeds seed(s), limit ${limit}s, $jobs run(s) at a time"
   echo "== $(date -u '+%Y-%m-%d %H:%M UTC'), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-  printf '%-7s %-6s %-9s %-22s %-7s %-28s %s\n' entry found median_s "times (s)" dropped config "expected title"
+  echo "== times: wall-clock seconds to the finding (CPU seconds the fuzzer used); '-' not found within the limit"
+  printf '%-7s %-6s %-8s %-8s %-34s %-7s %-28s %s\n' entry found median_s cpu_s "times: wall (cpu)" dropped config "expected title"
   all_found=1
   over=0
   for e in "${entries[@]}"; do
     d=$work/$e
     times=()
     nums=()
+    cpus=()
     found=0
     for seed in $(seq 1 "$nseeds"); do
       t=$(cat "$d/run-$seed.time" 2>/dev/null || echo missing)
       if [[ "$t" == found* ]]; then
-        times+=("${t#found }")
-        nums+=("${t#found }")
+        # /usr/bin/time's last line (the first says the target aborted).
+        w=$(awk '{print $2}' <<< "$t")
+        c=$( (tail -1 "$d/run-$seed.cpu" 2>/dev/null || true) | awk '{printf "%.1f", $1 + $2}')
+        [[ -n "$c" ]] || c="?"
+        times+=("$w($c)")
+        nums+=("$w")
+        [[ "$c" == "?" ]] || cpus+=("$c")
         found=$((found + 1))
+      elif [[ "$t" == missing ]]; then
+        times+=("n/a")  # the run did not happen (interrupted)
+        nums+=(1e9)
+        cpus+=(1e9)
       else
         times+=("-")
         nums+=(1e9)
+        cpus+=(1e9)
       fi
     done
     m=$(printf '%s\n' "${nums[@]}" | median)
+    mc="?"
+    (( ${#cpus[@]} )) && mc=$(printf '%s\n' "${cpus[@]}" | median)
     (( found == nseeds )) || all_found=0
     if [[ "$m" == "not found" ]] || awk -v m="$m" 'BEGIN{exit !(m >= 60)}'; then over=1; fi
     cfg=$( (grep -v REENTRY_BUGS "$d/env" || true) | sed 's/REENTRY_//' | tr '\n' ' ')
@@ -207,7 +239,7 @@ report=$work/table.txt
     n=$(wc -l < "$d/titles" 2>/dev/null || echo 0)
     (( n > 1 )) && title="$title (+$((n - 1)))"
     dropped=$(wc -l < "$d/dropped")
-    printf '%-7s %-6s %-9s %-22s %-7s %-28s %s\n' "$e" "$found/$nseeds" "$m" \
+    printf '%-7s %-6s %-8s %-8s %-34s %-7s %-28s %s\n' "$e" "$found/$nseeds" "$m" "$mc" \
       "$(IFS=' '; echo "${times[*]}")" "$dropped" "${cfg:--}" "${title:-(none: the switch changes nothing)}"
   done
   if (( all_found && !over )); then
