@@ -249,12 +249,8 @@ class Disciplinarian {
       return true;
     }
     if (!rt_) return false;
-    // Workaround (reported): on PREEMPT_RT the emulated context counts
-    // softirq and local_bh_disable() sections in preempt_count, so the
-    // checker calls any spinlock_t there sleeping in atomic; on a real RT
-    // kernel both are preemptible. Until that is fixed the main target
-    // allocates there with the nolock API only.
-    if (f.kind == ContextKind::kSoftirq || f.Has(ScopeKind::kBh)) return true;
+    // Softirq and bh-disabled code are preemptible on PREEMPT_RT: the
+    // ordinary API is allowed there.
     return f.kind == ContextKind::kHardirq || f.HardIrqsOff() ||
            f.Has(ScopeKind::kPreempt);
   }
