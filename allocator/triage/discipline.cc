@@ -249,8 +249,14 @@ class Disciplinarian {
       return true;
     }
     if (!rt_) return false;
-    // Softirq and bh-disabled code are preemptible on PREEMPT_RT: the
-    // ordinary API is allowed there.
+    // bh-disabled task code is preemptible on PREEMPT_RT: the ordinary API
+    // is allowed there. Softirqs are not: RT runs them in threads, while the
+    // executor nests a softirq() body on the vCPU it interrupts, inside
+    // whatever the task holds (zone->lock, the memcg stock's local_lock) or
+    // with preemption off, which RT never does; with the ordinary API there
+    // a campaign reported spinlock recursion and sleeping in atomic on RT
+    // that no RT kernel can have. Softirq bodies use the nolock API on RT.
+    if (f.kind == ContextKind::kSoftirq) return true;
     return f.kind == ContextKind::kHardirq || f.HardIrqsOff() ||
            f.Has(ScopeKind::kPreempt);
   }
