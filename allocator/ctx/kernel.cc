@@ -9,8 +9,6 @@
 namespace reentry::ctx {
 namespace {
 
-thread_local Cpu* tls_cpu = nullptr;
-
 struct ContextNames {
   const char* lower;
   const char* upper;
@@ -87,17 +85,13 @@ std::optional<PointId> ParsePointName(std::string_view name) {
   return std::nullopt;
 }
 
-Cpu& this_cpu() {
+namespace internal {
+__thread Cpu* tls_cpu = nullptr;
+void NoCurrentCpu() {
   REENTRY_CHECK_MSG(tls_cpu != nullptr, "no current vCPU");
-  return *tls_cpu;
+  __builtin_unreachable();
 }
-Cpu* this_cpu_or_null() { return tls_cpu; }
-void set_this_cpu(Cpu* cpu) { tls_cpu = cpu; }
-
-void injection_point(PointId p) {
-  Cpu& cpu = this_cpu();
-  if (Hooks* h = cpu.kernel().hooks()) h->InjectionPoint(cpu, p);
-}
+}  // namespace internal
 
 // ---------------------------------------------------------------------------
 // Cpu
@@ -151,51 +145,16 @@ Finding Cpu::MakeFinding(FindingKind kind, const char* function) const {
 
 void Cpu::Report(const Finding& f) { kernel_->Report(f); }
 
-IrqFlags Cpu::local_irq_save() {
-  IrqFlags flags{irqs_disabled_};
-  if (!irqs_disabled_) {
-    irqs_disabled_ = true;
-    Emit(EventKind::kHardirqsOff);
-  }
-  return flags;
+void Cpu::IrqRestoreWithIrqsEnabled() {
+  Finding f = MakeFinding(FindingKind::kIrqRestoreWithIrqsEnabled, nullptr);
+  f.cause = reinterpret_cast<uintptr_t>(f.function);
+  Report(f);
 }
 
-void Cpu::local_irq_restore(IrqFlags flags) {
-  // CONFIG_DEBUG_IRQFLAGS: restoring while IRQs are enabled means the flags
-  // did not come from a save on this path.
-  if (!irqs_disabled_) {
-    Finding f = MakeFinding(FindingKind::kIrqRestoreWithIrqsEnabled, nullptr);
-    f.cause = reinterpret_cast<uintptr_t>(f.function);
-    Report(f);
-  }
-  if (flags.irqs_disabled) {
-    if (!irqs_disabled_) {
-      irqs_disabled_ = true;
-      Emit(EventKind::kHardirqsOff);
-    }
-    return;
-  }
-  local_irq_enable();
-}
-
-void Cpu::local_irq_disable() {
-  if (irqs_disabled_) return;
-  irqs_disabled_ = true;
-  Emit(EventKind::kHardirqsOff);
-}
-
-void Cpu::local_irq_enable() {
-  if (in_hardirq() || in_nmi()) {
-    // Enabling interrupts inside a hardirq or NMI handler lets them nest.
-    Finding f = MakeFinding(FindingKind::kIrqEnableInHardirq, nullptr);
-    f.cause = reinterpret_cast<uintptr_t>(f.function);
-    Report(f);
-    return;  // the emulated CPU keeps them off, as the handler must
-  }
-  if (!irqs_disabled_) return;
-  irqs_disabled_ = false;
-  Emit(EventKind::kHardirqsOn);
-  if (Hooks* h = kernel_->hooks()) h->IrqsEnabled(*this);
+void Cpu::IrqEnableInHardirq() {
+  Finding f = MakeFinding(FindingKind::kIrqEnableInHardirq, nullptr);
+  f.cause = reinterpret_cast<uintptr_t>(f.function);
+  Report(f);
 }
 
 void Cpu::local_bh_disable() {
@@ -226,35 +185,18 @@ void Cpu::local_bh_enable() {
   }
 }
 
-void Cpu::preempt_disable() {
-  ++preempt_depth_;
-  if (config().preempt_count) ++preempt_count_;
-  if (preempt_depth_ == 1) Emit(EventKind::kPreemptOff);
+void Cpu::PreemptCountUnderflow() {
+  Finding f = MakeFinding(FindingKind::kPreemptCountUnderflow, nullptr);
+  f.cause = reinterpret_cast<uintptr_t>(f.function);
+  Report(f);
 }
-
-void Cpu::preempt_enable() {
-  if (preempt_depth_ == 0) {
-    Finding f = MakeFinding(FindingKind::kPreemptCountUnderflow, nullptr);
-    f.cause = reinterpret_cast<uintptr_t>(f.function);
-    Report(f);
-    return;
-  }
-  --preempt_depth_;
-  if (config().preempt_count) --preempt_count_;
-  if (preempt_depth_ == 0) Emit(EventKind::kPreemptOn);
-}
-
-void Cpu::migrate_disable() { ++migrate_depth_; }
-void Cpu::migrate_enable() {
-  if (migrate_depth_ > 0) --migrate_depth_;
-}
-
-void Cpu::might_sleep(const char* function) { MightResched(function, false); }
 
 void Cpu::rtlock_might_resched(const char* function) {
   MightResched(function, true);
 }
 
+// might_sleep()'s slow path (something to report or someone to tell), and
+// rtlock_might_resched().
 void Cpu::MightResched(const char* function, bool rtlock) {
   // __might_resched(): the kernel can only see what preempt_count records.
   uint32_t count = preempt_count_;
@@ -448,9 +390,7 @@ void Cpu::CheckReturnToUser() {
   }
 }
 
-bool Cpu::PushHeld(const HeldLock& h) { return held_.push_back(h); }
-
-bool Cpu::PopHeld(const void* lock) {
+bool Cpu::PopHeldSlow(const void* lock) {
   for (size_t i = held_.size(); i-- > 0;) {
     if (held_[i].lock == lock) {
       held_.erase_at(i);
@@ -481,7 +421,8 @@ void Kernel::AddObserver(Observer* o) {
 void Kernel::RemoveObserver(Observer* o) {
   for (int i = 0; i < nr_observers_; ++i) {
     if (observers_[i] == o) {
-      for (int j = i + 1; j < nr_observers_; ++j) observers_[j - 1] = observers_[j];
+      for (int j = i + 1; j < nr_observers_; ++j)
+        observers_[j - 1] = observers_[j];
       --nr_observers_;
       interests_ = 0;
       for (int j = 0; j < nr_observers_; ++j) {

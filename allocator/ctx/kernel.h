@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "allocator/base/compiler.h"
 #include "allocator/base/finding.h"
 #include "allocator/base/fixed_vector.h"
 #include "allocator/ctx/event.h"
@@ -127,20 +128,23 @@ class Cpu {
   int depth() const { return static_cast<int>(frames_.size()) - 1; }
   const Frame& frame(int d) const { return frames_[d]; }
 
-  // --- Operations (kernel spelling). ---
-  IrqFlags local_irq_save();
-  void local_irq_restore(IrqFlags flags);
-  void local_irq_disable();
-  void local_irq_enable();
+  // --- Operations (kernel spelling). The common cases are inline (they sit
+  // on every lock and allocation path); reports and events go out of line.
+  inline IrqFlags local_irq_save();
+  inline void local_irq_restore(IrqFlags flags);
+  inline void local_irq_disable();
+  inline void local_irq_enable();
   void local_bh_disable();
   void local_bh_enable();
-  void preempt_disable();
-  void preempt_enable();
-  void migrate_disable();
-  void migrate_enable();
+  inline void preempt_disable();
+  inline void preempt_enable();
+  void migrate_disable() { ++migrate_depth_; }
+  void migrate_enable() {
+    if (migrate_depth_ > 0) --migrate_depth_;
+  }
   // __might_sleep(): reports when the kernel's own check would, and emits a
   // kMightSleep event for checkers that look at the real state.
-  void might_sleep(const char* function);
+  inline void might_sleep(const char* function);
   // PREEMPT_RT's rtlock_might_resched() for spinlock_t-based sleeping locks:
   // softirq and bh-disabled code may take them (on RT softirq_count() is not
   // in preempt_count, and RTLOCK_RESCHED_OFFSETS allow the RCU read side
@@ -158,9 +162,16 @@ class Cpu {
   void CheckReturnToUser();
 
   // --- Held locks (maintained by locks/). ---
-  bool PushHeld(const HeldLock& h);
+  bool PushHeld(const HeldLock& h) { return held_.push_back(h); }
   // Removes the most recent entry for lock; returns false if not found.
-  bool PopHeld(const void* lock);
+  bool PopHeld(const void* lock) {
+    // Locks are mostly released in the reverse order of acquisition.
+    if (!held_.empty() && held_.back().lock == lock) {
+      held_.pop_back();
+      return true;
+    }
+    return PopHeldSlow(lock);
+  }
   const FixedVector<HeldLock, kMaxHeldLocks>& held() const { return held_; }
   // Number of raw spinlocks (never-sleeping locks) held: on PREEMPT_RT these
   // make the context atomic.
@@ -193,8 +204,13 @@ class Cpu {
  private:
   inline void Emit(EventKind kind);
   void EmitSlow(EventKind kind);
-  void LeaveFrameChecks(const Frame& f);
+  // The out-of-line parts of the inline operations above.
+  REENTRY_COLD void IrqRestoreWithIrqsEnabled();
+  REENTRY_COLD void IrqEnableInHardirq();
+  REENTRY_COLD void PreemptCountUnderflow();
   void MightResched(const char* function, bool rtlock);
+  bool PopHeldSlow(const void* lock);
+  void LeaveFrameChecks(const Frame& f);
   // Internal invariant: the context bits of preempt_count match the frame
   // stack. A failure is a bug in reentry, not a finding.
   void CheckContextBits() const;
@@ -247,9 +263,7 @@ class Kernel {
   // Registration happens while the world is built, never on event paths.
   LockClassId RegisterLockClass(std::string_view name, LockType type,
                                 WaitType wait_override = WaitType::kWaitInv);
-  const LockClassInfo& lock_class(LockClassId id) const {
-    return classes_[id];
-  }
+  const LockClassInfo& lock_class(LockClassId id) const { return classes_[id]; }
   size_t nr_lock_classes() const { return classes_.size(); }
 
   FindingList& findings() { return findings_; }
@@ -281,11 +295,87 @@ inline void Cpu::Emit(EventKind kind) {
   if (kernel_->wants(kind)) EmitSlow(kind);
 }
 
+REENTRY_ALWAYS_INLINE IrqFlags Cpu::local_irq_save() {
+  IrqFlags flags{irqs_disabled_};
+  if (!irqs_disabled_) {
+    irqs_disabled_ = true;
+    Emit(EventKind::kHardirqsOff);
+  }
+  return flags;
+}
+
+REENTRY_ALWAYS_INLINE void Cpu::local_irq_restore(IrqFlags flags) {
+  // CONFIG_DEBUG_IRQFLAGS: restoring while IRQs are enabled means the flags
+  // did not come from a save on this path.
+  if (__builtin_expect(!irqs_disabled_, 0)) IrqRestoreWithIrqsEnabled();
+  if (flags.irqs_disabled) {
+    if (!irqs_disabled_) {
+      irqs_disabled_ = true;
+      Emit(EventKind::kHardirqsOff);
+    }
+    return;
+  }
+  local_irq_enable();
+}
+
+REENTRY_ALWAYS_INLINE void Cpu::local_irq_disable() {
+  if (irqs_disabled_) return;
+  irqs_disabled_ = true;
+  Emit(EventKind::kHardirqsOff);
+}
+
+REENTRY_ALWAYS_INLINE void Cpu::local_irq_enable() {
+  if (__builtin_expect(in_hardirq() || in_nmi(), 0)) {
+    // Enabling interrupts inside a hardirq or NMI handler lets them nest;
+    // the emulated CPU keeps them off, as the handler must.
+    IrqEnableInHardirq();
+    return;
+  }
+  if (!irqs_disabled_) return;
+  irqs_disabled_ = false;
+  Emit(EventKind::kHardirqsOn);
+  if (Hooks* h = kernel_->hooks()) h->IrqsEnabled(*this);
+}
+
+REENTRY_ALWAYS_INLINE void Cpu::preempt_disable() {
+  ++preempt_depth_;
+  if (config().preempt_count) ++preempt_count_;
+  if (preempt_depth_ == 1) Emit(EventKind::kPreemptOff);
+}
+
+REENTRY_ALWAYS_INLINE void Cpu::preempt_enable() {
+  if (__builtin_expect(preempt_depth_ == 0, 0)) {
+    PreemptCountUnderflow();
+    return;
+  }
+  --preempt_depth_;
+  if (config().preempt_count) --preempt_count_;
+  if (preempt_depth_ == 0) Emit(EventKind::kPreemptOn);
+}
+
+REENTRY_ALWAYS_INLINE void Cpu::might_sleep(const char* function) {
+  // Nothing to report (the kernel's check looks at preempt_count and the irq
+  // state only) and nobody to tell.
+  if (preempt_count_ == 0 && !irqs_disabled_ && !kernel_->observed()) return;
+  MightResched(function, false);
+}
+
 // --- The current vCPU (set by the executor on every vCPU switch, and per
 // thread by the stress runner). ---
-Cpu& this_cpu();
-Cpu* this_cpu_or_null();
-void set_this_cpu(Cpu* cpu);
+namespace internal {
+// __thread rather than thread_local: a plain TLS slot with no dynamic
+// initialisation, so reading it never calls a TLS wrapper function.
+extern __thread Cpu* tls_cpu;
+[[noreturn]] REENTRY_COLD void NoCurrentCpu();
+}  // namespace internal
+
+REENTRY_ALWAYS_INLINE Cpu& this_cpu() {
+  Cpu* cpu = internal::tls_cpu;
+  if (__builtin_expect(cpu == nullptr, 0)) internal::NoCurrentCpu();
+  return *cpu;
+}
+REENTRY_ALWAYS_INLINE Cpu* this_cpu_or_null() { return internal::tls_cpu; }
+inline void set_this_cpu(Cpu* cpu) { internal::tls_cpu = cpu; }
 
 // RAII: records the model function for report stacks and titles.
 class FunctionScope {
@@ -328,7 +418,10 @@ inline void might_sleep(const char* fn = __builtin_FUNCTION()) {
   this_cpu().might_sleep(fn);
 }
 // Reaching a named point: the place where deterministic interrupts land.
-void injection_point(PointId p);
+inline void injection_point(PointId p) {
+  Cpu& cpu = this_cpu();
+  if (Hooks* h = cpu.kernel().hooks()) h->InjectionPoint(cpu, p);
+}
 
 }  // namespace reentry::ctx
 

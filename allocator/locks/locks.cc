@@ -9,20 +9,24 @@ namespace {
 
 using ctx::EventKind;
 
-Cpu& Me() { return ctx::this_cpu(); }
-
-bool Rt(const Cpu& cpu) { return cpu.config().preempt_rt; }
+using internal::Me;
+using internal::Rt;
+using internal::SpinLockCommon;
+using internal::SpinTrylockCommon;
+using internal::SpinUnlockCommon;
 
 [[noreturn]] void HangCpu(Cpu& cpu) {
   ctx::Hooks* h = cpu.kernel().hooks();
-  REENTRY_CHECK_MSG(h != nullptr, "a vCPU deadlocked with no executor attached");
+  REENTRY_CHECK_MSG(h != nullptr,
+                    "a vCPU deadlocked with no executor attached");
   h->Hang(cpu);
   __builtin_unreachable();
 }
 
 void WaitFor(Cpu& cpu, const LockBase& lock, int holder) {
   ctx::Hooks* h = cpu.kernel().hooks();
-  REENTRY_CHECK_MSG(h != nullptr, "a lock is contended with no executor attached");
+  REENTRY_CHECK_MSG(h != nullptr,
+                    "a lock is contended with no executor attached");
   h->Wait(cpu, &lock, lock.class_id(), holder);
 }
 
@@ -44,18 +48,16 @@ void ReportSelfSpin(Cpu& cpu, const LockBase& l, FindingKind kind,
   f.lock_family = ctx::LockFamilyName(l.type());
   f.cause = l.class_id();
   FindingLock& a = f.AddLock(l.name(), LockRole::kAcquiring);
-  FillLock(a, l, cpu.id(), static_cast<int>(cpu.context()), fn,
-           cpu.op_index());
+  FillLock(a, l, cpu.id(), static_cast<int>(cpu.context()), fn, cpu.op_index());
   if (holder_depth >= 0 && holder_depth <= cpu.depth()) {
     FindingLock& h = f.AddLock(l.name(), LockRole::kHolder);
-    FillLock(h, l, cpu.id(),
-             static_cast<int>(cpu.frame(holder_depth).kind), nullptr, kNoOp);
+    FillLock(h, l, cpu.id(), static_cast<int>(cpu.frame(holder_depth).kind),
+             nullptr, kNoOp);
   }
   char detail[sizeof(f.detail)];
-  const char* holder_ctx =
-      holder_depth >= 0 && holder_depth <= cpu.depth()
-          ? ctx::ContextName(cpu.frame(holder_depth).kind)
-          : "exited";
+  const char* holder_ctx = holder_depth >= 0 && holder_depth <= cpu.depth()
+                               ? ctx::ContextName(cpu.frame(holder_depth).kind)
+                               : "exited";
   snprintf(detail, sizeof(detail),
            "%s %s on CPU#%d in %s context; it is held by the %s frame on the "
            "same CPU, so the wait can never end",
@@ -66,8 +68,6 @@ void ReportSelfSpin(Cpu& cpu, const LockBase& l, FindingKind kind,
 }
 
 }  // namespace
-
-
 
 // ---------------------------------------------------------------------------
 // LockBase
@@ -94,13 +94,14 @@ void LockBase::EmitLockSlow(Cpu& cpu, EventKind kind, const void* instance,
 }
 
 // ---------------------------------------------------------------------------
-// ExclusiveLock
+// ExclusiveLock (the fast paths are inline in locks.h)
 
-bool ExclusiveLock::Sleeps() const {
-  if (type_ == LockType::kMutex) return true;
-  if (type_ == LockType::kRawSpinlock) return false;
-  return kernel_->config().preempt_rt;
-}
+ExclusiveLock::ExclusiveLock(Kernel& kernel, std::string_view class_name,
+                             LockType type, ctx::WaitType wait_override)
+    : LockBase(kernel, class_name, type, wait_override),
+      sleeps_(type == LockType::kMutex ||
+              (type != LockType::kRawSpinlock && kernel.config().preempt_rt)),
+      rt_spinlock_(sleeps_ && type != LockType::kMutex) {}
 
 void ExclusiveLock::ReportRecursion(Cpu& cpu, const Site& site,
                                     FindingKind kind) {
@@ -108,13 +109,15 @@ void ExclusiveLock::ReportRecursion(Cpu& cpu, const Site& site,
                  site.function, Sleeps() ? "sleeping on" : "spinning on");
 }
 
-void ExclusiveLock::AcquireWord(Cpu& cpu, const Site& site) {
-  const uint32_t me = LockWord::Make(cpu.id(), cpu.depth());
+// The blocking acquisition after its first TryTake failed.
+void ExclusiveLock::AcquireWordSlow(Cpu& cpu, const Site& site, uint32_t me) {
   bool contended = false;
   for (;;) {
-    if (word_.TryTake(me, cpu.config().concurrent)) return;
     const uint32_t w = word_.load();
-    if (w == LockWord::kFree) continue;
+    if (w == LockWord::kFree) {
+      if (word_.TryTake(me, cpu.config().concurrent)) return;
+      continue;
+    }
     const int owner = LockWord::OwnerCpu(w);
     if (owner == cpu.id()) {
       ReportRecursion(cpu, site, FindingKind::kLockRecursion);
@@ -124,7 +127,7 @@ void ExclusiveLock::AcquireWord(Cpu& cpu, const Site& site) {
       EmitLock(cpu, EventKind::kLockContended, this, 0, site.function);
       contended = true;
     }
-    if (Sleeps() && type_ != LockType::kMutex) {
+    if (rt_spinlock_) {
       // rt_spin_lock slow path: the rtmutex's raw wait_lock is held while
       // the waiter enqueues itself (BZ-02's NMI variant lands here).
       wait_lock_.ForceSet(me);
@@ -132,74 +135,54 @@ void ExclusiveLock::AcquireWord(Cpu& cpu, const Site& site) {
       wait_lock_.Release();
     }
     WaitFor(cpu, *this, owner);
+    if (word_.TryTake(me, cpu.config().concurrent)) return;
   }
 }
 
-void ExclusiveLock::Acquire(Cpu& cpu, uint16_t ev_flags, const Site& site) {
-  EmitLock(cpu, EventKind::kLockAcquire, this, ev_flags, site.function,
-           site.subclass);
-  AcquireWord(cpu, site);
-  EmitLock(cpu, EventKind::kLockAcquired, this, ev_flags, site.function,
-           site.subclass);
-  (void)cpu.PushHeld({this, class_, type_, static_cast<uint8_t>(cpu.depth()),
-                      false});
-  if (!Sleeps()) cpu.AdjustRawHeld(type_ == LockType::kRawSpinlock ? 1 : 0);
-}
-
-bool ExclusiveLock::TryAcquire(Cpu& cpu, uint16_t ev_flags, const Site& site) {
+bool ExclusiveLock::TryAcquireRt(Cpu& cpu, uint16_t ev_flags,
+                                 const Site& site) {
+  const uint32_t wl = wait_lock_.load();
+  if (wl != LockWord::kFree && LockWord::OwnerCpu(wl) == cpu.id()) {
+    // rt_spin_trylock() takes the raw wait_lock, which the interrupted
+    // frame holds: an NMI spins on it forever.
+    ReportSelfSpin(cpu, *this, FindingKind::kLockRecursion,
+                   LockWord::OwnerDepth(wl), site.function,
+                   "rt_spin_trylock spinning on the rtmutex wait_lock of");
+    HangCpu(cpu);
+  }
   const uint32_t me = LockWord::Make(cpu.id(), cpu.depth());
-  ev_flags |= ctx::kEvTry;
-  if (Sleeps() && type_ != LockType::kMutex) {
-    const uint32_t wl = wait_lock_.load();
-    if (wl != LockWord::kFree && LockWord::OwnerCpu(wl) == cpu.id()) {
-      // rt_spin_trylock() takes the raw wait_lock, which the interrupted
-      // frame holds: an NMI spins on it forever.
-      ReportSelfSpin(cpu, *this, FindingKind::kLockRecursion,
-                     LockWord::OwnerDepth(wl), site.function,
-                     "rt_spin_trylock spinning on the rtmutex wait_lock of");
-      HangCpu(cpu);
-    }
-  }
-  bool won = word_.TryTake(me, cpu.config().concurrent);
-  if (!won && !cpu.config().smp && !Sleeps()) {
-    // UP: spinlocks have no lock word; the trylock "succeeds" on a lock that
-    // is logically held.
-    Finding f = cpu.MakeFinding(FindingKind::kUpTrylockOnHeldLock,
-                                site.function);
-    f.lock_family = ctx::LockFamilyName(type_);
-    f.cause = class_;
-    FindingLock& a = f.AddLock(name(), LockRole::kAcquiring);
-    FillLock(a, *this, cpu.id(), static_cast<int>(cpu.context()),
-             site.function, cpu.op_index());
-    f.SetDetail(
-        "on !SMP spin_trylock() always succeeds: the critical section of the "
-        "interrupted holder is now entered twice");
-    cpu.Report(f);
-    ++up_nest_;
-    won = true;
-  }
-  if (!won) return false;
-  EmitLock(cpu, EventKind::kLockAcquire, this, ev_flags, site.function,
-           site.subclass);
-  EmitLock(cpu, EventKind::kLockAcquired, this, ev_flags, site.function,
-           site.subclass);
-  (void)cpu.PushHeld({this, class_, type_, static_cast<uint8_t>(cpu.depth()),
-                      false});
-  if (type_ == LockType::kRawSpinlock) cpu.AdjustRawHeld(1);
+  if (!word_.TryTake(me, cpu.config().concurrent)) return false;  // sleeps
+  TryAcquired(cpu, ev_flags, site);
   return true;
 }
 
-void ExclusiveLock::Release(Cpu& cpu, uint16_t ev_flags, const Site& site) {
-  EmitLock(cpu, EventKind::kLockRelease, this, ev_flags, site.function);
-  const uint32_t w = word_.load();
+bool ExclusiveLock::TrylockLost(Cpu& cpu, const Site& site) {
+  if (cpu.config().smp || Sleeps()) return false;
+  // UP: spinlocks have no lock word; the trylock "succeeds" on a lock that
+  // is logically held.
+  Finding f = cpu.MakeFinding(FindingKind::kUpTrylockOnHeldLock, site.function);
+  f.lock_family = ctx::LockFamilyName(type_);
+  f.cause = class_;
+  FindingLock& a = f.AddLock(name(), LockRole::kAcquiring);
+  FillLock(a, *this, cpu.id(), static_cast<int>(cpu.context()), site.function,
+           cpu.op_index());
+  f.SetDetail(
+      "on !SMP spin_trylock() always succeeds: the critical section of the "
+      "interrupted holder is now entered twice");
+  cpu.Report(f);
+  ++up_nest_;
+  return true;
+}
+
+void ExclusiveLock::ReleaseSlow(Cpu& cpu, uint32_t w, const Site& site) {
   if (w == LockWord::kFree) {
-    Finding f = cpu.MakeFinding(FindingKind::kLockAlreadyUnlocked,
-                                site.function);
+    Finding f =
+        cpu.MakeFinding(FindingKind::kLockAlreadyUnlocked, site.function);
     f.lock_family = ctx::LockFamilyName(type_);
     f.cause = class_;
     FindingLock& a = f.AddLock(name(), LockRole::kAcquiring);
-    FillLock(a, *this, cpu.id(), static_cast<int>(cpu.context()),
-             site.function, cpu.op_index());
+    FillLock(a, *this, cpu.id(), static_cast<int>(cpu.context()), site.function,
+             cpu.op_index());
     cpu.Report(f);
     return;
   }
@@ -210,8 +193,8 @@ void ExclusiveLock::Release(Cpu& cpu, uint16_t ev_flags, const Site& site) {
     f.lock_family = ctx::LockFamilyName(type_);
     f.cause = class_;
     FindingLock& a = f.AddLock(name(), LockRole::kAcquiring);
-    FillLock(a, *this, cpu.id(), static_cast<int>(cpu.context()),
-             site.function, cpu.op_index());
+    FillLock(a, *this, cpu.id(), static_cast<int>(cpu.context()), site.function,
+             cpu.op_index());
     char detail[sizeof(f.detail)];
     snprintf(detail, sizeof(detail), "unlocked on CPU#%d, owner CPU#%d",
              cpu.id(), owner);
@@ -275,13 +258,13 @@ void Rwlock::ReadRelease(Cpu& cpu, uint16_t ev_flags, const Site& site) {
   EmitLock(cpu, EventKind::kLockRelease, this, ev_flags | ctx::kEvRead,
            site.function);
   if (readers_on_cpu_[cpu.id()] == 0) {
-    Finding f = cpu.MakeFinding(FindingKind::kLockAlreadyUnlocked,
-                                site.function);
+    Finding f =
+        cpu.MakeFinding(FindingKind::kLockAlreadyUnlocked, site.function);
     f.lock_family = "rwlock";
     f.cause = class_;
     FindingLock& a = f.AddLock(name(), LockRole::kAcquiring);
-    FillLock(a, *this, cpu.id(), static_cast<int>(cpu.context()),
-             site.function, cpu.op_index());
+    FillLock(a, *this, cpu.id(), static_cast<int>(cpu.context()), site.function,
+             cpu.op_index());
     f.SetDetail("read_unlock() without read_lock() on this CPU");
     cpu.Report(f);
     return;
@@ -335,7 +318,8 @@ void Rwlock::WriteAcquire(Cpu& cpu, uint16_t ev_flags, const Site& site) {
 
 bool Rwlock::WriteTryAcquire(Cpu& cpu, uint16_t ev_flags, const Site& site) {
   const uint32_t me = LockWord::Make(cpu.id(), cpu.depth());
-  if (readers_ != 0 || !writer_.TryTake(me, cpu.config().concurrent)) return false;
+  if (readers_ != 0 || !writer_.TryTake(me, cpu.config().concurrent))
+    return false;
   ev_flags |= ctx::kEvTry;
   EmitLock(cpu, EventKind::kLockAcquire, this, ev_flags, site.function);
   EmitLock(cpu, EventKind::kLockAcquired, this, ev_flags, site.function);
@@ -348,13 +332,13 @@ void Rwlock::WriteRelease(Cpu& cpu, uint16_t ev_flags, const Site& site) {
   EmitLock(cpu, EventKind::kLockRelease, this, ev_flags, site.function);
   const uint32_t w = writer_.load();
   if (w == LockWord::kFree) {
-    Finding f = cpu.MakeFinding(FindingKind::kLockAlreadyUnlocked,
-                                site.function);
+    Finding f =
+        cpu.MakeFinding(FindingKind::kLockAlreadyUnlocked, site.function);
     f.lock_family = "rwlock";
     f.cause = class_;
     FindingLock& a = f.AddLock(name(), LockRole::kAcquiring);
-    FillLock(a, *this, cpu.id(), static_cast<int>(cpu.context()),
-             site.function, cpu.op_index());
+    FillLock(a, *this, cpu.id(), static_cast<int>(cpu.context()), site.function,
+             cpu.op_index());
     cpu.Report(f);
     return;
   }
@@ -389,8 +373,8 @@ void LocalLock::Acquire(Cpu& cpu, uint16_t ev_flags, const Site& site) {
     f.lock_family = "local_lock";
     f.cause = class_;
     FindingLock& a = f.AddLock(name(), LockRole::kAcquiring);
-    FillLock(a, *this, cpu.id(), static_cast<int>(cpu.context()),
-             site.function, cpu.op_index());
+    FillLock(a, *this, cpu.id(), static_cast<int>(cpu.context()), site.function,
+             cpu.op_index());
     FindingLock& h = f.AddLock(name(), LockRole::kHolder);
     FillLock(h, *this, cpu.id(), static_cast<int>(cpu.frame(st.depth).kind),
              nullptr, kNoOp);
@@ -427,13 +411,13 @@ void LocalLock::Release(Cpu& cpu, uint16_t ev_flags, const Site& site) {
   EmitLock(cpu, EventKind::kLockRelease, &st, ev_flags | ctx::kEvPerCpu,
            site.function);
   if (!st.acquired) {
-    Finding f = cpu.MakeFinding(FindingKind::kLockAlreadyUnlocked,
-                                site.function);
+    Finding f =
+        cpu.MakeFinding(FindingKind::kLockAlreadyUnlocked, site.function);
     f.lock_family = "local_lock";
     f.cause = class_;
     FindingLock& a = f.AddLock(name(), LockRole::kAcquiring);
-    FillLock(a, *this, cpu.id(), static_cast<int>(cpu.context()),
-             site.function, cpu.op_index());
+    FillLock(a, *this, cpu.id(), static_cast<int>(cpu.context()), site.function,
+             cpu.op_index());
     cpu.Report(f);
     return;
   }
@@ -470,8 +454,7 @@ void Seqlock::WriteBegin(Cpu& cpu, uint16_t ev_flags, const Site& site) {
         HangCpu(cpu);
       }
       if (!contended) {
-        EmitLock(cpu, EventKind::kLockContended, this, ev_flags,
-                 site.function);
+        EmitLock(cpu, EventKind::kLockContended, this, ev_flags, site.function);
         contended = true;
       }
       WaitFor(cpu, *this, owner);
@@ -488,13 +471,13 @@ void Seqlock::WriteBegin(Cpu& cpu, uint16_t ev_flags, const Site& site) {
 void Seqlock::WriteEnd(Cpu& cpu, uint16_t ev_flags, const Site& site) {
   EmitLock(cpu, EventKind::kLockRelease, this, ev_flags, site.function);
   if (!(sequence() & 1)) {
-    Finding f = cpu.MakeFinding(FindingKind::kLockAlreadyUnlocked,
-                                site.function);
+    Finding f =
+        cpu.MakeFinding(FindingKind::kLockAlreadyUnlocked, site.function);
     f.lock_family = ctx::LockFamilyName(type_);
     f.cause = class_;
     FindingLock& a = f.AddLock(name(), LockRole::kAcquiring);
-    FillLock(a, *this, cpu.id(), static_cast<int>(cpu.context()),
-             site.function, cpu.op_index());
+    FillLock(a, *this, cpu.id(), static_cast<int>(cpu.context()), site.function,
+             cpu.op_index());
     cpu.Report(f);
     return;
   }
@@ -517,8 +500,7 @@ uint32_t Seqlock::ReadBegin(Cpu& cpu, const Site& site) {
     const uint32_t w = writer_.load();
     const int owner = LockWord::OwnerCpu(w);
     if (owner == cpu.id()) {
-      ReportSelfSpin(cpu, *this,
-                     FindingKind::kSeqlockReaderOnInterruptedWriter,
+      ReportSelfSpin(cpu, *this, FindingKind::kSeqlockReaderOnInterruptedWriter,
                      LockWord::OwnerDepth(w), site.function,
                      "read_seqbegin spinning on");
       HangCpu(cpu);
@@ -538,36 +520,6 @@ uint32_t Seqlock::ReadBegin(Cpu& cpu, const Site& site) {
 #define SITE \
   Site { fn, 0 }
 
-void raw_spin_lock(RawSpinlock& l, const char* fn) {
-  Cpu& c = Me();
-  c.preempt_disable();
-  l.Acquire(c, 0, SITE);
-}
-void raw_spin_unlock(RawSpinlock& l, const char* fn) {
-  Cpu& c = Me();
-  l.Release(c, 0, SITE);
-  c.preempt_enable();
-}
-bool raw_spin_trylock(RawSpinlock& l, const char* fn) {
-  Cpu& c = Me();
-  c.preempt_disable();
-  if (l.TryAcquire(c, 0, SITE)) return true;
-  c.preempt_enable();
-  return false;
-}
-IrqFlags raw_spin_lock_irqsave(RawSpinlock& l, const char* fn) {
-  Cpu& c = Me();
-  IrqFlags f = c.local_irq_save();
-  c.preempt_disable();
-  l.Acquire(c, ctx::kEvIrqsOffForm, SITE);
-  return f;
-}
-void raw_spin_unlock_irqrestore(RawSpinlock& l, IrqFlags f, const char* fn) {
-  Cpu& c = Me();
-  l.Release(c, ctx::kEvIrqsOffForm, SITE);
-  c.local_irq_restore(f);
-  c.preempt_enable();
-}
 bool raw_spin_trylock_irqsave(RawSpinlock& l, IrqFlags* f, const char* fn) {
   Cpu& c = Me();
   *f = c.local_irq_save();
@@ -590,85 +542,8 @@ void raw_spin_unlock_irq(RawSpinlock& l, const char* fn) {
   c.preempt_enable();
 }
 
-// spinlock_t: on PREEMPT_RT an rtmutex-based sleeping lock (might_sleep,
-// migrate_disable, and the _irq/_irqsave forms leave interrupts enabled).
-namespace {
-
-void SpinLockCommon(Spinlock& l, uint16_t flags, const Site& site) {
-  Cpu& c = Me();
-  if (Rt(c)) {
-    c.rtlock_might_resched(site.function);
-    l.Acquire(c, flags, site);
-    c.migrate_disable();
-    return;
-  }
-  c.preempt_disable();
-  l.Acquire(c, flags, site);
-}
-
-void SpinUnlockCommon(Spinlock& l, uint16_t flags, const Site& site) {
-  Cpu& c = Me();
-  l.Release(c, flags, site);
-  if (Rt(c)) {
-    c.migrate_enable();
-    return;
-  }
-  c.preempt_enable();
-}
-
-bool SpinTrylockCommon(Spinlock& l, uint16_t flags, const Site& site) {
-  Cpu& c = Me();
-  if (Rt(c)) {
-    if (!l.TryAcquire(c, flags, site)) return false;
-    c.migrate_disable();
-    return true;
-  }
-  c.preempt_disable();
-  if (l.TryAcquire(c, flags, site)) return true;
-  c.preempt_enable();
-  return false;
-}
-
-}  // namespace
-
-void spin_lock(Spinlock& l, const char* fn) { SpinLockCommon(l, 0, SITE); }
 void spin_lock_nested(Spinlock& l, uint8_t subclass, const char* fn) {
   SpinLockCommon(l, ctx::kEvNested, Site{fn, subclass});
-}
-void spin_unlock(Spinlock& l, const char* fn) { SpinUnlockCommon(l, 0, SITE); }
-bool spin_trylock(Spinlock& l, const char* fn) {
-  return SpinTrylockCommon(l, 0, SITE);
-}
-IrqFlags spin_lock_irqsave(Spinlock& l, const char* fn) {
-  Cpu& c = Me();
-  if (Rt(c)) {
-    SpinLockCommon(l, 0, SITE);
-    return IrqFlags{c.irqs_disabled()};
-  }
-  IrqFlags f = c.local_irq_save();
-  SpinLockCommon(l, ctx::kEvIrqsOffForm, SITE);
-  return f;
-}
-void spin_unlock_irqrestore(Spinlock& l, IrqFlags f, const char* fn) {
-  Cpu& c = Me();
-  if (Rt(c)) {
-    SpinUnlockCommon(l, 0, SITE);
-    return;
-  }
-  l.Release(c, ctx::kEvIrqsOffForm, SITE);
-  c.local_irq_restore(f);
-  c.preempt_enable();
-}
-bool spin_trylock_irqsave(Spinlock& l, IrqFlags* f, const char* fn) {
-  Cpu& c = Me();
-  if (Rt(c)) {
-    *f = IrqFlags{c.irqs_disabled()};
-    return SpinTrylockCommon(l, 0, SITE);
-  }
-  *f = c.local_irq_save();
-  if (SpinTrylockCommon(l, ctx::kEvIrqsOffForm, SITE)) return true;
-  c.local_irq_restore(*f);
-  return false;
 }
 void spin_lock_irq(Spinlock& l, const char* fn) {
   Cpu& c = Me();
@@ -911,9 +786,7 @@ bool local_trylock_irqsave(LocalLock& l, IrqFlags* f, const char* fn) {
   c.local_irq_restore(*f);
   return false;
 }
-bool local_lock_is_locked(const LocalLock& l) {
-  return l.acquired(Me().id());
-}
+bool local_lock_is_locked(const LocalLock& l) { return l.acquired(Me().id()); }
 
 // seqlock_t / seqcount_t
 namespace {

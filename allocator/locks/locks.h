@@ -75,7 +75,9 @@ class LockWord {
     return static_cast<uint32_t>(cpu + 1) | (static_cast<uint32_t>(depth) << 8);
   }
   static int OwnerCpu(uint32_t w) { return static_cast<int>(w & 0xff) - 1; }
-  static int OwnerDepth(uint32_t w) { return static_cast<int>((w >> 8) & 0xff); }
+  static int OwnerDepth(uint32_t w) {
+    return static_cast<int>((w >> 8) & 0xff);
+  }
 
   uint32_t load() const { return word_.load(std::memory_order_relaxed); }
   // concurrent: other threads may race for the word (stress runs); the
@@ -87,9 +89,8 @@ class LockWord {
       return true;
     }
     uint32_t expected = kFree;
-    return word_.compare_exchange_strong(expected, owner,
-                                         std::memory_order_acquire,
-                                         std::memory_order_relaxed);
+    return word_.compare_exchange_strong(
+        expected, owner, std::memory_order_acquire, std::memory_order_relaxed);
   }
   void Release() { word_.store(kFree, std::memory_order_release); }
   void ForceSet(uint32_t w) { word_.store(w, std::memory_order_relaxed); }
@@ -100,9 +101,12 @@ class LockWord {
 
 // The core of raw_spinlock_t, spinlock_t, mutex and seqlock_t's writer lock.
 // `sleeping` selects sleep-style waiting (mutex, spinlock_t on PREEMPT_RT).
+// The uncontended acquisition and the release by the owning vCPU are inline;
+// everything that can report, wait or hang is out of line.
 class ExclusiveLock : public LockBase {
  public:
-  using LockBase::LockBase;
+  ExclusiveLock(Kernel& kernel, std::string_view class_name, LockType type,
+                ctx::WaitType wait_override = ctx::WaitType::kWaitInv);
 
   bool held() const { return word_.load() != LockWord::kFree; }
   int owner_cpu() const { return LockWord::OwnerCpu(word_.load()); }
@@ -110,20 +114,31 @@ class ExclusiveLock : public LockBase {
 
   // Blocking acquisition with events and held-list bookkeeping; the caller
   // has already done the preempt/irq part of its form.
-  void Acquire(Cpu& cpu, uint16_t ev_flags, const Site& site);
+  inline void Acquire(Cpu& cpu, uint16_t ev_flags, const Site& site);
   // Returns true on success (and then emits the events).
-  bool TryAcquire(Cpu& cpu, uint16_t ev_flags, const Site& site);
-  void Release(Cpu& cpu, uint16_t ev_flags, const Site& site);
+  inline bool TryAcquire(Cpu& cpu, uint16_t ev_flags, const Site& site);
+  inline void Release(Cpu& cpu, uint16_t ev_flags, const Site& site);
 
   // True on PREEMPT_RT for spinlock_t-based locks, and for mutexes.
-  bool Sleeps() const;
+  bool Sleeps() const { return sleeps_; }
 
  private:
-  void AcquireWord(Cpu& cpu, const Site& site);
+  REENTRY_COLD void AcquireWordSlow(Cpu& cpu, const Site& site, uint32_t me);
+  // PREEMPT_RT spinlock_t: the rtmutex wait_lock check comes first.
+  bool TryAcquireRt(Cpu& cpu, uint16_t ev_flags, const Site& site);
+  // The trylock lost the word: false, or true on !SMP where a spinlock
+  // trylock "wins" a held lock (reported).
+  REENTRY_COLD bool TrylockLost(Cpu& cpu, const Site& site);
+  void TryAcquired(Cpu& cpu, uint16_t ev_flags, const Site& site);
+  // Release of a free lock, of another vCPU's lock, or of a UP extra hold.
+  REENTRY_COLD void ReleaseSlow(Cpu& cpu, uint32_t w, const Site& site);
   void ReportRecursion(Cpu& cpu, const Site& site, FindingKind kind);
 
   LockWord word_;
   uint8_t up_nest_ = 0;  // UP: extra logical holds from trylocks that "won"
+  // Fixed by the lock type and the kernel's configuration.
+  bool sleeps_;
+  bool rt_spinlock_;  // spinlock_t on PREEMPT_RT (sleeps, has a wait_lock)
   // PREEMPT_RT: the rtmutex's raw wait_lock, held in the slow path.
   LockWord wait_lock_;
 };
@@ -208,9 +223,7 @@ class Seqlock : public LockBase {
   void WriteBegin(Cpu& cpu, uint16_t ev_flags, const Site& site);
   void WriteEnd(Cpu& cpu, uint16_t ev_flags, const Site& site);
   uint32_t ReadBegin(Cpu& cpu, const Site& site);
-  bool ReadRetry(Cpu& cpu, uint32_t start) const {
-    return sequence() != start;
-  }
+  bool ReadRetry(Cpu& cpu, uint32_t start) const { return sequence() != start; }
 
  private:
   bool with_lock_;
@@ -229,22 +242,22 @@ class LockdepMap : public LockBase {
 // --- Kernel-spelled API. The `fn` argument names the caller for reports. ---
 #define REENTRY_FN const char* fn = __builtin_FUNCTION()
 
-void raw_spin_lock(RawSpinlock& l, REENTRY_FN);
-void raw_spin_unlock(RawSpinlock& l, REENTRY_FN);
-bool raw_spin_trylock(RawSpinlock& l, REENTRY_FN);
-IrqFlags raw_spin_lock_irqsave(RawSpinlock& l, REENTRY_FN);
-void raw_spin_unlock_irqrestore(RawSpinlock& l, IrqFlags f, REENTRY_FN);
+inline void raw_spin_lock(RawSpinlock& l, REENTRY_FN);
+inline void raw_spin_unlock(RawSpinlock& l, REENTRY_FN);
+inline bool raw_spin_trylock(RawSpinlock& l, REENTRY_FN);
+inline IrqFlags raw_spin_lock_irqsave(RawSpinlock& l, REENTRY_FN);
+inline void raw_spin_unlock_irqrestore(RawSpinlock& l, IrqFlags f, REENTRY_FN);
 bool raw_spin_trylock_irqsave(RawSpinlock& l, IrqFlags* f, REENTRY_FN);
 void raw_spin_lock_irq(RawSpinlock& l, REENTRY_FN);
 void raw_spin_unlock_irq(RawSpinlock& l, REENTRY_FN);
 
-void spin_lock(Spinlock& l, REENTRY_FN);
+inline void spin_lock(Spinlock& l, REENTRY_FN);
 void spin_lock_nested(Spinlock& l, uint8_t subclass, REENTRY_FN);
-void spin_unlock(Spinlock& l, REENTRY_FN);
-bool spin_trylock(Spinlock& l, REENTRY_FN);
-IrqFlags spin_lock_irqsave(Spinlock& l, REENTRY_FN);
-void spin_unlock_irqrestore(Spinlock& l, IrqFlags f, REENTRY_FN);
-bool spin_trylock_irqsave(Spinlock& l, IrqFlags* f, REENTRY_FN);
+inline void spin_unlock(Spinlock& l, REENTRY_FN);
+inline bool spin_trylock(Spinlock& l, REENTRY_FN);
+inline IrqFlags spin_lock_irqsave(Spinlock& l, REENTRY_FN);
+inline void spin_unlock_irqrestore(Spinlock& l, IrqFlags f, REENTRY_FN);
+inline bool spin_trylock_irqsave(Spinlock& l, IrqFlags* f, REENTRY_FN);
 void spin_lock_irq(Spinlock& l, REENTRY_FN);
 void spin_unlock_irq(Spinlock& l, REENTRY_FN);
 void spin_lock_bh(Spinlock& l, REENTRY_FN);
@@ -309,6 +322,195 @@ void lock_init(LockBase& l, REENTRY_FN);
 void debug_check_no_locks_freed(LockBase& l, REENTRY_FN);
 
 #undef REENTRY_FN
+
+// ---------------------------------------------------------------------------
+// Inline fast paths (the out-of-line rest is in locks.cc).
+
+REENTRY_ALWAYS_INLINE void ExclusiveLock::Acquire(Cpu& cpu, uint16_t ev_flags,
+                                                  const Site& site) {
+  EmitLock(cpu, ctx::EventKind::kLockAcquire, this, ev_flags, site.function,
+           site.subclass);
+  const uint32_t me = LockWord::Make(cpu.id(), cpu.depth());
+  if (__builtin_expect(!word_.TryTake(me, cpu.config().concurrent), 0)) {
+    AcquireWordSlow(cpu, site, me);
+  }
+  EmitLock(cpu, ctx::EventKind::kLockAcquired, this, ev_flags, site.function,
+           site.subclass);
+  (void)cpu.PushHeld(
+      {this, class_, type_, static_cast<uint8_t>(cpu.depth()), false});
+  if (!sleeps_) cpu.AdjustRawHeld(type_ == LockType::kRawSpinlock ? 1 : 0);
+}
+
+REENTRY_ALWAYS_INLINE bool ExclusiveLock::TryAcquire(Cpu& cpu,
+                                                     uint16_t ev_flags,
+                                                     const Site& site) {
+  if (__builtin_expect(rt_spinlock_, 0)) {
+    return TryAcquireRt(cpu, ev_flags, site);
+  }
+  const uint32_t me = LockWord::Make(cpu.id(), cpu.depth());
+  if (__builtin_expect(!word_.TryTake(me, cpu.config().concurrent), 0) &&
+      !TrylockLost(cpu, site)) {
+    return false;
+  }
+  TryAcquired(cpu, ev_flags, site);
+  return true;
+}
+
+REENTRY_ALWAYS_INLINE void ExclusiveLock::TryAcquired(Cpu& cpu,
+                                                      uint16_t ev_flags,
+                                                      const Site& site) {
+  ev_flags |= ctx::kEvTry;
+  EmitLock(cpu, ctx::EventKind::kLockAcquire, this, ev_flags, site.function,
+           site.subclass);
+  EmitLock(cpu, ctx::EventKind::kLockAcquired, this, ev_flags, site.function,
+           site.subclass);
+  (void)cpu.PushHeld(
+      {this, class_, type_, static_cast<uint8_t>(cpu.depth()), false});
+  if (type_ == LockType::kRawSpinlock) cpu.AdjustRawHeld(1);
+}
+
+REENTRY_ALWAYS_INLINE void ExclusiveLock::Release(Cpu& cpu, uint16_t ev_flags,
+                                                  const Site& site) {
+  EmitLock(cpu, ctx::EventKind::kLockRelease, this, ev_flags, site.function);
+  const uint32_t w = word_.load();
+  if (__builtin_expect(w == LockWord::kFree ||
+                           LockWord::OwnerCpu(w) != cpu.id() || up_nest_ != 0,
+                       0)) {
+    ReleaseSlow(cpu, w, site);
+    return;
+  }
+  (void)cpu.PopHeld(this);
+  if (type_ == LockType::kRawSpinlock) cpu.AdjustRawHeld(-1);
+  word_.Release();
+}
+
+namespace internal {
+
+REENTRY_ALWAYS_INLINE Cpu& Me() { return ctx::this_cpu(); }
+REENTRY_ALWAYS_INLINE bool Rt(const Cpu& cpu) {
+  return cpu.config().preempt_rt;
+}
+
+// spinlock_t: on PREEMPT_RT an rtmutex-based sleeping lock (might_sleep,
+// migrate_disable, and the _irq/_irqsave forms leave interrupts enabled).
+REENTRY_ALWAYS_INLINE void SpinLockCommon(Spinlock& l, uint16_t flags,
+                                          const Site& site) {
+  Cpu& c = Me();
+  if (Rt(c)) {
+    c.rtlock_might_resched(site.function);
+    l.Acquire(c, flags, site);
+    c.migrate_disable();
+    return;
+  }
+  c.preempt_disable();
+  l.Acquire(c, flags, site);
+}
+
+REENTRY_ALWAYS_INLINE void SpinUnlockCommon(Spinlock& l, uint16_t flags,
+                                            const Site& site) {
+  Cpu& c = Me();
+  l.Release(c, flags, site);
+  if (Rt(c)) {
+    c.migrate_enable();
+    return;
+  }
+  c.preempt_enable();
+}
+
+REENTRY_ALWAYS_INLINE bool SpinTrylockCommon(Spinlock& l, uint16_t flags,
+                                             const Site& site) {
+  Cpu& c = Me();
+  if (Rt(c)) {
+    if (!l.TryAcquire(c, flags, site)) return false;
+    c.migrate_disable();
+    return true;
+  }
+  c.preempt_disable();
+  if (l.TryAcquire(c, flags, site)) return true;
+  c.preempt_enable();
+  return false;
+}
+
+}  // namespace internal
+
+REENTRY_ALWAYS_INLINE void raw_spin_lock(RawSpinlock& l, const char* fn) {
+  Cpu& c = internal::Me();
+  c.preempt_disable();
+  l.Acquire(c, 0, Site{fn, 0});
+}
+REENTRY_ALWAYS_INLINE void raw_spin_unlock(RawSpinlock& l, const char* fn) {
+  Cpu& c = internal::Me();
+  l.Release(c, 0, Site{fn, 0});
+  c.preempt_enable();
+}
+REENTRY_ALWAYS_INLINE bool raw_spin_trylock(RawSpinlock& l, const char* fn) {
+  Cpu& c = internal::Me();
+  c.preempt_disable();
+  if (l.TryAcquire(c, 0, Site{fn, 0})) return true;
+  c.preempt_enable();
+  return false;
+}
+REENTRY_ALWAYS_INLINE IrqFlags raw_spin_lock_irqsave(RawSpinlock& l,
+                                                     const char* fn) {
+  Cpu& c = internal::Me();
+  IrqFlags f = c.local_irq_save();
+  c.preempt_disable();
+  l.Acquire(c, ctx::kEvIrqsOffForm, Site{fn, 0});
+  return f;
+}
+REENTRY_ALWAYS_INLINE void raw_spin_unlock_irqrestore(RawSpinlock& l,
+                                                      IrqFlags f,
+                                                      const char* fn) {
+  Cpu& c = internal::Me();
+  l.Release(c, ctx::kEvIrqsOffForm, Site{fn, 0});
+  c.local_irq_restore(f);
+  c.preempt_enable();
+}
+
+REENTRY_ALWAYS_INLINE void spin_lock(Spinlock& l, const char* fn) {
+  internal::SpinLockCommon(l, 0, Site{fn, 0});
+}
+REENTRY_ALWAYS_INLINE void spin_unlock(Spinlock& l, const char* fn) {
+  internal::SpinUnlockCommon(l, 0, Site{fn, 0});
+}
+REENTRY_ALWAYS_INLINE bool spin_trylock(Spinlock& l, const char* fn) {
+  return internal::SpinTrylockCommon(l, 0, Site{fn, 0});
+}
+REENTRY_ALWAYS_INLINE IrqFlags spin_lock_irqsave(Spinlock& l, const char* fn) {
+  Cpu& c = internal::Me();
+  if (internal::Rt(c)) {
+    internal::SpinLockCommon(l, 0, Site{fn, 0});
+    return IrqFlags{c.irqs_disabled()};
+  }
+  IrqFlags f = c.local_irq_save();
+  internal::SpinLockCommon(l, ctx::kEvIrqsOffForm, Site{fn, 0});
+  return f;
+}
+REENTRY_ALWAYS_INLINE void spin_unlock_irqrestore(Spinlock& l, IrqFlags f,
+                                                  const char* fn) {
+  Cpu& c = internal::Me();
+  if (internal::Rt(c)) {
+    internal::SpinUnlockCommon(l, 0, Site{fn, 0});
+    return;
+  }
+  l.Release(c, ctx::kEvIrqsOffForm, Site{fn, 0});
+  c.local_irq_restore(f);
+  c.preempt_enable();
+}
+REENTRY_ALWAYS_INLINE bool spin_trylock_irqsave(Spinlock& l, IrqFlags* f,
+                                                const char* fn) {
+  Cpu& c = internal::Me();
+  if (internal::Rt(c)) {
+    *f = IrqFlags{c.irqs_disabled()};
+    return internal::SpinTrylockCommon(l, 0, Site{fn, 0});
+  }
+  *f = c.local_irq_save();
+  if (internal::SpinTrylockCommon(l, ctx::kEvIrqsOffForm, Site{fn, 0})) {
+    return true;
+  }
+  c.local_irq_restore(*f);
+  return false;
+}
 
 }  // namespace reentry::locks
 

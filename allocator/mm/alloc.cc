@@ -61,7 +61,8 @@ void Mm::GfpWarn(const char* site, gfp_t gfp, int order, const char* what,
 
 // kernel: include/linux/gfp.h / mm/page_alloc.c WARN sites on the caller's
 // mask. Returns the mask the kernel goes on with; *fail when it returns NULL.
-gfp_t Mm::CheckGfpMisuse(gfp_t gfp, unsigned order, bool nolock, bool* fail) {
+gfp_t Mm::CheckGfpMisuseSlow(gfp_t gfp, unsigned order, bool nolock,
+                             bool* fail) {
   *fail = false;
   if (nolock) {
     gfp_t allowed = __GFP_ACCOUNT;
@@ -121,17 +122,11 @@ gfp_t Mm::CheckGfpMisuse(gfp_t gfp, unsigned order, bool nolock, bool* fail) {
   return gfp;
 }
 
-// Contexts where the allocator's spinning locks may not be taken at all:
-// NMI, and hardirq on PREEMPT_RT (spinlock_t sleeps there).
-static bool SpinningForbidden(const Cpu& cpu) {
-  return cpu.in_nmi() || (cpu.config().preempt_rt && cpu.in_hardirq());
-}
-
 // __free_pages() is not allowed in NMI context (nor in hardirq on RT): only
 // free_pages_nolock(). Reports it; the caller then frees the way
 // free_pages_nolock() would, so that one misuse does not cascade into lock
 // usage findings at later, valid calls.
-bool Mm::CheckFreeContext(const char* what) {
+bool Mm::CheckFreeContextSlow(const char* what) {
   Cpu& cpu = ctx::this_cpu();
   if (!SpinningForbidden(cpu)) return true;
   Finding f = cpu.MakeFinding(FindingKind::kAllocInvalidContext, what);
@@ -154,28 +149,26 @@ bool Mm::CheckFreeContext(const char* what) {
 // is attached); the model then fails the call instead of running it, so that
 // one misuse does not cascade into lock-usage findings at later, valid
 // allocations (see docs/mm-model.md).
-bool Mm::AllocContextForbidden(gfp_t gfp, unsigned order) {
+bool Mm::AllocContextForbiddenSlow(gfp_t gfp, unsigned order) {
   Cpu& cpu = ctx::this_cpu();
   if (!SpinningForbidden(cpu) || !gfpflags_allow_spinning(gfp)) return false;
   EmitMightAlloc(gfp, order);
   if (!kernel_.observed()) {
-    Finding f = cpu.MakeFinding(FindingKind::kAllocInvalidContext,
-                                "alloc_pages");
+    Finding f =
+        cpu.MakeFinding(FindingKind::kAllocInvalidContext, "alloc_pages");
     f.gfp = gfp;
     f.order = static_cast<int16_t>(order);
     f.cause = Mix(0xa11c, gfp);
-    f.SetDetail(cpu.in_nmi()
-                    ? "a spinning allocation from NMI context: only "
-                      "alloc_pages_nolock() is NMI-safe"
-                    : "PREEMPT_RT: a spinning allocation from hardirq "
-                      "context; use alloc_pages_nolock()");
+    f.SetDetail(cpu.in_nmi() ? "a spinning allocation from NMI context: only "
+                               "alloc_pages_nolock() is NMI-safe"
+                             : "PREEMPT_RT: a spinning allocation from hardirq "
+                               "context; use alloc_pages_nolock()");
     cpu.Report(f);
   }
   return true;
 }
 
-void Mm::EmitMightAlloc(gfp_t gfp, unsigned order) {
-  if (!kernel_.observed()) return;
+void Mm::EmitMightAllocSlow(gfp_t gfp, unsigned order) {
   Cpu& cpu = ctx::this_cpu();
   ctx::Event e = cpu.MakeEvent(ctx::EventKind::kMightAlloc);
   e.gfp = gfp;
@@ -249,9 +242,9 @@ bool Mm::__need_reclaim(gfp_t gfp_mask) {
   return true;
 }
 
-// kernel: mm/page_alloc.c fs_reclaim_acquire()
-void Mm::fs_reclaim_acquire(gfp_t gfp_mask) {
-  if (!kernel_.observed()) return;  // a lockdep annotation, nothing else
+// kernel: mm/page_alloc.c fs_reclaim_acquire() (a lockdep annotation,
+// nothing else: fs_reclaim_acquire() calls this only with an observer)
+void Mm::fs_reclaim_acquire_slow(gfp_t gfp_mask) {
   gfp_mask = current_gfp_context(gfp_mask);
   if (__need_reclaim(gfp_mask) && (gfp_mask & __GFP_FS)) {
     locks::lock_map_acquire(fs_reclaim_map_, "fs_reclaim_acquire");
@@ -259,8 +252,7 @@ void Mm::fs_reclaim_acquire(gfp_t gfp_mask) {
 }
 
 // kernel: mm/page_alloc.c fs_reclaim_release()
-void Mm::fs_reclaim_release(gfp_t gfp_mask) {
-  if (!kernel_.observed()) return;
+void Mm::fs_reclaim_release_slow(gfp_t gfp_mask) {
   gfp_mask = current_gfp_context(gfp_mask);
   if (__need_reclaim(gfp_mask) && (gfp_mask & __GFP_FS)) {
     locks::lock_map_release(fs_reclaim_map_, "fs_reclaim_release");
@@ -320,18 +312,6 @@ unsigned Mm::__gfp_pfmemalloc_flags(gfp_t gfp_mask) {
     if (current().oom_victim) return ALLOC_OOM;
   }
   return 0;
-}
-
-// kernel: mm/page_alloc.c can_spin_trylock(), mm tree 2026 (BZ-02: without
-// the PREEMPT_RT clause)
-bool Mm::can_spin_trylock() const {
-  const Cpu& cpu = ctx::this_cpu();
-  if (cpu.config().preempt_rt && (cpu.in_nmi() || cpu.in_hardirq()) &&
-      !bug(BugId::kBz02)) {
-    return false;
-  }
-  if (!cpu.config().smp && cpu.in_nmi()) return false;
-  return true;
 }
 
 // kernel: mm/page_alloc.c alloc_nolock_allowed() / alloc_order_allowed(),
@@ -419,13 +399,15 @@ bool Mm::prepare_alloc_pages(gfp_t gfp_mask, unsigned order, AllocContext* ac,
   ac->nr_zones = 0;
   for (int i = 0; i < nr_zones_; ++i) {
     const int z = zonelist_order_[i].load(std::memory_order_relaxed);
-    if (z <= ac->highest_zoneidx) ac->zonelist[ac->nr_zones++] = zones_[z].get();
+    if (z <= ac->highest_zoneidx)
+      ac->zonelist[ac->nr_zones++] = zones_[z].get();
   }
   ac->migratetype = gfp_migratetype_raw(gfp_mask);
   EmitMightAlloc(gfp_mask, order);
   might_alloc(gfp_mask);
   // No should_fail for nolock: it may call get_random_u32() and printk().
-  if (!(*alloc_flags & ALLOC_NOLOCK) && should_fail_alloc_page(gfp_mask, order)) {
+  if (!(*alloc_flags & ALLOC_NOLOCK) &&
+      should_fail_alloc_page(gfp_mask, order)) {
     ctx::note_alloc_fail(ctx::AllocFail::kFaultInjection);
     return false;
   }
@@ -597,8 +579,7 @@ unsigned long Mm::alloc_pages_bulk(gfp_t gfp, int nr_pages, Page** page_array) {
     if (zone) {
       PerCpuPages* pcp = pcp_spin_trylock(zone);
       if (pcp) {
-        ListHead* list =
-            &pcp->lists[ac.migratetype];  // order_to_pindex(mt, 0)
+        ListHead* list = &pcp->lists[ac.migratetype];  // order_to_pindex(mt, 0)
         int nr_account = 0;
         while (nr_populated < nr_pages) {
           if (page_array[nr_populated]) {

@@ -25,7 +25,9 @@ uint32_t HashEntries(const char* const* entries, unsigned n) {
 // printk and the console
 
 // kernel: kernel/printk/printk_safe.c printk_deferred_enter()
-void Mm::printk_deferred_enter() { ++printk_deferred_[ctx::smp_processor_id()]; }
+void Mm::printk_deferred_enter() {
+  ++printk_deferred_[ctx::smp_processor_id()];
+}
 
 // kernel: kernel/printk/printk_safe.c printk_deferred_exit()
 void Mm::printk_deferred_exit() { --printk_deferred_[ctx::smp_processor_id()]; }
@@ -296,7 +298,7 @@ bool Mm::should_fail_ex(unsigned long size, bool nowarn) {
 
 // kernel: mm/fail_page_alloc.c should_fail_alloc_page(): the model's
 // defaults are min-order 0, ignore-gfp-wait 0, ignore-gfp-highmem 1
-bool Mm::should_fail_alloc_page(gfp_t gfp_mask, unsigned order) {
+bool Mm::should_fail_alloc_page_slow(gfp_t gfp_mask, unsigned order) {
   if (fail_times_.load() == 0) return false;
   if (gfp_mask & __GFP_NOFAIL) return false;
   if (gfp_mask & __GFP_HIGHMEM) return false;
@@ -350,16 +352,8 @@ bool Mm::try_to_accept_memory_one(Zone* zone) {
   return true;
 }
 
-// kernel: mm/page_alloc.c cond_accept_memory(), v6.16+: nolock bails out
-// ("It is not only zone lock. There's also unaccepted_memory_lock"); BZ-28b
-// removes the bail-out.
-bool Mm::cond_accept_memory(Zone* zone, unsigned order, unsigned alloc_flags) {
-  if (zone->vm_stat[NR_UNACCEPTED].load() <= 0) return false;
-  if ((alloc_flags & ALLOC_NOLOCK) && !bug(BugId::kBz28Accept)) return false;
-  const long wmark = static_cast<long>(promo_wmark_pages(zone));
-  long to_accept =
-      wmark - (static_cast<long>(zone_page_state(zone, NR_FREE_PAGES)) -
-               __zone_watermark_unusable_free(zone, order, 0));
+// The accepting half of cond_accept_memory() (mm.h), once to_accept > 0.
+bool Mm::cond_accept_memory_slow(Zone* zone, long to_accept) {
   bool ret = false;
   while (to_accept > 0) {
     if (!try_to_accept_memory_one(zone)) break;
@@ -448,8 +442,8 @@ int Mm::try_charge_memcg(gfp_t gfp_mask, unsigned nr_pages) {
   REENTRY_KFUNC();
   inject(PointId::kTryChargeEntry);
   const bool allow_spinning = gfpflags_allow_spinning(gfp_mask);
-  unsigned batch = allow_spinning ? std::max(MEMCG_CHARGE_BATCH, nr_pages)
-                                  : nr_pages;
+  unsigned batch =
+      allow_spinning ? std::max(MEMCG_CHARGE_BATCH, nr_pages) : nr_pages;
   if (consume_stock(nr_pages, gfp_mask)) return 0;
   for (;;) {
     if (page_counter_try_charge(batch)) {
@@ -467,7 +461,7 @@ int Mm::try_charge_memcg(gfp_t gfp_mask, unsigned nr_pages) {
     fs_reclaim_acquire(gfp_mask);
     fs_reclaim_release(gfp_mask);
   }
-  if (!(gfp_mask & (__GFP_NOFAIL | __GFP_HIGH))) return -12;  // -ENOMEM
+  if (!(gfp_mask & (__GFP_NOFAIL | __GFP_HIGH))) return -12;    // -ENOMEM
   memcg_usage_.fetch_add(nr_pages, std::memory_order_relaxed);  // force
   return 0;
 }

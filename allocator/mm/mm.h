@@ -16,12 +16,14 @@
 #ifndef REENTRY_ALLOCATOR_MM_MM_H_
 #define REENTRY_ALLOCATOR_MM_MM_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "allocator/base/bug_zoo.h"
+#include "allocator/base/compiler.h"
 #include "allocator/base/finding.h"
 #include "allocator/base/rng.h"
 #include "allocator/ctx/kernel.h"
@@ -114,7 +116,8 @@ inline constexpr uint32_t PF_WQ_WORKER = 0x00000020;
 // The task running on a vCPU: `current` (interrupts on that vCPU see the
 // task they interrupted, as in the kernel).
 struct Task {
-  explicit Task(Kernel& k) : mems_allowed_seq(k, "&p->mems_allowed_seq", false) {}
+  explicit Task(Kernel& k)
+      : mems_allowed_seq(k, "&p->mems_allowed_seq", false) {}
   uint32_t flags = 0;
   bool in_page_owner = false;  // current->in_page_owner
   bool oom_victim = false;     // tsk_is_oom_victim(current)
@@ -128,9 +131,9 @@ enum class SlotKind : uint8_t { kEmpty, kPages, kCma };
 struct Slot {
   SlotKind kind = SlotKind::kEmpty;
   Page* page = nullptr;
-  uint8_t order = 0;     // kPages
-  uint32_t nr = 0;       // pages: 1 << order, or the cma_alloc count
-  bool released = false; // freed by the program while pinned: a pin holds it
+  uint8_t order = 0;      // kPages
+  uint32_t nr = 0;        // pages: 1 << order, or the cma_alloc count
+  bool released = false;  // freed by the program while pinned: a pin holds it
 };
 inline constexpr int kMaxSlots = 32;
 
@@ -250,7 +253,9 @@ class Mm {
   // --- Geometry ---
   int max_page_order() const { return max_order_; }
   int pageblock_order() const { return cfg_.pageblock_order; }
-  unsigned long pageblock_nr_pages() const { return 1ul << cfg_.pageblock_order; }
+  unsigned long pageblock_nr_pages() const {
+    return 1ul << cfg_.pageblock_order;
+  }
   unsigned long MAX_ORDER_NR_PAGES() const { return 1ul << max_order_; }
   unsigned long nr_pages() const { return nr_pages_; }
   int nr_zones() const { return nr_zones_; }
@@ -273,10 +278,18 @@ class Mm {
   unsigned long wmark_pages(const Zone* z, int w) const {
     return z->_watermark[w] + z->watermark_boost.load();
   }
-  unsigned long min_wmark_pages(const Zone* z) const { return wmark_pages(z, WMARK_MIN); }
-  unsigned long low_wmark_pages(const Zone* z) const { return wmark_pages(z, WMARK_LOW); }
-  unsigned long high_wmark_pages(const Zone* z) const { return wmark_pages(z, WMARK_HIGH); }
-  unsigned long promo_wmark_pages(const Zone* z) const { return wmark_pages(z, WMARK_PROMO); }
+  unsigned long min_wmark_pages(const Zone* z) const {
+    return wmark_pages(z, WMARK_MIN);
+  }
+  unsigned long low_wmark_pages(const Zone* z) const {
+    return wmark_pages(z, WMARK_LOW);
+  }
+  unsigned long high_wmark_pages(const Zone* z) const {
+    return wmark_pages(z, WMARK_HIGH);
+  }
+  unsigned long promo_wmark_pages(const Zone* z) const {
+    return wmark_pages(z, WMARK_PROMO);
+  }
 
   // ===== Entry points (include/linux/gfp.h) =====
   Page* alloc_pages(gfp_t gfp, unsigned order);
@@ -353,7 +366,9 @@ class Mm {
   // the wrong order, bypassing every check (the invariants must catch it).
   void TestOnlyBrokenFree(Page* page, unsigned order);
   unsigned long TestOnlyFreePagesInBuddy(const Zone* z) const;
-  int TestOnlyPcpCount(int zone, int cpu) { return pcp(zones_[zone].get(), cpu)->count; }
+  int TestOnlyPcpCount(int zone, int cpu) {
+    return pcp(zones_[zone].get(), cpu)->count;
+  }
   long TestOnlyMemcgUsage() const { return memcg_usage_.load(); }
   unsigned long TestOnlyLlistPages(const Zone* z) const;
   void TestOnlySetShrinkerLock(locks::LockBase* l) { register_shrinker(l); }
@@ -374,11 +389,11 @@ class Mm {
                            long free_pages);
   bool zone_watermark_ok(Zone* z, unsigned order, unsigned long mark,
                          int highest_zoneidx, unsigned alloc_flags);
-  bool zone_watermark_fast(Zone* z, unsigned order, unsigned long mark,
-                           int highest_zoneidx, unsigned alloc_flags,
-                           gfp_t gfp_mask);
+  inline bool zone_watermark_fast(Zone* z, unsigned order, unsigned long mark,
+                                  int highest_zoneidx, unsigned alloc_flags,
+                                  gfp_t gfp_mask);
   unsigned gfp_to_alloc_flags(gfp_t gfp_mask, unsigned order);
-  bool can_spin_trylock() const;
+  inline bool can_spin_trylock() const;
   void reserve_highatomic_pageblock(Page* page, int order, Zone* zone);
   bool unreserve_highatomic_pageblock(const AllocContext* ac, bool force);
 
@@ -399,13 +414,29 @@ class Mm {
   int gfp_zone(gfp_t flags) const;
   // Reports invalid masks (kGfpMisuse) and returns the mask the kernel's
   // fallback goes on with.
-  gfp_t CheckGfpMisuse(gfp_t gfp, unsigned order, bool nolock, bool* fail);
-  bool CheckFreeContext(const char* what);
-  bool AllocContextForbidden(gfp_t gfp, unsigned order);
-  void EmitMightAlloc(gfp_t gfp, unsigned order);
+  // The inline checks below pass the common, valid case straight through and
+  // leave every report to their out-of-line *Slow halves.
+  inline gfp_t CheckGfpMisuse(gfp_t gfp, unsigned order, bool nolock,
+                              bool* fail);
+  gfp_t CheckGfpMisuseSlow(gfp_t gfp, unsigned order, bool nolock, bool* fail);
+  inline bool CheckFreeContext(const char* what);
+  REENTRY_COLD bool CheckFreeContextSlow(const char* what);
+  inline bool AllocContextForbidden(gfp_t gfp, unsigned order);
+  REENTRY_COLD bool AllocContextForbiddenSlow(gfp_t gfp, unsigned order);
+  void EmitMightAlloc(gfp_t gfp, unsigned order) {
+    if (kernel_.observed()) EmitMightAllocSlow(gfp, order);
+  }
+  void EmitMightAllocSlow(gfp_t gfp, unsigned order);
   void might_alloc(gfp_t gfp_mask);
-  void fs_reclaim_acquire(gfp_t gfp_mask);
-  void fs_reclaim_release(gfp_t gfp_mask);
+  void fs_reclaim_acquire(gfp_t gfp_mask) {
+    if (kernel_.observed()) fs_reclaim_acquire_slow(gfp_mask);
+  }
+  void fs_reclaim_release(gfp_t gfp_mask) {
+    if (kernel_.observed()) fs_reclaim_release_slow(gfp_mask);
+  }
+  // Lockdep annotations only: nothing to do without an observer.
+  void fs_reclaim_acquire_slow(gfp_t gfp_mask);
+  void fs_reclaim_release_slow(gfp_t gfp_mask);
   bool __need_reclaim(gfp_t gfp_mask);
   unsigned gfp_to_alloc_flags_cma(gfp_t gfp_mask, unsigned alloc_flags);
   unsigned __gfp_pfmemalloc_flags(gfp_t gfp_mask);
@@ -419,10 +450,11 @@ class Mm {
                                unsigned alloc_flags, AllocContext* ac);
   Page* rmqueue(Zone* preferred_zone, Zone* zone, unsigned order,
                 gfp_t gfp_flags, unsigned alloc_flags, int migratetype);
-  Page* rmqueue_pcplist(Zone* preferred_zone, Zone* zone, unsigned order,
-                        int migratetype, unsigned alloc_flags);
+  inline Page* rmqueue_pcplist(Zone* preferred_zone, Zone* zone, unsigned order,
+                               int migratetype, unsigned alloc_flags);
   Page* __rmqueue_pcplist(Zone* zone, unsigned order, int migratetype,
-                          unsigned alloc_flags, PerCpuPages* pcp, ListHead* list);
+                          unsigned alloc_flags, PerCpuPages* pcp,
+                          ListHead* list);
   int rmqueue_bulk(Zone* zone, unsigned order, unsigned long count,
                    ListHead* list, int migratetype, unsigned alloc_flags);
   Page* rmqueue_buddy(Zone* preferred_zone, Zone* zone, unsigned order,
@@ -430,14 +462,20 @@ class Mm {
   bool ZoneLockForAlloc(Zone* zone, unsigned alloc_flags, IrqFlags* flags,
                         const char* fn);
   int nr_pcp_alloc(PerCpuPages* pcp, Zone* zone, int order);
-  PerCpuPages* pcp_spin_trylock(Zone* zone);
-  void pcp_spin_unlock(PerCpuPages* pcp);
+  inline PerCpuPages* pcp_spin_trylock(Zone* zone);
+  REENTRY_COLD void PcpTrylockFailed(Cpu& cpu);
+  inline void pcp_spin_unlock(PerCpuPages* pcp);
   void prep_new_page(Page* page, unsigned order, gfp_t gfp_flags,
                      unsigned alloc_flags);
   void post_alloc_hook(Page* page, unsigned order, gfp_t gfp_flags);
 
   // --- buddy ---
-  enum RmqueueMode { RMQUEUE_NORMAL, RMQUEUE_CMA, RMQUEUE_CLAIM, RMQUEUE_STEAL };
+  enum RmqueueMode {
+    RMQUEUE_NORMAL,
+    RMQUEUE_CMA,
+    RMQUEUE_CLAIM,
+    RMQUEUE_STEAL
+  };
   Page* __rmqueue(Zone* zone, unsigned order, int migratetype,
                   unsigned alloc_flags, RmqueueMode* mode);
   Page* __rmqueue_cma_fallback(Zone* zone, unsigned order);
@@ -447,15 +485,15 @@ class Mm {
   int find_suitable_fallback(FreeArea* area, unsigned order, int migratetype,
                              bool claimable);
   bool should_try_claim_block(unsigned order, int start_mt) const;
-  Page* try_to_claim_block(Zone* zone, Page* page, int current_order,
-                           int order, int start_type, int block_type,
+  Page* try_to_claim_block(Zone* zone, Page* page, int current_order, int order,
+                           int start_type, int block_type,
                            unsigned alloc_flags);
   bool boost_watermark(Zone* zone);
   bool prep_move_freepages_block(Zone* zone, Page* page,
                                  unsigned long* start_pfn, int* num_free,
                                  int* num_movable);
-  int __move_freepages_block(Zone* zone, unsigned long start_pfn,
-                             int old_mt, int new_mt);
+  int __move_freepages_block(Zone* zone, unsigned long start_pfn, int old_mt,
+                             int new_mt);
   int move_freepages_block(Zone* zone, Page* page, int old_mt, int new_mt);
   void change_pageblock_range(Page* pageblock_page, int start_order,
                               int migratetype);
@@ -475,18 +513,22 @@ class Mm {
   Page* find_buddy_page_pfn(Page* page, unsigned long pfn, unsigned order,
                             unsigned long* buddy_pfn);
   void set_buddy_order(Page* page, unsigned order);
-  long __zone_watermark_unusable_free(Zone* z, unsigned order,
-                                      unsigned alloc_flags);
+  inline long __zone_watermark_unusable_free(Zone* z, unsigned order,
+                                             unsigned alloc_flags);
 
   // --- free path (pcp.cc) ---
   void __free_frozen_pages(Page* page, unsigned order, fpi_t fpi_flags);
-  void ___free_pages(Page* page, unsigned order, fpi_t fpi_flags);
+  // (inline: defined and used in pcp.cc only)
+  inline void ___free_pages(Page* page, unsigned order, fpi_t fpi_flags);
   void __free_pages_ok(Page* page, unsigned order, fpi_t fpi_flags);
-  bool __free_pages_prepare(Page* page, unsigned order, fpi_t fpi_flags);
-  bool free_page_is_bad(Page* page, unsigned order, const char* fn);
+  inline bool __free_pages_prepare(Page* page, unsigned order, fpi_t fpi_flags);
+  inline bool free_page_is_bad(Page* page, unsigned order, const char* fn);
+  REENTRY_COLD bool free_page_is_bad_slow(Page* page, unsigned order,
+                                          const char* fn);
   void bad_page(Page* page, const char* reason, const char* fn);
-  bool free_frozen_page_commit(Zone* zone, PerCpuPages* pcp, Page* page,
-                               int migratetype, unsigned order, fpi_t fpi_flags);
+  inline bool free_frozen_page_commit(Zone* zone, PerCpuPages* pcp, Page* page,
+                                      int migratetype, unsigned order,
+                                      fpi_t fpi_flags);
   int nr_pcp_high(PerCpuPages* pcp, Zone* zone, int batch, bool free_high);
   int nr_pcp_free(PerCpuPages* pcp, int batch, int high, bool free_high);
   void free_pcppages_bulk(Zone* zone, int count, PerCpuPages* pcp, int pindex);
@@ -505,7 +547,8 @@ class Mm {
   void zone_pcp_enable(Zone* zone);
 
   // --- slow path, reclaim (reclaim.cc) ---
-  Page* __alloc_pages_slowpath(gfp_t gfp_mask, unsigned order, AllocContext* ac);
+  Page* __alloc_pages_slowpath(gfp_t gfp_mask, unsigned order,
+                               AllocContext* ac);
   Page* __alloc_pages_direct_reclaim(gfp_t gfp_mask, unsigned order,
                                      unsigned alloc_flags, AllocContext* ac,
                                      unsigned long* did_some_progress);
@@ -513,8 +556,7 @@ class Mm {
                                   const AllocContext* ac);
   Page* __alloc_pages_direct_compact(gfp_t gfp_mask, unsigned order,
                                      unsigned alloc_flags, AllocContext* ac);
-  Page* __alloc_pages_may_oom(gfp_t gfp_mask, unsigned order,
-                              AllocContext* ac,
+  Page* __alloc_pages_may_oom(gfp_t gfp_mask, unsigned order, AllocContext* ac,
                               unsigned long* did_some_progress);
   Page* __alloc_pages_cpuset_fallback(gfp_t gfp_mask, unsigned order,
                                       unsigned alloc_flags, AllocContext* ac);
@@ -535,8 +577,8 @@ class Mm {
   unsigned long try_to_free_pages(gfp_t gfp_mask, unsigned order);
   void balance_pgdat(int order, int highest_zoneidx);
   void warn_alloc(gfp_t gfp_mask, const char* what, unsigned order);
-  void ReportLivelock(const char* fn, const char* what, gfp_t gfp,
-                      int order, uint64_t cause);
+  void ReportLivelock(const char* fn, const char* what, gfp_t gfp, int order,
+                      uint64_t cause);
   void schedule_timeout_on(const locks::ExclusiveLock& lock);
 
   // --- zonelists ---
@@ -555,13 +597,20 @@ class Mm {
                                  unsigned nr_entries, uint32_t hash,
                                  Page** prealloc);
   bool depot_keep_new_pool(Page** prealloc);
-  void inc_stack_record_count(uint32_t handle, gfp_t gfp_mask, int nr_base_pages);
+  void inc_stack_record_count(uint32_t handle, gfp_t gfp_mask,
+                              int nr_base_pages);
   void dec_stack_record_count(uint32_t handle, int nr_base_pages);
   void add_stack_record_to_list(StackRecord* stack_record, gfp_t gfp_mask);
-  bool should_fail_alloc_page(gfp_t gfp_mask, unsigned order);
+  bool should_fail_alloc_page(gfp_t gfp_mask, unsigned order) {
+    if (fail_times_.load() == 0) return false;  // fail_page_alloc is off
+    return should_fail_alloc_page_slow(gfp_mask, order);
+  }
+  bool should_fail_alloc_page_slow(gfp_t gfp_mask, unsigned order);
   bool should_fail_ex(unsigned long size, bool nowarn);
   uint32_t get_random_u32_below(uint32_t ceil);
-  bool cond_accept_memory(Zone* zone, unsigned order, unsigned alloc_flags);
+  inline bool cond_accept_memory(Zone* zone, unsigned order,
+                                 unsigned alloc_flags);
+  bool cond_accept_memory_slow(Zone* zone, long to_accept);
   bool try_to_accept_memory_one(Zone* zone);
   void __accept_page(Zone* zone, IrqFlags* flags, Page* page);
   void accept_memory(unsigned long start_pfn, unsigned long nr);
@@ -645,7 +694,7 @@ class Mm {
   std::vector<uint8_t> cpu_dead_;
 
   // Reclaim and kswapd (pglist_data).
-  locks::Spinlock kswapd_wait_;  // pgdat->kswapd_wait.lock
+  locks::Spinlock kswapd_wait_;     // pgdat->kswapd_wait.lock
   locks::RawSpinlock own_pi_lock_;  // kswapd's p->pi_lock
   locks::RawSpinlock own_rq_lock_;  // its runqueue's rq->__lock
   locks::RawSpinlock* pi_lock_;
@@ -707,6 +756,136 @@ class Mm {
   Slot slots_[kMaxSlots];
   std::atomic<bool> slot_busy_[kMaxSlots] = {};
 };
+
+// ---------------------------------------------------------------------------
+// Inline fast paths shared by several .cc files (pcp.cc, alloc.cc,
+// page_alloc.cc, hooks.cc hold the rest).
+
+// kernel: mm/page_alloc.c pcp_spin_trylock() / pcpu_spin_trylock(), mm tree
+// 2026: pin the task to the CPU (pcpu_task_pin(): preempt_disable, or
+// migrate_disable on RT), then spin_trylock(&pcp->lock). "May fail due to a
+// parallel drain or IRQ reentrancy". The model folds the pin into the
+// spin_trylock's own preempt_disable/migrate_disable: no injection point lies
+// between the two, so nothing can observe the difference. On !SMP the 2026
+// tree never uses the pcp (NULL).
+REENTRY_ALWAYS_INLINE PerCpuPages* Mm::pcp_spin_trylock(Zone* zone) {
+  Cpu& cpu = ctx::this_cpu();
+  if (!cpu.config().smp) return nullptr;
+  PerCpuPages* pcp = zone->per_cpu_pageset[cpu.id()].get();
+  if (REENTRY_UNLIKELY(!locks::spin_trylock(pcp->lock, "pcp_spin_trylock"))) {
+    PcpTrylockFailed(cpu);
+    return nullptr;
+  }
+  return pcp;
+}
+
+// kernel: mm/page_alloc.c pcp_spin_unlock() (spin_unlock + pcpu_task_unpin)
+REENTRY_ALWAYS_INLINE void Mm::pcp_spin_unlock(PerCpuPages* pcp) {
+  locks::spin_unlock(pcp->lock, "pcp_spin_unlock");
+}
+
+// kernel: mm/page_alloc.c can_spin_trylock(), mm tree 2026 (BZ-02: without
+// the PREEMPT_RT clause)
+inline bool Mm::can_spin_trylock() const {
+  const Cpu& cpu = ctx::this_cpu();
+  if (cpu.config().preempt_rt && (cpu.in_nmi() || cpu.in_hardirq()) &&
+      !bug(BugId::kBz02)) {
+    return false;
+  }
+  if (!cpu.config().smp && cpu.in_nmi()) return false;
+  return true;
+}
+
+inline gfp_t Mm::CheckGfpMisuse(gfp_t gfp, unsigned order, bool nolock,
+                                bool* fail) {
+  // Nothing to warn about and nothing to drop (CheckGfpMisuseSlow lists the
+  // cases).
+  const bool clean =
+      nolock ? (gfp & ~gfp::__GFP_ACCOUNT) == 0
+             : order <= static_cast<unsigned>(max_order_) &&
+                   !(gfp & (gfp::__GFP_TRYLOCK | gfp::__GFP_NOFAIL)) &&
+                   (gfp & GFP_MOVABLE_MASK) != GFP_MOVABLE_MASK;
+  if (REENTRY_LIKELY(clean)) {
+    *fail = false;
+    return gfp;
+  }
+  return CheckGfpMisuseSlow(gfp, order, nolock, fail);
+}
+
+// Contexts where the allocator's spinning locks may not be taken at all:
+// NMI, and hardirq on PREEMPT_RT (spinlock_t sleeps there).
+REENTRY_ALWAYS_INLINE bool SpinningForbidden(const Cpu& cpu) {
+  return cpu.in_nmi() || (cpu.config().preempt_rt && cpu.in_hardirq());
+}
+
+inline bool Mm::CheckFreeContext(const char* what) {
+  if (REENTRY_LIKELY(!SpinningForbidden(ctx::this_cpu()))) return true;
+  return CheckFreeContextSlow(what);
+}
+
+inline bool Mm::AllocContextForbidden(gfp_t gfp, unsigned order) {
+  if (REENTRY_LIKELY(!SpinningForbidden(ctx::this_cpu()))) return false;
+  return AllocContextForbiddenSlow(gfp, order);
+}
+
+// kernel: mm/page_alloc.c __zone_watermark_unusable_free(), v6.18
+inline long Mm::__zone_watermark_unusable_free(Zone* z, unsigned order,
+                                               unsigned alloc_flags) {
+  long unusable_free = (1l << order) - 1;
+  if (!(alloc_flags & ALLOC_RESERVES)) {
+    unusable_free += z->nr_free_highatomic.load();
+  }
+  if (!(alloc_flags & ALLOC_CMA)) {
+    unusable_free += zone_page_state(z, NR_FREE_CMA_PAGES);
+  }
+  unusable_free += zone_page_state(z, NR_UNACCEPTED);
+  return unusable_free;
+}
+
+// kernel: mm/page_alloc.c zone_watermark_fast(), v6.18
+inline bool Mm::zone_watermark_fast(Zone* z, unsigned order, unsigned long mark,
+                                    int highest_zoneidx, unsigned alloc_flags,
+                                    gfp_t gfp_mask) {
+  const long free_pages = zone_page_state(z, NR_FREE_PAGES);
+  if (!order) {
+    long usable_free = free_pages;
+    const long reserved = __zone_watermark_unusable_free(z, 0, alloc_flags);
+    usable_free -= std::min(usable_free, reserved);
+    if (usable_free >
+        static_cast<long>(mark) + z->lowmem_reserve[highest_zoneidx]) {
+      return true;
+    }
+  }
+  if (__zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags,
+                          free_pages)) {
+    return true;
+  }
+  // Ignore boosting for __GFP_HIGH order-0 allocations at the min mark.
+  if (!order && (alloc_flags & ALLOC_MIN_RESERVE) &&
+      z->watermark_boost.load() &&
+      (alloc_flags & ALLOC_WMARK_MASK) == WMARK_MIN) {
+    mark = z->_watermark[WMARK_MIN];
+    return __zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags,
+                               free_pages);
+  }
+  return false;
+}
+
+// kernel: mm/page_alloc.c cond_accept_memory(), v6.16+: nolock bails out
+// ("It is not only zone lock. There's also unaccepted_memory_lock"); BZ-28b
+// removes the bail-out.
+inline bool Mm::cond_accept_memory(Zone* zone, unsigned order,
+                                   unsigned alloc_flags) {
+  if (zone->vm_stat[NR_UNACCEPTED].load() <= 0) return false;
+  if ((alloc_flags & ALLOC_NOLOCK) && !bug(BugId::kBz28Accept)) return false;
+  // How much to accept to get to the promo watermark?
+  const long wmark = static_cast<long>(promo_wmark_pages(zone));
+  const long to_accept =
+      wmark - (static_cast<long>(zone_page_state(zone, NR_FREE_PAGES)) -
+               __zone_watermark_unusable_free(zone, order, 0));
+  if (to_accept <= 0) return false;
+  return cond_accept_memory_slow(zone, to_accept);
+}
 
 }  // namespace reentry::mm
 

@@ -190,8 +190,8 @@ void Mm::BuildZones() {
     }
     start += spans[z];
   }
-  const unsigned long mb = std::max<unsigned long>(
-      cfg_.memory_block_pages, pageblock_nr_pages());
+  const unsigned long mb =
+      std::max<unsigned long>(cfg_.memory_block_pages, pageblock_nr_pages());
   cfg_.memory_block_pages = static_cast<uint32_t>(mb);
   block_offline_.assign((nr_pages_ + mb - 1) / mb, 0);
   setup_per_zone_wmarks();
@@ -251,8 +251,8 @@ void Mm::setup_per_zone_wmarks() {
     } else {
       min = lowmem_pages ? pages_min * managed / lowmem_pages : 0;
     }
-    const unsigned long step = std::max(
-        min / 4, managed * kWatermarkScaleFactor / 10000);
+    const unsigned long step =
+        std::max(min / 4, managed * kWatermarkScaleFactor / 10000);
     zone->_watermark[WMARK_MIN] = min;
     zone->_watermark[WMARK_LOW] = min + step;
     zone->_watermark[WMARK_HIGH] = min + 2 * step;
@@ -280,8 +280,8 @@ void Mm::zone_pcp_init(Zone* zone) {
   const int batch = std::max(cfg_.pcp_batch, 1);
   const long managed = zone->managed_pages.load();
   zone->pageset_batch = batch;
-  zone->pageset_high_min = std::max(
-      static_cast<int>(zone->_watermark[WMARK_LOW] / ncpu), batch * 4);
+  zone->pageset_high_min =
+      std::max(static_cast<int>(zone->_watermark[WMARK_LOW] / ncpu), batch * 4);
   zone->pageset_high_max =
       std::max(static_cast<int>(managed / 8 / ncpu), batch * 4);
   for (int c = 0; c < ncpu; ++c) {
@@ -319,9 +319,8 @@ void Mm::memblock_free_all() {
         zone->vm_stat[NR_UNACCEPTED].add(MAX_ORDER_NR_PAGES());
       }
       // The CMA area at the end of the accepted part.
-      const unsigned long cma_pages =
-          std::min<unsigned long>(cfg_.cma_pages / pb * pb,
-                                  (end - zone->zone_start_pfn) / 2 / pb * pb);
+      const unsigned long cma_pages = std::min<unsigned long>(
+          cfg_.cma_pages / pb * pb, (end - zone->zone_start_pfn) / 2 / pb * pb);
       if (cma_pages > 0) {
         cma_ = std::make_unique<Cma>(kernel_);
         cma_->base_pfn = end - cma_pages;
@@ -494,9 +493,8 @@ void Mm::__free_one_page(Page* page, unsigned long pfn, Zone* zone,
       // No merging between pageblocks without fallbacks (CMA, ISOLATE,
       // HIGHATOMIC) and normal pageblocks.
       buddy_mt = get_pfnblock_migratetype(buddy, buddy_pfn);
-      if (migratetype != buddy_mt &&
-          (!migratetype_is_mergeable(migratetype) ||
-           !migratetype_is_mergeable(buddy_mt))) {
+      if (migratetype != buddy_mt && (!migratetype_is_mergeable(migratetype) ||
+                                      !migratetype_is_mergeable(buddy_mt))) {
         break;
       }
     }
@@ -638,8 +636,8 @@ bool Mm::boost_watermark(Zone* zone) {
       zone->_watermark[WMARK_HIGH] * kWatermarkBoostFactor / 10000;
   if (!max_boost) return false;
   max_boost = std::max(pageblock_nr_pages(), max_boost);
-  zone->watermark_boost.store(std::min(
-      zone->watermark_boost.load() + pageblock_nr_pages(), max_boost));
+  zone->watermark_boost.store(
+      std::min(zone->watermark_boost.load() + pageblock_nr_pages(), max_boost));
   ++st().boosts;
   return true;
 }
@@ -666,8 +664,9 @@ int Mm::find_suitable_fallback(FreeArea* area, unsigned order, int migratetype,
   return -1;
 }
 
-// kernel: mm/page_alloc.c try_to_claim_block(), v6.15+ (steal_suitable_fallback()
-// before 6.15: BZ-11 is the 5.0 version of this function)
+// kernel: mm/page_alloc.c try_to_claim_block(), v6.15+
+// (steal_suitable_fallback() before 6.15: BZ-11 is the 5.0 version of this
+// function)
 Page* Mm::try_to_claim_block(Zone* zone, Page* page, int current_order,
                              int order, int start_type, int block_type,
                              unsigned alloc_flags) {
@@ -676,8 +675,8 @@ Page* Mm::try_to_claim_block(Zone* zone, Page* page, int current_order,
   if (current_order >= cfg_.pageblock_order) {
     del_page_from_free_list(page, zone, current_order, block_type);
     change_pageblock_range(page, current_order, start_type);
-    const unsigned nr_added = expand(zone, page, order, current_order,
-                                     start_type);
+    const unsigned nr_added =
+        expand(zone, page, order, current_order, start_type);
     account_freepages(zone, nr_added, start_type);
     return page;
   }
@@ -701,8 +700,8 @@ Page* Mm::try_to_claim_block(Zone* zone, Page* page, int current_order,
   if (start_type == MIGRATE_MOVABLE) {
     alike_pages = movable_pages;
   } else if (block_type == MIGRATE_MOVABLE) {
-    alike_pages = static_cast<int>(pageblock_nr_pages()) -
-                  (free_pages + movable_pages);
+    alike_pages =
+        static_cast<int>(pageblock_nr_pages()) - (free_pages + movable_pages);
   } else {
     alike_pages = 0;
   }
@@ -798,19 +797,8 @@ Page* Mm::__rmqueue(Zone* zone, unsigned order, int migratetype,
 // ---------------------------------------------------------------------------
 // Watermarks (read without zone->lock: relaxed loads)
 
-// kernel: mm/page_alloc.c __zone_watermark_unusable_free(), v6.18
-long Mm::__zone_watermark_unusable_free(Zone* z, unsigned order,
-                                        unsigned alloc_flags) {
-  long unusable_free = (1l << order) - 1;
-  if (!(alloc_flags & ALLOC_RESERVES)) {
-    unusable_free += z->nr_free_highatomic.load();
-  }
-  if (!(alloc_flags & ALLOC_CMA)) {
-    unusable_free += zone_page_state(z, NR_FREE_CMA_PAGES);
-  }
-  unusable_free += zone_page_state(z, NR_UNACCEPTED);
-  return unusable_free;
-}
+// __zone_watermark_unusable_free() and zone_watermark_fast() are inline in
+// mm.h.
 
 // kernel: mm/page_alloc.c __zone_watermark_ok(), v6.18
 bool Mm::__zone_watermark_ok(Zone* z, unsigned order, unsigned long mark,
@@ -849,35 +837,6 @@ bool Mm::zone_watermark_ok(Zone* z, unsigned order, unsigned long mark,
                            int highest_zoneidx, unsigned alloc_flags) {
   return __zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags,
                              zone_page_state(z, NR_FREE_PAGES));
-}
-
-// kernel: mm/page_alloc.c zone_watermark_fast(), v6.18
-bool Mm::zone_watermark_fast(Zone* z, unsigned order, unsigned long mark,
-                             int highest_zoneidx, unsigned alloc_flags,
-                             gfp_t gfp_mask) {
-  const long free_pages = zone_page_state(z, NR_FREE_PAGES);
-  if (!order) {
-    long usable_free = free_pages;
-    const long reserved = __zone_watermark_unusable_free(z, 0, alloc_flags);
-    usable_free -= std::min(usable_free, reserved);
-    if (usable_free >
-        static_cast<long>(mark) + z->lowmem_reserve[highest_zoneidx]) {
-      return true;
-    }
-  }
-  if (__zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags,
-                          free_pages)) {
-    return true;
-  }
-  // Ignore boosting for __GFP_HIGH order-0 allocations at the min mark.
-  if (!order && (alloc_flags & ALLOC_MIN_RESERVE) &&
-      z->watermark_boost.load() &&
-      (alloc_flags & ALLOC_WMARK_MASK) == WMARK_MIN) {
-    mark = z->_watermark[WMARK_MIN];
-    return __zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags,
-                               free_pages);
-  }
-  return false;
 }
 
 // ---------------------------------------------------------------------------

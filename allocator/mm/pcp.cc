@@ -30,28 +30,11 @@ inline Page* lru_to_page(ListHead* l) { return reinterpret_cast<Page*>(l); }
 // ---------------------------------------------------------------------------
 // pcp locking
 
-// kernel: mm/page_alloc.c pcp_spin_trylock() / pcpu_spin_trylock(), mm tree
-// 2026: pin the task to the CPU (pcpu_task_pin(): preempt_disable, or
-// migrate_disable on RT), then spin_trylock(&pcp->lock). "May fail due to a
-// parallel drain or IRQ reentrancy". The model folds the pin into the
-// spin_trylock's own preempt_disable/migrate_disable: no injection point lies
-// between the two, so nothing can observe the difference. On !SMP the 2026
-// tree never uses the pcp (NULL).
-PerCpuPages* Mm::pcp_spin_trylock(Zone* zone) {
-  Cpu& cpu = ctx::this_cpu();
-  if (!cpu.config().smp) return nullptr;
-  PerCpuPages* pcp = zone->per_cpu_pageset[cpu.id()].get();
-  if (!locks::spin_trylock(pcp->lock, "pcp_spin_trylock")) {
-    ++stats_[cpu.id()].pcp_trylock_failed;
-    ctx::note_alloc_fail(ctx::AllocFail::kPcpBusy);
-    return nullptr;
-  }
-  return pcp;
-}
-
-// kernel: mm/page_alloc.c pcp_spin_unlock() (spin_unlock + pcpu_task_unpin)
-void Mm::pcp_spin_unlock(PerCpuPages* pcp) {
-  locks::spin_unlock(pcp->lock, "pcp_spin_unlock");
+// pcp_spin_trylock() and pcp_spin_unlock() are inline in mm.h; a failed
+// trylock is accounted here.
+void Mm::PcpTrylockFailed(Cpu& cpu) {
+  ++stats_[cpu.id()].pcp_trylock_failed;
+  ctx::note_alloc_fail(ctx::AllocFail::kPcpBusy);
 }
 
 // The zone->lock acquisition of rmqueue_bulk()/rmqueue_buddy():
@@ -147,8 +130,10 @@ Page* Mm::__rmqueue_pcplist(Zone* zone, unsigned order, int migratetype,
 }
 
 // kernel: mm/page_alloc.c rmqueue_pcplist(), v6.18
-Page* Mm::rmqueue_pcplist(Zone* preferred_zone, Zone* zone, unsigned order,
-                          int migratetype, unsigned alloc_flags) {
+REENTRY_ALWAYS_INLINE Page* Mm::rmqueue_pcplist(Zone* preferred_zone,
+                                                Zone* zone, unsigned order,
+                                                int migratetype,
+                                                unsigned alloc_flags) {
   REENTRY_KFUNC();
   PerCpuPages* pcp = pcp_spin_trylock(zone);
   if (!pcp) return nullptr;
@@ -198,17 +183,15 @@ Page* Mm::rmqueue(Zone* preferred_zone, Zone* zone, unsigned order,
                   gfp_t gfp_flags, unsigned alloc_flags, int migratetype) {
   Page* page = nullptr;
   if (pcp_allowed_order(order)) {
-    page = rmqueue_pcplist(preferred_zone, zone, order, migratetype,
-                           alloc_flags);
+    page =
+        rmqueue_pcplist(preferred_zone, zone, order, migratetype, alloc_flags);
   }
   if (!page) {
-    page = rmqueue_buddy(preferred_zone, zone, order, alloc_flags,
-                         migratetype);
+    page = rmqueue_buddy(preferred_zone, zone, order, alloc_flags, migratetype);
   }
   // Wake kswapd for a boosted watermark only now, with zone->lock dropped
   // (73444bc4d8f9, BZ-11).
-  if ((alloc_flags & ALLOC_KSWAPD) &&
-      zone->test_bit(ZONE_BOOSTED_WATERMARK)) {
+  if ((alloc_flags & ALLOC_KSWAPD) && zone->test_bit(ZONE_BOOSTED_WATERMARK)) {
     zone->clear_bit(ZONE_BOOSTED_WATERMARK);
     wakeup_kswapd(zone, 0, 0, zone->idx);
   }
@@ -226,8 +209,8 @@ void Mm::bad_page(Page* page, const char* reason, const char* fn) {
   snprintf(d, sizeof(d),
            "BUG: Bad page state: pfn:%#lx order:%u where:%d refcount:%d: %s; "
            "the free is refused",
-           page_to_pfn(page), page->alloc_order,
-           static_cast<int>(page->where), page->refcount, reason);
+           page_to_pfn(page), page->alloc_order, static_cast<int>(page->where),
+           page->refcount, reason);
   ReportMm(FindingKind::kBadPageState, fn,
            (static_cast<uint64_t>(page_to_pfn(page)) << 8) ^
                reinterpret_cast<uintptr_t>(reason),
@@ -237,7 +220,18 @@ void Mm::bad_page(Page* page, const char* reason, const char* fn) {
 // kernel: mm/page_alloc.c free_page_is_bad() / free_pages_prepare() checks,
 // plus the double-free and wrong-order checks the kernel makes through
 // VM_BUG_ON_PAGE and page_ref underflow.
-bool Mm::free_page_is_bad(Page* page, unsigned order, const char* fn) {
+REENTRY_ALWAYS_INLINE bool Mm::free_page_is_bad(Page* page, unsigned order,
+                                                const char* fn) {
+  // The common case: the head of a live allocation freed with its order.
+  if (REENTRY_LIKELY(page != nullptr && page_to_pfn(page) < nr_pages_ &&
+                     page->where == PageWhere::kAllocated &&
+                     page->refcount > 0 && page->alloc_order == order)) {
+    return false;
+  }
+  return free_page_is_bad_slow(page, order, fn);
+}
+
+bool Mm::free_page_is_bad_slow(Page* page, unsigned order, const char* fn) {
   if (page == nullptr) return true;
   const unsigned long pfn = page_to_pfn(page);
   if (pfn >= nr_pages_) return true;
@@ -280,7 +274,8 @@ void Mm::MarkFreed(Page* page, unsigned order) {
 
 // kernel: mm/page_alloc.c __free_pages_prepare(), v6.18 (memcg uncharge,
 // page_owner reset; debug_check_no_locks_freed is skipped for FPI_NOLOCK)
-bool Mm::__free_pages_prepare(Page* page, unsigned order, fpi_t fpi_flags) {
+REENTRY_ALWAYS_INLINE bool Mm::__free_pages_prepare(Page* page, unsigned order,
+                                                    fpi_t fpi_flags) {
   if (page->flags & PG_memcg_kmem) __memcg_kmem_uncharge_page(page, order);
   if (cfg_.page_owner) __reset_page_owner(page, order);
   MarkFreed(page, order);
@@ -301,8 +296,8 @@ void Mm::add_page_to_zone_llist(Zone* zone, Page* page, unsigned order) {
 }
 
 // kernel: mm/page_alloc.c split_large_buddy(), v6.10+
-void Mm::split_large_buddy(Zone* zone, Page* page, unsigned long pfn,
-                           int order, fpi_t fpi) {
+void Mm::split_large_buddy(Zone* zone, Page* page, unsigned long pfn, int order,
+                           fpi_t fpi) {
   const unsigned long end = pfn + (1ul << order);
   if (order > cfg_.pageblock_order) order = cfg_.pageblock_order;
   for (;;) {
@@ -333,8 +328,8 @@ void Mm::free_one_page(Zone* zone, Page* page, unsigned long pfn,
   // The lock succeeded: process deferred pages (only a normal free does).
   if (!(fpi_flags & FPI_NOLOCK) &&
       zone->trylock_free_pages.load(std::memory_order_relaxed) != nullptr) {
-    Page* p = zone->trylock_free_pages.exchange(nullptr,
-                                                std::memory_order_acquire);
+    Page* p =
+        zone->trylock_free_pages.exchange(nullptr, std::memory_order_acquire);
     inject(PointId::kFreeOnePageLlistDrain);
     while (p != nullptr) {
       Page* next = p->pcp_llist;
@@ -408,9 +403,9 @@ int Mm::nr_pcp_high(PerCpuPages* pcp, Zone* zone, int batch, bool free_high) {
 }
 
 // kernel: mm/page_alloc.c free_frozen_page_commit(), v6.18
-bool Mm::free_frozen_page_commit(Zone* zone, PerCpuPages* pcp, Page* page,
-                                 int migratetype, unsigned order,
-                                 fpi_t fpi_flags) {
+REENTRY_ALWAYS_INLINE bool Mm::free_frozen_page_commit(
+    Zone* zone, PerCpuPages* pcp, Page* page, int migratetype, unsigned order,
+    fpi_t fpi_flags) {
   pcp->alloc_factor >>= 1;
   const int pindex = order_to_pindex(migratetype, order);
   inject(PointId::kFreeCommitPcpLocked);
@@ -475,7 +470,8 @@ void Mm::__free_frozen_pages(Page* page, unsigned order, fpi_t fpi_flags) {
 
 // kernel: mm/page_alloc.c ___free_pages(), v6.18 (a pinned block stays
 // allocated until its last reference goes, as a compound page would)
-void Mm::___free_pages(Page* page, unsigned order, fpi_t fpi_flags) {
+REENTRY_ALWAYS_INLINE void Mm::___free_pages(Page* page, unsigned order,
+                                             fpi_t fpi_flags) {
   if (free_page_is_bad(page, order, "__free_pages")) return;
   if (--page->refcount > 0) return;  // put_page_testzero()
   __free_frozen_pages(page, order, fpi_flags);
