@@ -518,6 +518,8 @@ class Mm {
 
   // --- free path (pcp.cc) ---
   void __free_frozen_pages(Page* page, unsigned order, fpi_t fpi_flags);
+  // The body of __free_frozen_pages(), inlined into the free entry points.
+  inline void FreeFrozenPages(Page* page, unsigned order, fpi_t fpi_flags);
   // (inline: defined and used in pcp.cc only)
   inline void ___free_pages(Page* page, unsigned order, fpi_t fpi_flags);
   void __free_pages_ok(Page* page, unsigned order, fpi_t fpi_flags);

@@ -438,8 +438,15 @@ REENTRY_ALWAYS_INLINE bool Mm::free_frozen_page_commit(
 }
 
 // kernel: mm/page_alloc.c __free_frozen_pages(), mm tree 2026
+// (FreeFrozenPages is its body, so that the free entry points inline it; it
+// records the kernel's function name itself.)
 void Mm::__free_frozen_pages(Page* page, unsigned order, fpi_t fpi_flags) {
-  REENTRY_KFUNC();
+  FreeFrozenPages(page, order, fpi_flags);
+}
+
+REENTRY_ALWAYS_INLINE void Mm::FreeFrozenPages(Page* page, unsigned order,
+                                               fpi_t fpi_flags) {
+  const ctx::FunctionScope reentry_kfunc_("__free_frozen_pages");
   const unsigned long pfn = page_to_pfn(page);
   if (!pcp_allowed_order(order)) {
     __free_pages_ok(page, order, fpi_flags);
@@ -473,8 +480,8 @@ void Mm::__free_frozen_pages(Page* page, unsigned order, fpi_t fpi_flags) {
 REENTRY_ALWAYS_INLINE void Mm::___free_pages(Page* page, unsigned order,
                                              fpi_t fpi_flags) {
   if (free_page_is_bad(page, order, "__free_pages")) return;
-  if (--page->refcount > 0) return;  // put_page_testzero()
-  __free_frozen_pages(page, order, fpi_flags);
+  if (--page->refcount > 0) return;         // put_page_testzero()
+  FreeFrozenPages(page, order, fpi_flags);  // __free_frozen_pages()
 }
 
 // kernel: mm/page_alloc.c __free_pages(), v6.18
