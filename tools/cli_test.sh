@@ -78,6 +78,8 @@ expect decode-random 0 '' "$reentry" decode "$tmp/random.bin"
 expect bugs 0 'BZ-01' "$reentry" bugs
 expect points 0 'rmqueue_bulk:zone_locked' "$reentry" points
 expect help 0 'repro' "$reentry" help repro
+expect help-flag 0 'usage: reentry repro' "$reentry" repro --help
+expect help-flag-short 0 'usage: reentry sweep' "$reentry" sweep -h
 
 echo "$passes passed, $failures failed"
 [[ $failures -eq 0 ]]

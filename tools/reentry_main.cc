@@ -15,8 +15,9 @@ void PrintHelp(FILE* out) {
           "usage: reentry COMMAND [flags] [args]\n\n"
           "commands:\n");
   std::vector<reentry::tools::Command> cmds = reentry::tools::Commands();
-  std::sort(cmds.begin(), cmds.end(),
-            [](const auto& a, const auto& b) { return strcmp(a.name, b.name) < 0; });
+  std::sort(cmds.begin(), cmds.end(), [](const auto& a, const auto& b) {
+    return strcmp(a.name, b.name) < 0;
+  });
   for (const auto& c : cmds) fprintf(out, "  %-10s %s\n", c.name, c.summary);
   fprintf(out, "\n`reentry help COMMAND` shows a command's flags.\n");
 }
@@ -46,7 +47,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   for (const auto& c : Commands()) {
-    if (name == c.name) return c.run(args);
+    if (name != c.name) continue;
+    // `reentry CMD --help`: flags after `--` belong to the fuzzing engine.
+    for (const std::string& a : args) {
+      if (a == "--") break;
+      if (a == "--help" || a == "-h") {
+        printf("usage: reentry %s\n%s\n%s", c.synopsis, c.summary, c.help);
+        return 0;
+      }
+    }
+    return c.run(args);
   }
   fprintf(stderr, "reentry: unknown command '%s'\n\n", name.c_str());
   PrintHelp(stderr);
