@@ -4,9 +4,9 @@
 
 #include "allocator/prog/binary.h"
 #include "allocator/prog/text.h"
+#include "allocator/triage/files.h"
 #include "tools/cli_args.h"
 #include "tools/command.h"
-#include "allocator/triage/files.h"
 #include "tools/program_io.h"
 
 namespace reentry::tools {
@@ -42,8 +42,10 @@ std::vector<std::string> ExpandShortOut(const std::vector<std::string>& argv) {
 int RunDecode(const std::vector<std::string>& argv) {
   Args args({"out"}, {});
   std::string error;
-  if (!args.Parse(ExpandShortOut(argv), &error)) return UsageError(kDecode, error);
-  if (args.positional().size() != 1) return UsageError(kDecode, "need one FILE");
+  if (!args.Parse(ExpandShortOut(argv), &error))
+    return UsageError(kDecode, error);
+  if (args.positional().size() != 1)
+    return UsageError(kDecode, "need one FILE");
   prog::Program p;
   if (!LoadProgram(args.positional()[0], Format::kBinary, &p, &error)) {
     fprintf(stderr, "reentry decode: %s\n", error.c_str());
@@ -64,10 +66,13 @@ int RunDecode(const std::vector<std::string>& argv) {
 int RunEncode(const std::vector<std::string>& argv) {
   Args args({"out"}, {});
   std::string error;
-  if (!args.Parse(ExpandShortOut(argv), &error)) return UsageError(kEncode, error);
-  if (args.positional().size() != 1) return UsageError(kEncode, "need one FILE");
+  if (!args.Parse(ExpandShortOut(argv), &error))
+    return UsageError(kEncode, error);
+  if (args.positional().size() != 1)
+    return UsageError(kEncode, "need one FILE");
   auto out = args.Get("out");
-  if (!out) return UsageError(kEncode, "--out is required (the output is binary)");
+  if (!out)
+    return UsageError(kEncode, "--out is required (the output is binary)");
   prog::Program p;
   if (!LoadProgram(args.positional()[0], Format::kText, &p, &error)) {
     fprintf(stderr, "reentry encode: %s\n", error.c_str());

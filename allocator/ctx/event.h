@@ -12,24 +12,24 @@
 
 namespace reentry::ctx {
 
-#define REENTRY_EVENT_KINDS(X)                                                \
-  X(kLockAcquire)   /* before a blocking acquisition, after a trylock won */  \
-  X(kLockContended) /* the acquisition has to wait */                         \
-  X(kLockAcquired)  /* the acquisition completed */                           \
-  X(kLockRelease)                                                             \
-  X(kLockInit)      /* (re)initialisation of a lock instance */               \
-  X(kLockFree)      /* the memory holding a lock is freed */                  \
-  X(kHardirqsOff)                                                             \
-  X(kHardirqsOn)                                                              \
-  X(kSoftirqsOff)                                                             \
-  X(kSoftirqsOn)                                                              \
-  X(kPreemptOff)                                                              \
-  X(kPreemptOn)                                                               \
-  X(kContextEnter)                                                            \
-  X(kContextExit)                                                             \
-  X(kMightSleep)    /* a call that may sleep (mutex_lock, msleep, RT lock) */ \
-  X(kMightAlloc)    /* a page allocation with gfp, order */                   \
-  X(kNolockEnter)   /* a nolock (trylock-only) API is entered */              \
+#define REENTRY_EVENT_KINDS(X)                                               \
+  X(kLockAcquire)   /* before a blocking acquisition, after a trylock won */ \
+  X(kLockContended) /* the acquisition has to wait */                        \
+  X(kLockAcquired)  /* the acquisition completed */                          \
+  X(kLockRelease)                                                            \
+  X(kLockInit) /* (re)initialisation of a lock instance */                   \
+  X(kLockFree) /* the memory holding a lock is freed */                      \
+  X(kHardirqsOff)                                                            \
+  X(kHardirqsOn)                                                             \
+  X(kSoftirqsOff)                                                            \
+  X(kSoftirqsOn)                                                             \
+  X(kPreemptOff)                                                             \
+  X(kPreemptOn)                                                              \
+  X(kContextEnter)                                                           \
+  X(kContextExit)                                                            \
+  X(kMightSleep)  /* a call that may sleep (mutex_lock, msleep, RT lock) */  \
+  X(kMightAlloc)  /* a page allocation with gfp, order */                    \
+  X(kNolockEnter) /* a nolock (trylock-only) API is entered */               \
   X(kNolockExit)
 
 enum class EventKind : uint8_t {
@@ -48,10 +48,14 @@ inline constexpr uint16_t kEvRead = 1 << 1;           // shared (reader) hold
 inline constexpr uint16_t kEvRecursiveRead = 1 << 2;  // read that may recurse
 inline constexpr uint16_t kEvIrqsOffForm = 1 << 3;    // _irq / _irqsave form
 inline constexpr uint16_t kEvBhForm = 1 << 4;         // _bh form
-inline constexpr uint16_t kEvAtomicByCount = 1 << 5;  // might_sleep: the kernel's own preempt-count check fired
-inline constexpr uint16_t kEvSeqReader = 1 << 6;      // seqcount reader (wait for writer)
-inline constexpr uint16_t kEvPerCpu = 1 << 7;         // per-CPU lock instance (local_lock, pcp)
-inline constexpr uint16_t kEvNested = 1 << 8;         // spin_lock_nested / subclass given
+inline constexpr uint16_t kEvAtomicByCount =
+    1 << 5;  // might_sleep: the kernel's own preempt-count check fired
+inline constexpr uint16_t kEvSeqReader =
+    1 << 6;  // seqcount reader (wait for writer)
+inline constexpr uint16_t kEvPerCpu =
+    1 << 7;  // per-CPU lock instance (local_lock, pcp)
+inline constexpr uint16_t kEvNested =
+    1 << 8;  // spin_lock_nested / subclass given
 inline constexpr uint16_t kEvRtlock =
     1 << 9;  // might_sleep: RT spinlock_t (rtlock_might_resched)
 

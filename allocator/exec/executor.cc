@@ -53,9 +53,9 @@ struct Vcpu {
   uint64_t wait_epoch = 0;
 };
 
-const char* const kTraceNames[] = {"op",    "irq",  "pending", "irq-done",
-                                   "pause", "resume", "wait",  "hang",
-                                   "skipped"};
+const char* const kTraceNames[] = {"op",       "irq",   "pending",
+                                   "irq-done", "pause", "resume",
+                                   "wait",     "hang",  "skipped"};
 
 }  // namespace
 
@@ -67,10 +67,10 @@ std::string FormatTraceEntry(const prog::Program& p, const TraceEntry& e) {
   char buf[256];
   const Op* op = e.op_index == kNoOp ? nullptr : prog::OpAt(p, e.op_index);
   const char* name = op != nullptr ? prog::OpName(*op) : "-";
-  int n = snprintf(buf, sizeof(buf), "cpu%d %-8s %-7s #%-4d %s", e.cpu,
-                   TraceKindName(e.kind), ctx::ContextName(e.context),
-                   e.op_index == kNoOp ? -1 : static_cast<int>(e.op_index),
-                   name);
+  int n =
+      snprintf(buf, sizeof(buf), "cpu%d %-8s %-7s #%-4d %s", e.cpu,
+               TraceKindName(e.kind), ctx::ContextName(e.context),
+               e.op_index == kNoOp ? -1 : static_cast<int>(e.op_index), name);
   std::string out(buf, n > 0 ? static_cast<size_t>(n) : 0);
   if (e.point != ctx::PointId::kNone) {
     out += " at ";
@@ -210,9 +210,9 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
       Deliver(cpu, v, PendingIrq{o.kind, &o.body, index});
       return;
     }
-    (void)v.armed.push_back(ArmedIrq{
-        o.kind, o.at.v, static_cast<uint8_t>(o.at.nth ? o.at.nth : 1),
-        &o.body, index});
+    (void)v.armed.push_back(
+        ArmedIrq{o.kind, o.at.v, static_cast<uint8_t>(o.at.nth ? o.at.nth : 1),
+                 &o.body, index});
   }
   void OnPauseOp(Cpu& cpu, const prog::Pause& o, uint32_t index) override {
     Vcpu& v = vcpus[cpu.id()];
@@ -254,8 +254,8 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
             int holder) override {
     Vcpu& v = vcpus[cpu.id()];
     const bool repeat = v.wait_lock == lock && v.waiting_for == holder;
-    if (!repeat) Trace(TraceKind::kWait, cpu, cpu.op_index(),
-                       ctx::PointId::kNone, holder);
+    if (!repeat)
+      Trace(TraceKind::kWait, cpu, cpu.op_index(), ctx::PointId::kNone, holder);
     v.status = VcpuStatus::kWaiting;
     v.waiting_for = holder;
     v.wait_lock = lock;
@@ -421,7 +421,8 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
     ctx::Config config = opts.config ? *opts.config : p.config;
     if (config.nr_cpus < 1) config.nr_cpus = 1;
     if (config.nr_cpus > ctx::kMaxCpus) config.nr_cpus = ctx::kMaxCpus;
-    const BugSet bugs = BugSet::FromBits(p.bugs.bits() | opts.extra_bugs.bits());
+    const BugSet bugs =
+        BugSet::FromBits(p.bugs.bits() | opts.extra_bugs.bits());
     world = std::make_unique<World>(config, bugs, p, opts.lockdep);
     world->kernel.SetHooks(this);
     out.config = world->kernel.config();

@@ -2,8 +2,8 @@
 // Random programs often end early (a hang is a finding that stops the run),
 // so the rate counts the ops that actually ran (items_per_second) and the
 // counter ops_run shows how many that was per run.
-//   cmake --preset default && cmake --build --preset default --target executor_benchmark
-//   build/default/allocator/exec/executor_benchmark
+//   cmake --preset default && cmake --build --preset default --target
+//   executor_benchmark build/default/allocator/exec/executor_benchmark
 #include "allocator/exec/executor.h"
 #include "allocator/prog/generate.h"
 #include "benchmark/benchmark.h"

@@ -23,7 +23,8 @@ struct Form {
 const Form kForms[] = {
     {"raw_spinlock_t", "raw_spin_lock", "raw_spin_unlock", false},
     {"raw_spinlock_t", "raw_spin_lock_irq", "raw_spin_unlock_irq", true},
-    {"raw_spinlock_t", "raw_spin_lock_irqsave", "raw_spin_unlock_irqrestore", true},
+    {"raw_spinlock_t", "raw_spin_lock_irqsave", "raw_spin_unlock_irqrestore",
+     true},
     {"spinlock_t", "spin_lock", "spin_unlock", false},
     {"spinlock_t", "spin_lock_irq", "spin_unlock_irq", true},
     {"spinlock_t", "spin_lock_irqsave", "spin_unlock_irqrestore", true},
@@ -103,8 +104,8 @@ TEST_P(FormTest, IrqAndBhFormsWarnInHardirq) {
   EXPECT_TRUE(r.findings.has(irq_form ? FindingKind::kIrqEnableInHardirq
                                       : FindingKind::kBadBhEnable))
       << f.acquire << ": " << Summary(r);
-  RunResult soft = RunText(Decl(f) + "softirq() {\n  " + f.acquire +
-                           "(L)\n  " + f.release + "(L)\n}\n");
+  RunResult soft = RunText(Decl(f) + "softirq() {\n  " + f.acquire + "(L)\n  " +
+                           f.release + "(L)\n}\n");
   EXPECT_EQ(soft.findings.bugs(), 0u) << f.acquire << ": " << Summary(soft);
 }
 
@@ -114,8 +115,8 @@ TEST_P(FormTest, NestedPairInEveryInterruptContextIsClean) {
   if (EndsWith(acq, "_irq") || EndsWith(acq, "_bh")) return;  // see above
   for (const char* irq : {"softirq", "hardirq", "nmi"}) {
     if (std::string(f.type) == "mutex") continue;  // sleeps: invalid there
-    RunResult r = RunText(Decl(f) + irq + "() {\n  " + f.acquire +
-                          "(L)\n  " + f.release + "(L)\n}\n");
+    RunResult r = RunText(Decl(f) + irq + "() {\n  " + f.acquire + "(L)\n  " +
+                          f.release + "(L)\n}\n");
     EXPECT_TRUE(r.completed) << irq;
     // Taking a lock only in an interrupt is fine; in NMI, a non-raw lock is
     // an invalid wait context, and a blocking acquisition is not nolock-safe.
@@ -133,8 +134,8 @@ TEST_P(FormTest, HardirqReenteringTheSameLock) {
   const auto [plain_acquire, plain_release] = PlainForm(f);
   const std::string body = "hardirq() {\n  " + plain_acquire + "(L)\n  " +
                            plain_release + "(L)\n}\n";
-  RunResult r = RunText(Decl(f) + f.acquire + "(L)\n" + body + f.release +
-                        "(L)\n");
+  RunResult r =
+      RunText(Decl(f) + f.acquire + "(L)\n" + body + f.release + "(L)\n");
   if (f.irqs_off) {
     // The interrupt stays pending until the release re-enables interrupts.
     EXPECT_TRUE(r.completed);
@@ -315,15 +316,18 @@ TEST(RtTest, LocalTrylockFailsInHardirqUnderPreemptRt) {
 TEST(UpTest, SpinTrylocksSucceedOnHeldLocksOnlyForSpinningLocks) {
   for (const char* type : {"raw_spinlock_t", "spinlock_t"}) {
     const std::string t = type;
-    const std::string lock = t == "spinlock_t" ? "spin_lock_irqsave"
-                                               : "raw_spin_lock_irqsave";
+    const std::string lock =
+        t == "spinlock_t" ? "spin_lock_irqsave" : "raw_spin_lock_irqsave";
     const std::string unlock = t == "spinlock_t" ? "spin_unlock_irqrestore"
                                                  : "raw_spin_unlock_irqrestore";
-    const std::string tryl = t == "spinlock_t" ? "spin_trylock" : "raw_spin_trylock";
-    const std::string unl = t == "spinlock_t" ? "spin_unlock" : "raw_spin_unlock";
-    RunResult r = RunText("config(smp=0, cpus=1)\nlock(L, " + t +
-                          ", \"&z->lock\")\n" + lock + "(L)\nnmi() {\n  " +
-                          tryl + "(L)\n  " + unl + "(L)\n}\n" + unlock + "(L)\n");
+    const std::string tryl =
+        t == "spinlock_t" ? "spin_trylock" : "raw_spin_trylock";
+    const std::string unl =
+        t == "spinlock_t" ? "spin_unlock" : "raw_spin_unlock";
+    RunResult r =
+        RunText("config(smp=0, cpus=1)\nlock(L, " + t + ", \"&z->lock\")\n" +
+                lock + "(L)\nnmi() {\n  " + tryl + "(L)\n  " + unl +
+                "(L)\n}\n" + unlock + "(L)\n");
     EXPECT_TRUE(r.findings.has(FindingKind::kUpTrylockOnHeldLock)) << type;
   }
   // A mutex has a real owner on UP too.

@@ -94,14 +94,13 @@ class Lockdep : public ctx::Observer {
   uint32_t interests() const override {
     using ctx::EventBit;
     using ctx::EventKind;
-    return ctx::kAllEvents &
-           ~(EventBit(EventKind::kLockAcquired) |
-             EventBit(EventKind::kLockContended) |
-             EventBit(EventKind::kHardirqsOff) |
-             EventBit(EventKind::kSoftirqsOff) |
-             EventBit(EventKind::kPreemptOff) |
-             EventBit(EventKind::kPreemptOn) |
-             EventBit(EventKind::kContextEnter));
+    return ctx::kAllEvents & ~(EventBit(EventKind::kLockAcquired) |
+                               EventBit(EventKind::kLockContended) |
+                               EventBit(EventKind::kHardirqsOff) |
+                               EventBit(EventKind::kSoftirqsOff) |
+                               EventBit(EventKind::kPreemptOff) |
+                               EventBit(EventKind::kPreemptOn) |
+                               EventBit(EventKind::kContextEnter));
   }
 
   const Options& options() const;

@@ -37,8 +37,7 @@ Page* Mm::BlockHead(unsigned long pfn) {
 // kernel: mm/page_alloc.c pageblock_isolate_and_move_free_pages(), v6.16+
 // (a free buddy larger than the pageblock is split first)
 bool Mm::pageblock_isolate_and_move_free_pages(Zone* zone, Page* page) {
-  const unsigned long start =
-      page_to_pfn(page) & ~(pageblock_nr_pages() - 1);
+  const unsigned long start = page_to_pfn(page) & ~(pageblock_nr_pages() - 1);
   if (get_pfnblock_migratetype(page, start) == MIGRATE_ISOLATE) return false;
   for (int order = cfg_.pageblock_order + 1; order <= max_order_; ++order) {
     const unsigned long head = start & ~((1ul << order) - 1);
@@ -66,8 +65,7 @@ bool Mm::pageblock_isolate_and_move_free_pages(Zone* zone, Page* page) {
 // kernel: mm/page_alloc.c pageblock_unisolate_and_move_free_pages(): the free
 // pages go back to the saved migratetype and may merge again
 void Mm::pageblock_unisolate_and_move_free_pages(Zone* zone, Page* page) {
-  const unsigned long start =
-      page_to_pfn(page) & ~(pageblock_nr_pages() - 1);
+  const unsigned long start = page_to_pfn(page) & ~(pageblock_nr_pages() - 1);
   if (get_pfnblock_migratetype(page, start) != MIGRATE_ISOLATE) return;
   const int mt = get_pageblock_saved_migratetype(start);
   set_pageblock_migratetype(pfn_to_page(start), mt);
@@ -163,14 +161,13 @@ void Mm::unset_migratetype_isolate(Page* page) {
     pageblock_unisolate_and_move_free_pages(zone, page);
     --zone->nr_isolate_pageblock;
   }
-  locks::spin_unlock_irqrestore(zone->lock, flags,
-                                "unset_migratetype_isolate");
+  locks::spin_unlock_irqrestore(zone->lock, flags, "unset_migratetype_isolate");
 }
 
 // kernel: mm/page_isolation.c start_isolate_page_range() (pageblock-aligned
 // ranges; unaccepted chunks are accepted first)
-int Mm::start_isolate_page_range(unsigned long start_pfn,
-                                 unsigned long end_pfn, bool mem_offline) {
+int Mm::start_isolate_page_range(unsigned long start_pfn, unsigned long end_pfn,
+                                 bool mem_offline) {
   REENTRY_KFUNC();
   for (unsigned long pfn = start_pfn; pfn < end_pfn;
        pfn += pageblock_nr_pages()) {
@@ -264,8 +261,7 @@ int Mm::migrate_page_block(Page* page, bool avoid_movable, int held_slot) {
       if (on) mm->SlotEnd(slot);
     }
   } release{this, slot, claimed};
-  if (page->slot != slot ||
-      (slot >= 0 && slots_[slot].page != page) ||
+  if (page->slot != slot || (slot >= 0 && slots_[slot].page != page) ||
       page->where != PageWhere::kAllocated || !(page->flags & PG_lru) ||
       page->pincount > 0 || page->refcount != 1 ||
       page->owner == PageOwnerKind::kCma) {
@@ -275,9 +271,8 @@ int Mm::migrate_page_block(Page* page, bool avoid_movable, int held_slot) {
   Task& t = current();
   const uint32_t saved = t.flags;
   if (avoid_movable) t.flags |= PF_MEMALLOC_PIN;
-  Page* np = alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_RETRY_MAYFAIL |
-                             __GFP_NOWARN,
-                         order);
+  Page* np = alloc_pages(
+      GFP_HIGHUSER_MOVABLE | __GFP_RETRY_MAYFAIL | __GFP_NOWARN, order);
   t.flags = saved;
   if (np == nullptr) return -kENOMEM;
   np->owner = page->owner;
@@ -546,8 +541,7 @@ void Mm::setup_per_zone_wmarks_locked() {
     IrqFlags flags =
         locks::spin_lock_irqsave(zone->lock, "__setup_per_zone_wmarks");
     for (int w = 0; w < NR_WMARK; ++w) zone->_watermark[w] = nw[w];
-    locks::spin_unlock_irqrestore(zone->lock, flags,
-                                  "__setup_per_zone_wmarks");
+    locks::spin_unlock_irqrestore(zone->lock, flags, "__setup_per_zone_wmarks");
   }
   setup_per_zone_lowmem_reserve();
 }
@@ -617,7 +611,8 @@ int Mm::offline_pages(unsigned long start_pfn, unsigned long nr_pages) {
     if (ret) {
       undo_isolate_page_range(start_pfn, end_pfn);
     } else {
-      const unsigned long managed = __offline_isolated_pages(start_pfn, end_pfn);
+      const unsigned long managed =
+          __offline_isolated_pages(start_pfn, end_pfn);
       IrqFlags flags = locks::spin_lock_irqsave(zone->lock, "offline_pages");
       zone->nr_isolate_pageblock -= nr_pages / pageblock_nr_pages();
       locks::spin_unlock_irqrestore(zone->lock, flags, "offline_pages");
@@ -662,10 +657,10 @@ int Mm::online_pages(unsigned long pfn, unsigned long nr_pages) {
   const bool need_zonelists_rebuild = zone->managed_pages.load() == 0;
   for (unsigned long p = pfn; p < pfn + nr_pages; p += pageblock_nr_pages()) {
     Page* page = pfn_to_page(p);
-    set_pageblock_migratetype(
-        page, get_pageblock_saved_migratetype(p) == MIGRATE_CMA
-                  ? MIGRATE_CMA
-                  : MIGRATE_MOVABLE);
+    set_pageblock_migratetype(page,
+                              get_pageblock_saved_migratetype(p) == MIGRATE_CMA
+                                  ? MIGRATE_CMA
+                                  : MIGRATE_MOVABLE);
     for (unsigned long i = 0; i < pageblock_nr_pages(); ++i) {
       Page* q = pfn_to_page(p + i);
       q->flags &= ~PG_offline;

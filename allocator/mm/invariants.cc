@@ -16,7 +16,9 @@ bool Mm::SlotTryBegin(int i) {
   return !slot_busy_[i].exchange(true, std::memory_order_acquire);
 }
 
-void Mm::SlotEnd(int i) { slot_busy_[i].store(false, std::memory_order_release); }
+void Mm::SlotEnd(int i) {
+  slot_busy_[i].store(false, std::memory_order_release);
+}
 
 void Mm::SlotClear(int i) {
   Slot& s = slots_[i];
@@ -114,9 +116,8 @@ bool Mm::CheckInvariants() {
   auto cover = [&](unsigned long pfn, unsigned long n, const char* what) {
     for (unsigned long i = 0; i < n && pfn + i < nr_pages_; ++i) {
       if (covered[pfn + i]++ == 1) {
-        snprintf(d, sizeof(d),
-                 "pfn %#lx is in two places at once (second: %s)", pfn + i,
-                 what);
+        snprintf(d, sizeof(d), "pfn %#lx is in two places at once (second: %s)",
+                 pfn + i, what);
         corrupt(FindingKind::kFreeListCorrupt, 0xd0b1e000 + pfn + i);
       }
     }
@@ -149,17 +150,15 @@ bool Mm::CheckInvariants() {
             snprintf(d, sizeof(d),
                      "pfn %#lx on %s free_area[%d] (%s) has buddy order %d "
                      "(PageBuddy %d): wrong order or misaligned",
-                     pfn, zone->name, o, MigratetypeName(mt),
-                     p->private_order, p->PageBuddy() ? 1 : 0);
+                     pfn, zone->name, o, MigratetypeName(mt), p->private_order,
+                     p->PageBuddy() ? 1 : 0);
             corrupt(FindingKind::kFreeListCorrupt, 0xb0dd0000 + pfn);
           }
           if (get_pfnblock_migratetype(p, pfn) != mt &&
-              !(o >= cfg_.pageblock_order &&
-                migratetype_is_mergeable(mt) &&
+              !(o >= cfg_.pageblock_order && migratetype_is_mergeable(mt) &&
                 migratetype_is_mergeable(get_pfnblock_migratetype(p, pfn)))) {
-            snprintf(d, sizeof(d),
-                     "pfn %#lx on the %s list of a %s pageblock", pfn,
-                     MigratetypeName(mt),
+            snprintf(d, sizeof(d), "pfn %#lx on the %s list of a %s pageblock",
+                     pfn, MigratetypeName(mt),
                      MigratetypeName(get_pfnblock_migratetype(p, pfn)));
             corrupt(FindingKind::kPageAccounting, 0x3170000 + pfn);
           }
@@ -215,8 +214,10 @@ bool Mm::CheckInvariants() {
           Page* p = reinterpret_cast<Page*>(l);
           const unsigned order = pindex / MIGRATE_PCPTYPES;
           if (p->where != PageWhere::kPcp || p->pcp_cpu != pcp->cpu) {
-            snprintf(d, sizeof(d), "pfn %#lx on cpu%d's pcp list is not a "
-                     "pcp page", page_to_pfn(p), pcp->cpu);
+            snprintf(d, sizeof(d),
+                     "pfn %#lx on cpu%d's pcp list is not a "
+                     "pcp page",
+                     page_to_pfn(p), pcp->cpu);
             corrupt(FindingKind::kFreeListCorrupt, 0x9c90000 + page_to_pfn(p));
           }
           cover(page_to_pfn(p), 1ul << order, "pcp list");
@@ -264,8 +265,7 @@ bool Mm::CheckInvariants() {
     long stock = 0;
     for (const MemcgStockPcp& s : memcg_stock_) stock += s.nr_pages;
     if (memcg_usage_.load() != charged + stock) {
-      snprintf(d, sizeof(d),
-               "memcg usage %ld != charged pages %ld + stock %ld",
+      snprintf(d, sizeof(d), "memcg usage %ld != charged pages %ld + stock %ld",
                memcg_usage_.load(), charged, stock);
       corrupt(FindingKind::kPageAccounting, 0x3e3c);
     }

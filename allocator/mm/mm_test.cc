@@ -98,8 +98,8 @@ TEST_F(MmTest, MergeAbovePageblockOrderRetypesTheWholeBuddy) {
   ASSERT_EQ(z->free_area[order].nr_mt[MIGRATE_UNMOVABLE].load(), 1u);
   // The second half, movable, merges with it: every pageblock of the merged
   // block is movable now, not only the buddy's first.
-  mm_->__free_one_page(second, pfn + (1ul << order), z, order,
-                       MIGRATE_MOVABLE, FPI_NONE);
+  mm_->__free_one_page(second, pfn + (1ul << order), z, order, MIGRATE_MOVABLE,
+                       FPI_NONE);
   for (unsigned long p = pfn; p < pfn + (2ul << order);
        p += mm_->pageblock_nr_pages()) {
     EXPECT_EQ(mm_->get_pfnblock_migratetype(mm_->pfn_to_page(p), p),
@@ -148,12 +148,12 @@ TEST_F(MmTest, WatermarkReserves) {
   EXPECT_FALSE(mm_->__zone_watermark_ok(z, 0, min, hz, ALLOC_MIN_RESERVE,
                                         cma + atomic + 1));
   // OOM victims: another half.
-  EXPECT_TRUE(mm_->__zone_watermark_ok(z, 0, min, hz, ALLOC_OOM,
-                                       cma + half + 1));
+  EXPECT_TRUE(
+      mm_->__zone_watermark_ok(z, 0, min, hz, ALLOC_OOM, cma + half + 1));
   // CMA pages only count with ALLOC_CMA.
-  EXPECT_TRUE(mm_->__zone_watermark_ok(z, 0, min, hz, ALLOC_CMA,
-                                       mm_->zone_page_state(z, NR_UNACCEPTED) +
-                                           min + 1));
+  EXPECT_TRUE(mm_->__zone_watermark_ok(
+      z, 0, min, hz, ALLOC_CMA,
+      mm_->zone_page_state(z, NR_UNACCEPTED) + min + 1));
   // High orders need a free block of that order.
   EXPECT_FALSE(mm_->zone_watermark_ok(z, mm_->max_page_order(), min, hz, 0));
   EXPECT_TRUE(mm_->zone_watermark_ok(z, 3, min, hz, 0));
@@ -165,9 +165,9 @@ TEST_F(MmTest, WatermarkReserves) {
 TEST_F(MmTest, GfpToAllocFlags) {
   EXPECT_EQ(mm_->gfp_to_alloc_flags(GFP_KERNEL, 0),
             ALLOC_WMARK_MIN | ALLOC_CPUSET | ALLOC_KSWAPD);
-  EXPECT_EQ(mm_->gfp_to_alloc_flags(GFP_ATOMIC, 0),
-            ALLOC_WMARK_MIN | ALLOC_KSWAPD | ALLOC_MIN_RESERVE |
-                ALLOC_NON_BLOCK);
+  EXPECT_EQ(
+      mm_->gfp_to_alloc_flags(GFP_ATOMIC, 0),
+      ALLOC_WMARK_MIN | ALLOC_KSWAPD | ALLOC_MIN_RESERVE | ALLOC_NON_BLOCK);
   EXPECT_TRUE(mm_->gfp_to_alloc_flags(GFP_ATOMIC, 1) & ALLOC_HIGHATOMIC);
   EXPECT_FALSE(mm_->gfp_to_alloc_flags(GFP_ATOMIC | __GFP_NOMEMALLOC, 1) &
                ALLOC_HIGHATOMIC);
@@ -180,7 +180,8 @@ TEST_F(MmTest, GfpToAllocFlags) {
   EXPECT_FALSE(gfpflags_allow_blocking(GFP_ATOMIC));
 }
 
-// --- Highatomic reserve ---------------------------------------------------------
+// --- Highatomic reserve
+// ---------------------------------------------------------
 
 TEST_F(MmTest, HighatomicReserveAndUnreserve) {
   Zone* z = &mm_->zone(ZONE_NORMAL);
@@ -214,7 +215,8 @@ TEST_F(MmTest, HighatomicReserveAndUnreserve) {
   ExpectClean();
 }
 
-// --- pcp ----------------------------------------------------------------------
+// --- pcp
+// ----------------------------------------------------------------------
 
 MmConfig NoPageOwner() {
   MmConfig c;
@@ -275,7 +277,8 @@ TEST_F(MmTest, PcpTrylockFailureFallsBackToBuddy) {
   ExpectClean();
 }
 
-// --- Nolock: final design ---------------------------------------------------------
+// --- Nolock: final design
+// ---------------------------------------------------------
 
 TEST_F(MmTest, NolockAllocFreeFromNmi) {
   cpu().EnterContext(ctx::ContextKind::kNmi);
@@ -376,7 +379,8 @@ TEST_F(MmTest, NolockBailsOutOnRtHardirqAndUpNmi) {
   ExpectClean();
 }
 
-// --- Nolock: the v2 __GFP_TRYLOCK design ------------------------------------------
+// --- Nolock: the v2 __GFP_TRYLOCK design
+// ------------------------------------------
 
 TEST_F(MmTest, V2TrylockDesign) {
   Make(Cfg(false, true, ctx::NolockDesign::kV2Trylock));
@@ -404,7 +408,8 @@ TEST_F(MmTest, V2TrylockDesign) {
   ExpectClean();
 }
 
-// --- Invalid gfp combinations: a warning, then the kernel's fallback -------------
+// --- Invalid gfp combinations: a warning, then the kernel's fallback
+// -------------
 
 struct GfpCase {
   const char* name;
@@ -436,17 +441,16 @@ TEST_P(GfpMisuseTest, WarnsThenFallsBack) {
 INSTANTIATE_TEST_SUITE_P(
     All, GfpMisuseTest,
     ::testing::Values(
-        GfpCase{"TrylockBitInFinalDesign", GFP_NOWAIT | __GFP_TRYLOCK, 0,
-                false, false, false, true},
+        GfpCase{"TrylockBitInFinalDesign", GFP_NOWAIT | __GFP_TRYLOCK, 0, false,
+                false, false, true},
         GfpCase{"TrylockWithReclaimInV2", __GFP_TRYLOCK | GFP_KERNEL, 0, false,
                 true, false, true},
         GfpCase{"NofailWithoutDirectReclaim",
-                __GFP_KSWAPD_RECLAIM | __GFP_NOFAIL, 0,
-                false, false, false, true},
-        GfpCase{"NofailFromNmi", __GFP_NOFAIL, 0, false, false,
-                true, true},
-        GfpCase{"NofailCostlyOrder", GFP_KERNEL | __GFP_NOFAIL, 2, false,
-                false, false, true},
+                __GFP_KSWAPD_RECLAIM | __GFP_NOFAIL, 0, false, false, false,
+                true},
+        GfpCase{"NofailFromNmi", __GFP_NOFAIL, 0, false, false, true, true},
+        GfpCase{"NofailCostlyOrder", GFP_KERNEL | __GFP_NOFAIL, 2, false, false,
+                false, true},
         GfpCase{"MovableAndReclaimable",
                 GFP_KERNEL | __GFP_MOVABLE | __GFP_RECLAIMABLE, 0, false, false,
                 false, true},
@@ -473,7 +477,8 @@ TEST_F(MmTest, SpinningAllocationFromNmiIsReportedAndFailed) {
   EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
 }
 
-// --- Invariants ---------------------------------------------------------------
+// --- Invariants
+// ---------------------------------------------------------------
 
 TEST_F(MmTest, InvariantsCatchABrokenFree) {
   Page* p = mm_->alloc_pages(GFP_KERNEL, 2);
@@ -550,8 +555,8 @@ TEST_F(MmTest, TeardownReportsLeaks) {
 
 TEST_F(MmTest, TeardownOfACleanRunLeaksNothing) {
   for (int i = 0; i < 8; ++i) {
-    Page* p = mm_->alloc_pages(i % 2 ? GFP_KERNEL_ACCOUNT : GFP_HIGHUSER_MOVABLE,
-                               i % 4);
+    Page* p = mm_->alloc_pages(
+        i % 2 ? GFP_KERNEL_ACCOUNT : GFP_HIGHUSER_MOVABLE, i % 4);
     ASSERT_NE(p, nullptr);
     mm_->SlotStore(i, p, i % 4);
   }
@@ -564,7 +569,8 @@ TEST_F(MmTest, TeardownOfACleanRunLeaksNothing) {
   ExpectClean();
 }
 
-// --- The clean model under random programs -----------------------------------------
+// --- The clean model under random programs
+// -----------------------------------------
 
 // Random programs without test locks: every bug-severity finding must come
 // with evidence of program misuse in the same run (an allocation in the

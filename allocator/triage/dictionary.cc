@@ -96,8 +96,10 @@ void AddConfigs(Builder& b) {
 }
 
 void AddGfps(Builder& b) {
-  for (const NamedGfp& g : kGfps) b.Add(std::string("gfp_") + g.name, Le32(g.value));
-  for (const NamedGfp& g : kGfpBits) b.Add(std::string("gfp") + g.name, Le32(g.value));
+  for (const NamedGfp& g : kGfps)
+    b.Add(std::string("gfp_") + g.name, Le32(g.value));
+  for (const NamedGfp& g : kGfpBits)
+    b.Add(std::string("gfp") + g.name, Le32(g.value));
   b.Add("gfp_0", Le32(0));
   b.Add("gfp_GFP_KERNEL_ZERO", Le32(GFP_KERNEL | __GFP_ZERO));
   b.Add("gfp_GFP_ATOMIC_NOWARN", Le32(GFP_ATOMIC | __GFP_NOWARN));
@@ -110,8 +112,8 @@ void AddGfps(Builder& b) {
 
 void AddAllocatorOps(Builder& b, bool all_gfps) {
   const Program p;
-  const gfp_t common[] = {GFP_KERNEL, GFP_ATOMIC, GFP_NOWAIT, GFP_NOFS,
-                          GFP_KERNEL_ACCOUNT, GFP_HIGHUSER_MOVABLE};
+  const gfp_t common[] = {GFP_KERNEL, GFP_ATOMIC,         GFP_NOWAIT,
+                          GFP_NOFS,   GFP_KERNEL_ACCOUNT, GFP_HIGHUSER_MOVABLE};
   for (uint8_t order : {0, 1, 3}) {
     for (gfp_t g : common) {
       b.Add("alloc_pages_" + GfpToString(g) + "_o" + std::to_string(order),
@@ -128,7 +130,8 @@ void AddAllocatorOps(Builder& b, bool all_gfps) {
   }
   b.Add("free_pages", OpBytes(p, {prog::FreePages{{0}}}));
   b.Add("free_pages_nolock", OpBytes(p, {prog::FreePagesNolock{{1}}}));
-  b.Add("alloc_pages_bulk", OpBytes(p, {prog::AllocPagesBulk{{4}, {GFP_KERNEL}, {8}}}));
+  b.Add("alloc_pages_bulk",
+        OpBytes(p, {prog::AllocPagesBulk{{4}, {GFP_KERNEL}, {8}}}));
   b.Add("pin_longterm", OpBytes(p, {prog::PinPage{{0}, {true}}}));
   b.Add("unpin", OpBytes(p, {prog::UnpinPage{{0}}}));
   b.Add("build_all_zonelists", OpBytes(p, {prog::BuildAllZonelists{}}));

@@ -24,8 +24,8 @@ double NumberAfter(const std::string& line, const std::string& key) {
   size_t at = line.find(key);
   if (at == std::string::npos) return -1;
   at += key.size();
-  while (at < line.size() && (line[at] == ':' || line[at] == ' ' ||
-                              line[at] == '\t')) {
+  while (at < line.size() &&
+         (line[at] == ':' || line[at] == ' ' || line[at] == '\t')) {
     ++at;
   }
   if (at >= line.size() || !(isdigit(line[at]) || line[at] == '.')) return -1;
@@ -94,7 +94,8 @@ EngineStats ParseAflStats(const std::string& stats) {
   s.corpus = static_cast<uint64_t>(num("corpus_count") + num("paths_total"));
   s.cov = static_cast<uint64_t>(num("edges_found"));
   s.bitmap_pct = num("bitmap_cvg");
-  s.crashes = static_cast<uint64_t>(num("saved_crashes") + num("unique_crashes"));
+  s.crashes =
+      static_cast<uint64_t>(num("saved_crashes") + num("unique_crashes"));
   if (kv.count("stability")) s.stability = num("stability");
   return s;
 }
@@ -160,12 +161,11 @@ EngineLayout LayoutFor(const std::string& repo, Engine engine, TargetId target,
   l.seeds = l.build_dir + "/corpora/" + t + "/seeds";
   l.dict = repo + "/corpora/" + t + "/" + t + ".dict";
   l.options = repo + "/corpora/" + t + "/" + t + ".options";
-  const std::string dir_flag = asan ? " -B " + l.build_dir +
-                                          " -DREENTRY_SANITIZER=address"
-                                    : "";
+  const std::string dir_flag =
+      asan ? " -B " + l.build_dir + " -DREENTRY_SANITIZER=address" : "";
   l.build_commands.push_back("cmake --preset " + l.preset + dir_flag);
-  l.build_commands.push_back("cmake --build " + l.build_dir +
-                             " -j2 --target " + build_targets);
+  l.build_commands.push_back("cmake --build " + l.build_dir + " -j2 --target " +
+                             build_targets);
   return l;
 }
 
@@ -199,7 +199,8 @@ bool SpawnChild(const std::vector<std::string>& argv,
     if (devnull >= 0) dup2(devnull, 0);
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (const std::string& a : argv)
+      args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     execvp(args[0], args.data());
     fprintf(stderr, "cannot run %s: %s\n", args[0], strerror(errno));

@@ -47,13 +47,13 @@ std::map<std::string, std::string> ParseOptionsFile(const std::string& text);
 // Where a campaign finds things. build_root: <repo>/build.
 struct EngineLayout {
   std::string repo;
-  std::string build_dir;   // <repo>/build/libfuzzer, .../afl, ...
-  std::string preset;      // libfuzzer, afl
+  std::string build_dir;  // <repo>/build/libfuzzer, .../afl, ...
+  std::string preset;     // libfuzzer, afl
   bool asan = false;
-  std::string binary;      // <build_dir>/fuzz/<target>_fuzzer
-  std::string seeds;       // <build_dir>/corpora/<target>/seeds
-  std::string dict;        // <repo>/corpora/<target>/<target>.dict
-  std::string options;     // <repo>/corpora/<target>/<target>.options
+  std::string binary;   // <build_dir>/fuzz/<target>_fuzzer
+  std::string seeds;    // <build_dir>/corpora/<target>/seeds
+  std::string dict;     // <repo>/corpora/<target>/<target>.dict
+  std::string options;  // <repo>/corpora/<target>/<target>.options
   // The shell commands that build the binary and the seeds.
   std::vector<std::string> build_commands;
 };

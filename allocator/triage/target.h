@@ -32,8 +32,8 @@ struct Problem {
 };
 
 struct RunVerdict {
-  bool crash = false;             // the target aborts on this input
-  std::vector<Problem> problems;  // crash-worthy, in report order
+  bool crash = false;                       // the target aborts on this input
+  std::vector<Problem> problems;            // crash-worthy, in report order
   std::vector<std::string> ignored_titles;  // bugs filtered by only_titles
   exec::RunResult result;
   std::string detail;  // target-specific explanation (checker differential)
@@ -53,8 +53,8 @@ exec::RunOptions TargetRunOptions(TargetId target, const TargetOptions& o,
 // decoder target, the round-trip oracle runs on EncodeProgram(p) and a
 // failure aborts the process (use EvaluateIsolated to survive it).
 RunVerdict Evaluate(TargetId target, const prog::Program& prepared,
-                 const TargetOptions& options, exec::Executor& executor,
-                 bool trace = false);
+                    const TargetOptions& options, exec::Executor& executor,
+                    bool trace = false);
 
 // The message a target prints before aborting: one block per problem
 // ("reentry: <target>_fuzzer found: <summary>\n  title: <title>").

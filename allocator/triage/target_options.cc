@@ -149,8 +149,8 @@ bool TargetOptionsFromEnv(TargetOptions* out, std::string* error,
     }
   }
   if (o.up.value_or(false) && o.cpus > 1) {
-    *error = "REENTRY_UP=1 runs one vCPU but REENTRY_CPUS=" +
-             std::to_string(o.cpus);
+    *error =
+        "REENTRY_UP=1 runs one vCPU but REENTRY_CPUS=" + std::to_string(o.cpus);
     return false;
   }
   if (const char* v = lookup("REENTRY_ONLY_TITLES"); v && *v) {
@@ -176,8 +176,8 @@ bool LoadOnlyTitles(TargetOptions* o, std::string* error) {
     if (!line.empty()) o->only_titles.insert(line);
   }
   if (o->only_titles.empty()) {
-    *error = "REENTRY_ONLY_TITLES: '" + o->only_titles_file +
-             "' lists no title";
+    *error =
+        "REENTRY_ONLY_TITLES: '" + o->only_titles_file + "' lists no title";
     return false;
   }
   return true;
@@ -202,8 +202,9 @@ std::vector<std::pair<std::string, std::string>> TargetOptionsToEnv(
     env.emplace_back("REENTRY_MAX_CPUS", std::to_string(o.max_cpus));
   }
   if (o.nolock) {
-    env.emplace_back("REENTRY_NOLOCK",
-                     *o.nolock == ctx::NolockDesign::kV2Trylock ? "v2" : "final");
+    env.emplace_back(
+        "REENTRY_NOLOCK",
+        *o.nolock == ctx::NolockDesign::kV2Trylock ? "v2" : "final");
   }
   if (o.invariants_every_op) env.emplace_back("REENTRY_INVARIANTS", "every-op");
   if (!o.only_titles_file.empty()) {
@@ -231,8 +232,9 @@ std::string DescribeTargetOptions(const TargetOptions& o) {
   if (o.prove_raw_lock_nesting) {
     s += " prove_raw_lock_nesting=" + tri(o.prove_raw_lock_nesting);
   }
-  s += " cpus=" + (o.cpus > 0 ? std::to_string(o.cpus)
-                              : "input(max " + std::to_string(o.max_cpus) + ")");
+  s +=
+      " cpus=" + (o.cpus > 0 ? std::to_string(o.cpus)
+                             : "input(max " + std::to_string(o.max_cpus) + ")");
   s += " nolock=";
   s += o.nolock ? (*o.nolock == ctx::NolockDesign::kV2Trylock ? "v2" : "final")
                 : "input";

@@ -65,9 +65,9 @@ enum class TargetId : uint8_t {
 };
 inline constexpr int kNumTargets = static_cast<int>(TargetId::kCount);
 
-const char* TargetName(TargetId t);         // "main"
+const char* TargetName(TargetId t);  // "main"
 const char* TargetDescription(TargetId t);
-std::string TargetBinaryName(TargetId t);   // "main_fuzzer"
+std::string TargetBinaryName(TargetId t);  // "main_fuzzer"
 // Accepts "main" and "main_fuzzer".
 std::optional<TargetId> ParseTargetName(std::string_view s);
 // "main, gfp, checker, decoder"
