@@ -102,7 +102,7 @@ class ModelMmWorld : public MmWorld {
       slot.released = true;
     } else {
       mm_.SlotClear(i);
-      p->slot = -1;
+      mm::WRITE_ONCE(p->slot, int8_t{-1});  // migration reads it racily
     }
     return p;
   }
@@ -174,7 +174,7 @@ class ModelMmWorld : public MmWorld {
     const bool frees = slot.released && p->refcount == 1;
     if (frees) {
       mm_.SlotClear(o.slot.v);
-      p->slot = -1;
+      mm::WRITE_ONCE(p->slot, int8_t{-1});  // migration reads it racily
     }
     mm_.unpin_user_page(p);
     return true;
@@ -235,7 +235,7 @@ class ModelMmWorld : public MmWorld {
     Page* p = slot.page;
     const uint32_t nr = slot.nr;
     mm_.SlotClear(o.slot.v);
-    p->slot = -1;
+    mm::WRITE_ONCE(p->slot, int8_t{-1});  // migration reads it racily
     mm_.cma_release(p, nr);
     return true;
   }

@@ -329,13 +329,14 @@ bool Mm::alloc_nolock_allowed(unsigned order) const {
 // kernel: mm/page_alloc.c post_alloc_hook(), v6.18
 void Mm::post_alloc_hook(Page* page, unsigned order, gfp_t gfp_flags) {
   page->private_order = 0;
-  page->where = PageWhere::kAllocated;
-  page->alloc_order = static_cast<uint8_t>(order);
+  WRITE_ONCE(page->where, PageWhere::kAllocated);
+  WRITE_ONCE(page->alloc_order, static_cast<uint8_t>(order));
   page->refcount = 1;  // set_page_refcounted()
-  page->flags |= PG_head;
-  if (gfp_migratetype_raw(gfp_flags) == MIGRATE_MOVABLE) page->flags |= PG_lru;
+  page->SetFlags(gfp_migratetype_raw(gfp_flags) == MIGRATE_MOVABLE
+                     ? PG_head | PG_lru
+                     : PG_head);
   page->owner = PageOwnerKind::kInternal;
-  page->slot = -1;
+  WRITE_ONCE(page->slot, int8_t{-1});
   page->alloc_gfp = gfp_flags;
   if (cfg_.page_owner) set_page_owner(page, order, gfp_flags);
 }

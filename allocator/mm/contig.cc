@@ -18,15 +18,17 @@ constexpr int kENOMEM = 12;
 
 }  // namespace
 
-// The head of the allocated block containing pfn, or nullptr.
+// The head of the allocated block containing pfn, or nullptr. Racy reads
+// of pages other vCPUs allocate and free, as the kernel's compound_head()
+// and folio_order() without a reference: callers recheck under the owner's
+// slot (migrate_page_block()) or treat the answer as a hint.
 Page* Mm::BlockHead(unsigned long pfn) {
   for (int order = 0; order <= max_order_; ++order) {
     const unsigned long head = pfn & ~((1ul << order) - 1);
     Page* p = pfn_to_page(head);
-    if (p->where == PageWhere::kAllocated && p->alloc_order >= order &&
-        head + (1ul << p->alloc_order) > pfn) {
-      return p;
-    }
+    if (READ_ONCE(p->where) != PageWhere::kAllocated) continue;
+    const int alloc_order = READ_ONCE(p->alloc_order);
+    if (alloc_order >= order && head + (1ul << alloc_order) > pfn) return p;
   }
   return nullptr;
 }
@@ -93,7 +95,9 @@ Page* Mm::has_unmovable_pages(unsigned long start_pfn, unsigned long end_pfn,
   }
   for (unsigned long pfn = start_pfn; pfn < end_pfn;) {
     page = pfn_to_page(pfn);
-    if (page->flags & PG_reserved) return page;
+    // Racy reads (zone->lock does not order the owners' stores), as the
+    // kernel's PageReserved()/PageLRU() here.
+    if (READ_ONCE(page->flags) & PG_reserved) return page;
     if (mem_offline && zone->idx == ZONE_MOVABLE) {
       ++pfn;  // ZONE_MOVABLE only holds movable memory.
       continue;
@@ -104,8 +108,8 @@ Page* Mm::has_unmovable_pages(unsigned long start_pfn, unsigned long end_pfn,
     }
     // An allocated block (compound_head() for a tail).
     if (Page* head = BlockHead(pfn)) {
-      if (!(head->flags & PG_lru)) return head;
-      pfn = page_to_pfn(head) + (1ul << head->alloc_order);
+      if (!(READ_ONCE(head->flags) & PG_lru)) return head;
+      pfn = page_to_pfn(head) + (1ul << READ_ONCE(head->alloc_order));
       continue;
     }
     ++pfn;  // pcp/llist pages (refcount 0), offline pages
@@ -173,12 +177,14 @@ int Mm::start_isolate_page_range(unsigned long start_pfn, unsigned long end_pfn,
        pfn += pageblock_nr_pages()) {
     Page* page = pfn_to_page(pfn);
     Zone* zone = page_zone(page);
-    // accept_page(): the chunk holding pfn, if unaccepted.
+    // accept_page(): the chunk holding pfn, if unaccepted. PageUnaccepted()
+    // is data_race(page->page_type) in the kernel: once accepted, the page
+    // may be allocated and its owner changes its flags without zone->lock.
     const unsigned long chunk = pfn & ~(MAX_ORDER_NR_PAGES() - 1);
-    if (pfn_to_page(chunk)->flags & PG_unaccepted) {
+    if (READ_ONCE(pfn_to_page(chunk)->flags) & PG_unaccepted) {
       IrqFlags flags = locks::spin_lock_irqsave(zone->lock, "accept_page");
       Page* head = pfn_to_page(chunk);
-      if (head->flags & PG_unaccepted) {
+      if (READ_ONCE(head->flags) & PG_unaccepted) {
         __accept_page(zone, &flags, head);
       } else {
         locks::spin_unlock_irqrestore(zone->lock, flags, "accept_page");
@@ -217,7 +223,9 @@ int Mm::test_pages_isolated(unsigned long start_pfn, unsigned long end_pfn) {
       ret = -kEBUSY;
     } else if (page->PageBuddy()) {
       pfn += 1ul << page->private_order;
-    } else if (page->where == PageWhere::kOffline) {
+    } else if (READ_ONCE(page->where) == PageWhere::kOffline) {
+      // (READ_ONCE: a page that is not free may be allocated, its owner at
+      // work)
       ++pfn;
     } else {
       ret = -kEBUSY;
@@ -246,7 +254,7 @@ int Mm::migrate_page_block(Page* page, bool avoid_movable, int held_slot) {
   // vCPU (alloc_pages() returned it, the op has not stored it yet): like a
   // folio before folio_add_lru(), it cannot be isolated. Found by reentry
   // stress: migration freed such a block, its owner then stored and freed it.
-  const int slot = page->slot;
+  const int slot = READ_ONCE(page->slot);  // racy until the slot is ours
   if (slot < 0) return -kEBUSY;
   bool claimed = false;
   if (slot != held_slot) {
@@ -261,7 +269,8 @@ int Mm::migrate_page_block(Page* page, bool avoid_movable, int held_slot) {
       if (on) mm->SlotEnd(slot);
     }
   } release{this, slot, claimed};
-  if (page->slot != slot || (slot >= 0 && slots_[slot].page != page) ||
+  if (READ_ONCE(page->slot) != slot ||
+      (slot >= 0 && slots_[slot].page != page) ||
       page->where != PageWhere::kAllocated || !(page->flags & PG_lru) ||
       page->pincount > 0 || page->refcount != 1 ||
       page->owner == PageOwnerKind::kCma) {
@@ -276,15 +285,15 @@ int Mm::migrate_page_block(Page* page, bool avoid_movable, int held_slot) {
   t.flags = saved;
   if (np == nullptr) return -kENOMEM;
   np->owner = page->owner;
-  np->slot = page->slot;
-  np->flags |= page->flags & (PG_lru | PG_memcg_kmem);
+  WRITE_ONCE(np->slot, page->slot);
+  np->SetFlags(page->flags & (PG_lru | PG_memcg_kmem));
   np->alloc_gfp = page->alloc_gfp;
   if (page->slot >= 0 && slots_[page->slot].page == page) {
     slots_[page->slot].page = np;
   }
-  page->flags &= ~PG_memcg_kmem;  // the charge moved with the folio
+  page->ClearFlags(PG_memcg_kmem);  // the charge moved with the folio
   page->owner = PageOwnerKind::kInternal;
-  page->slot = -1;
+  WRITE_ONCE(page->slot, int8_t{-1});
   __free_pages(page, order);
   ++st().migrated;
   return 0;
@@ -302,8 +311,9 @@ int Mm::migrate_pages_range(unsigned long start, unsigned long end,
       ++pfn;
       continue;
     }
-    const unsigned long next = page_to_pfn(head) + (1ul << head->alloc_order);
-    if (head->flags & PG_lru) {
+    const unsigned long next =
+        page_to_pfn(head) + (1ul << READ_ONCE(head->alloc_order));
+    if (READ_ONCE(head->flags) & PG_lru) {
       *found_movable = true;
       if (migrate_page_block(head, false) != 0) ret = -kEBUSY;
     } else {
@@ -346,12 +356,12 @@ unsigned long Mm::isolate_freepages_range(unsigned long start_pfn,
     del_page_from_free_list(page, zone, order, MIGRATE_ISOLATE);
     for (unsigned long i = 0; i < (1ul << order); ++i) {
       Page* p = pfn_to_page(pfn + i);
-      p->where = PageWhere::kAllocated;
-      p->alloc_order = 0;
+      WRITE_ONCE(p->where, PageWhere::kAllocated);
+      WRITE_ONCE(p->alloc_order, uint8_t{0});
       p->refcount = 1;
-      p->flags |= PG_head;
+      p->SetFlags(PG_head);
       p->owner = PageOwnerKind::kInternal;
-      p->slot = -1;
+      WRITE_ONCE(p->slot, int8_t{-1});
     }
     taken += 1ul << order;
     pfn += 1ul << order;
@@ -536,11 +546,11 @@ void Mm::setup_per_zone_wmarks_locked() {
     unsigned long nw[NR_WMARK];
     for (int w = 0; w < NR_WMARK; ++w) {
       nw[w] = zone->_watermark[w];
-      zone->_watermark[w] = wm[z][w];
+      WRITE_ONCE(zone->_watermark[w], wm[z][w]);
     }
     IrqFlags flags =
         locks::spin_lock_irqsave(zone->lock, "__setup_per_zone_wmarks");
-    for (int w = 0; w < NR_WMARK; ++w) zone->_watermark[w] = nw[w];
+    for (int w = 0; w < NR_WMARK; ++w) WRITE_ONCE(zone->_watermark[w], nw[w]);
     locks::spin_unlock_irqrestore(zone->lock, flags, "__setup_per_zone_wmarks");
   }
   setup_per_zone_lowmem_reserve();
@@ -550,7 +560,7 @@ void Mm::setup_per_zone_wmarks_locked() {
 Page* Mm::scan_movable_pages(unsigned long start, unsigned long end) {
   for (unsigned long pfn = start; pfn < end; ++pfn) {
     Page* head = BlockHead(pfn);
-    if (head && (head->flags & PG_lru)) return head;
+    if (head && (READ_ONCE(head->flags) & PG_lru)) return head;
   }
   return nullptr;
 }
@@ -569,8 +579,8 @@ unsigned long Mm::__offline_isolated_pages(unsigned long start_pfn,
       del_page_from_free_list(page, zone, order, MIGRATE_ISOLATE);
       for (unsigned long i = 0; i < (1ul << order); ++i) {
         Page* p = pfn_to_page(pfn + i);
-        p->flags |= PG_offline;
-        p->where = PageWhere::kOffline;
+        p->SetFlags(PG_offline);
+        WRITE_ONCE(p->where, PageWhere::kOffline);
       }
       offlined += 1ul << order;
       pfn += 1ul << order;
@@ -663,8 +673,8 @@ int Mm::online_pages(unsigned long pfn, unsigned long nr_pages) {
                                   : MIGRATE_MOVABLE);
     for (unsigned long i = 0; i < pageblock_nr_pages(); ++i) {
       Page* q = pfn_to_page(p + i);
-      q->flags &= ~PG_offline;
-      q->where = PageWhere::kNone;
+      q->ClearFlags(PG_offline);
+      WRITE_ONCE(q->where, PageWhere::kNone);
     }
     free_one_page(zone, page, p, cfg_.pageblock_order, FPI_TO_TAIL);
   }

@@ -325,8 +325,8 @@ void Mm::__accept_page(Zone* zone, IrqFlags* flags, Page* page) {
   account_freepages(zone, -static_cast<long>(MAX_ORDER_NR_PAGES()),
                     MIGRATE_MOVABLE);
   zone->vm_stat[NR_UNACCEPTED].add(-static_cast<long>(MAX_ORDER_NR_PAGES()));
-  page->flags &= ~PG_unaccepted;
-  page->where = PageWhere::kNone;
+  page->ClearFlags(PG_unaccepted);
+  WRITE_ONCE(page->where, PageWhere::kNone);
   locks::spin_unlock_irqrestore(zone->lock, *flags, "__accept_page");
   accept_memory(page_to_pfn(page), MAX_ORDER_NR_PAGES());
   ++st().accepted_chunks;
@@ -469,13 +469,13 @@ int Mm::try_charge_memcg(gfp_t gfp_mask, unsigned nr_pages) {
 // kernel: mm/memcontrol.c __memcg_kmem_charge_page()
 int Mm::__memcg_kmem_charge_page(Page* page, gfp_t gfp, unsigned order) {
   const int ret = try_charge_memcg(gfp, 1u << order);
-  if (ret == 0) page->flags |= PG_memcg_kmem;
+  if (ret == 0) page->SetFlags(PG_memcg_kmem);
   return ret;
 }
 
 // kernel: mm/memcontrol.c __memcg_kmem_uncharge_page()
 void Mm::__memcg_kmem_uncharge_page(Page* page, unsigned order) {
-  page->flags &= ~PG_memcg_kmem;
+  page->ClearFlags(PG_memcg_kmem);
   refill_stock(1u << order);
 }
 

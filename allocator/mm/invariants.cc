@@ -32,7 +32,7 @@ void Mm::SlotClear(int i) {
 // A block already in the slot stays allocated, owned by the program with no
 // slot (an orphan): teardown returns it.
 static void Orphan(Slot& s) {
-  if (s.page != nullptr) s.page->slot = -1;
+  if (s.page != nullptr) WRITE_ONCE(s.page->slot, int8_t{-1});
 }
 
 void Mm::SlotStore(int i, Page* page, unsigned order) {
@@ -44,7 +44,7 @@ void Mm::SlotStore(int i, Page* page, unsigned order) {
   s.nr = 1u << order;
   s.released = false;
   page->owner = PageOwnerKind::kProgram;
-  page->slot = static_cast<int8_t>(i);
+  WRITE_ONCE(page->slot, static_cast<int8_t>(i));  // migration reads it racily
 }
 
 void Mm::SlotStoreCma(int i, Page* page, unsigned long count) {
@@ -55,7 +55,7 @@ void Mm::SlotStoreCma(int i, Page* page, unsigned long count) {
   s.order = 0;
   s.nr = static_cast<uint32_t>(count);
   s.released = false;
-  page->slot = static_cast<int8_t>(i);
+  WRITE_ONCE(page->slot, static_cast<int8_t>(i));  // migration reads it racily
 }
 
 // ---------------------------------------------------------------------------

@@ -275,8 +275,10 @@ class Mm {
     const long v = z->vm_stat[i].load();
     return v < 0 ? 0 : static_cast<unsigned long>(v);
   }
+  // Read without zone->lock, as the kernel's wmark_pages(); hotplug rewrites
+  // the marks (setup_per_zone_wmarks_locked()).
   unsigned long wmark_pages(const Zone* z, int w) const {
-    return z->_watermark[w] + z->watermark_boost.load();
+    return READ_ONCE(z->_watermark[w]) + z->watermark_boost.load();
   }
   unsigned long min_wmark_pages(const Zone* z) const {
     return wmark_pages(z, WMARK_MIN);
@@ -853,8 +855,8 @@ inline bool Mm::zone_watermark_fast(Zone* z, unsigned order, unsigned long mark,
     long usable_free = free_pages;
     const long reserved = __zone_watermark_unusable_free(z, 0, alloc_flags);
     usable_free -= std::min(usable_free, reserved);
-    if (usable_free >
-        static_cast<long>(mark) + z->lowmem_reserve[highest_zoneidx]) {
+    if (usable_free > static_cast<long>(mark) +
+                          READ_ONCE(z->lowmem_reserve[highest_zoneidx])) {
       return true;
     }
   }
@@ -866,7 +868,7 @@ inline bool Mm::zone_watermark_fast(Zone* z, unsigned order, unsigned long mark,
   if (!order && (alloc_flags & ALLOC_MIN_RESERVE) &&
       z->watermark_boost.load() &&
       (alloc_flags & ALLOC_WMARK_MASK) == WMARK_MIN) {
-    mark = z->_watermark[WMARK_MIN];
+    mark = READ_ONCE(z->_watermark[WMARK_MIN]);
     return __zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags,
                                free_pages);
   }

@@ -9,7 +9,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
+#include "allocator/base/compiler.h"
 #include "allocator/base/gfp.h"
 
 namespace reentry::mm {
@@ -127,6 +129,24 @@ struct MmConfig {
   int retry_budget = 64;
 };
 
+// --- READ_ONCE()/WRITE_ONCE() (include/asm-generic/rwonce.h). ---
+// For plain fields that the kernel reads outside the lock (or the ownership)
+// that orders their writes: READ_ONCE() or data_race() there, WRITE_ONCE()
+// or an atomic bitop on the writer's side. Relaxed atomic accesses through
+// std::atomic_ref: a plain mov on x86, and no data race for TSan. Only the
+// racy sites use them; accesses ordered by a lock stay plain, so TSan still
+// reports a racy access the model does not annotate (e.g. a second writer).
+// Once<T> (below) is the same for fields that are always accessed this way.
+template <typename T>
+REENTRY_ALWAYS_INLINE T READ_ONCE(const T& x) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  return std::atomic_ref<T>(const_cast<T&>(x)).load(std::memory_order_relaxed);
+}
+template <typename T>
+REENTRY_ALWAYS_INLINE void WRITE_ONCE(T& x, std::type_identity_t<T> v) {
+  std::atomic_ref<T>(x).store(v, std::memory_order_relaxed);
+}
+
 // --- struct list_head (include/linux/list.h), intrusive. ---
 struct ListHead {
   ListHead* next;
@@ -192,6 +212,12 @@ enum class PageOwnerKind : uint8_t {
   kInternal, // in transit inside a model function
 };
 
+// Racy readers (TSan-checked under `reentry stress`): flags (PageBuddy() of a
+// neighbour, PageLRU()/PageUnaccepted() in scans), where, alloc_order and
+// slot (migration's and isolation's scans, BlockHead(): compound_head() and
+// folio_order() are READ_ONCE in the kernel). Every store to those while
+// vCPUs run is WRITE_ONCE (SetFlags()/ClearFlags() for flags), and the racy
+// loads are READ_ONCE; the rest are plain.
 struct Page {
   ListHead lru;              // buddy_list / pcp_list (a union in the kernel)
   Page* pcp_llist = nullptr; // llist_node for zone->trylock_free_pages
@@ -210,7 +236,16 @@ struct Page {
   uint32_t alloc_gfp = 0;          // gfp it was allocated with
   uint8_t pcp_pindex = 0;          // kPcp: which pcp list
 
-  bool PageBuddy() const { return flags & PG_buddy; }
+  // The kernel's PageBuddy() is data_race(page->page_type >> 24): zone->lock
+  // holders test a neighbour (find_buddy_page_pfn(), the pageblock scans)
+  // while its owner may be changing the rest of its flags.
+  bool PageBuddy() const { return READ_ONCE(flags) & PG_buddy; }
+  // __SetPageX()/__ClearPageX(): a non-atomic update by whoever owns the
+  // page (zone->lock for a free one). The store is WRITE_ONCE because those
+  // scans and migration's (PageLRU()) read flags racily; the load stays
+  // plain, so TSan still reports a second, unordered writer.
+  void SetFlags(uint32_t f) { WRITE_ONCE(flags, flags | f); }
+  void ClearFlags(uint32_t f) { WRITE_ONCE(flags, flags & ~f); }
 };
 
 inline constexpr uint32_t kNoPfn = 0xffffffffu;

@@ -253,10 +253,12 @@ void Mm::setup_per_zone_wmarks() {
     }
     const unsigned long step =
         std::max(min / 4, managed * kWatermarkScaleFactor / 10000);
-    zone->_watermark[WMARK_MIN] = min;
-    zone->_watermark[WMARK_LOW] = min + step;
-    zone->_watermark[WMARK_HIGH] = min + 2 * step;
-    zone->_watermark[WMARK_PROMO] = min + 3 * step;
+    // WRITE_ONCE: also run after hotplug (setup_per_zone_wmarks_locked()),
+    // while allocations read the marks without zone->lock (wmark_pages()).
+    WRITE_ONCE(zone->_watermark[WMARK_MIN], min);
+    WRITE_ONCE(zone->_watermark[WMARK_LOW], min + step);
+    WRITE_ONCE(zone->_watermark[WMARK_HIGH], min + 2 * step);
+    WRITE_ONCE(zone->_watermark[WMARK_PROMO], min + 3 * step);
     zone->watermark_boost.store(0);
   }
 }
@@ -268,7 +270,8 @@ void Mm::setup_per_zone_lowmem_reserve() {
     long managed = 0;
     for (int j = i + 1; j < nr_zones_; ++j) {
       managed += zones_[j]->managed_pages.load();
-      zone->lowmem_reserve[j] = managed / kLowmemReserveRatio;
+      // Rerun after hotplug; watermark checks read it without a lock.
+      WRITE_ONCE(zone->lowmem_reserve[j], managed / kLowmemReserveRatio);
     }
   }
 }
@@ -399,8 +402,8 @@ void Mm::account_freepages(Zone* zone, long nr_pages, int migratetype) {
 // kernel: mm/page_alloc.c set_buddy_order()
 void Mm::set_buddy_order(Page* page, unsigned order) {
   page->private_order = static_cast<uint8_t>(order);
-  page->flags |= PG_buddy;
-  page->where = PageWhere::kBuddy;
+  page->SetFlags(PG_buddy);
+  WRITE_ONCE(page->where, PageWhere::kBuddy);
 }
 
 // kernel: mm/page_alloc.c __add_to_free_list(), v6.18
@@ -425,9 +428,9 @@ void Mm::__del_page_from_free_list(Page* page, Zone* zone, unsigned order,
                                    int migratetype) {
   FreeArea* area = &zone->free_area[order];
   list_del(&page->lru);
-  page->flags &= ~PG_buddy;
+  page->ClearFlags(PG_buddy);
   page->private_order = 0;
-  page->where = PageWhere::kNone;
+  WRITE_ONCE(page->where, PageWhere::kNone);
   area->nr_free.add(-1);
   area->nr_mt[migratetype].add(-1);
   if (order >= static_cast<unsigned>(cfg_.pageblock_order) &&
@@ -604,9 +607,13 @@ bool Mm::prep_move_freepages_block(Zone* zone, Page* page,
         continue;
       }
       // PageLRU / __PageMovable: the model marks movable allocations.
-      if (pg->where == PageWhere::kAllocated && (pg->flags & PG_lru)) {
-        *num_movable += 1 << pg->alloc_order;
-        p += 1ul << pg->alloc_order;
+      // Racy reads of a page its owner may be changing, as the kernel's
+      // (PageLRU() and folio_order() without a reference).
+      if (READ_ONCE(pg->where) == PageWhere::kAllocated &&
+          (READ_ONCE(pg->flags) & PG_lru)) {
+        const unsigned order = READ_ONCE(pg->alloc_order);
+        *num_movable += 1 << order;
+        p += 1ul << order;
         continue;
       }
       ++p;
@@ -633,7 +640,7 @@ bool Mm::boost_watermark(Zone* zone) {
     return false;
   }
   unsigned long max_boost =
-      zone->_watermark[WMARK_HIGH] * kWatermarkBoostFactor / 10000;
+      READ_ONCE(zone->_watermark[WMARK_HIGH]) * kWatermarkBoostFactor / 10000;
   if (!max_boost) return false;
   max_boost = std::max(pageblock_nr_pages(), max_boost);
   zone->watermark_boost.store(
@@ -813,7 +820,9 @@ bool Mm::__zone_watermark_ok(Zone* z, unsigned order, unsigned long mark,
     }
     if (alloc_flags & ALLOC_OOM) min -= min / 2;
   }
-  if (free_pages <= min + z->lowmem_reserve[highest_zoneidx]) return false;
+  if (free_pages <= min + READ_ONCE(z->lowmem_reserve[highest_zoneidx])) {
+    return false;
+  }
   if (!order) return true;
   for (int o = order; o <= max_order_; ++o) {
     FreeArea* area = &z->free_area[o];

@@ -97,7 +97,7 @@ int Mm::rmqueue_bulk(Zone* zone, unsigned order, unsigned long count,
   for (i = 0; i < count; ++i) {
     Page* page = __rmqueue(zone, order, migratetype, alloc_flags, &rmqm);
     if (!page) break;
-    page->where = PageWhere::kPcp;
+    WRITE_ONCE(page->where, PageWhere::kPcp);
     page->pcp_cpu = static_cast<uint16_t>(cpu);
     page->pcp_pindex = static_cast<uint8_t>(pindex);
     page->private_order = static_cast<uint8_t>(order);
@@ -119,13 +119,13 @@ Page* Mm::__rmqueue_pcplist(Zone* zone, unsigned order, int migratetype,
     const int batch = nr_pcp_alloc(pcp, zone, order);
     const int alloced =
         rmqueue_bulk(zone, order, batch, list, migratetype, alloc_flags);
-    pcp->count += alloced << order;
+    WRITE_ONCE(pcp->count, pcp->count + (alloced << order));
     if (list_empty(list)) return nullptr;
   }
   Page* page = lru_to_page(list->next);
   list_del(&page->lru);
-  page->where = PageWhere::kNone;
-  pcp->count -= 1 << order;
+  WRITE_ONCE(page->where, PageWhere::kNone);
+  WRITE_ONCE(pcp->count, pcp->count - (1 << order));
   return page;
 }
 
@@ -262,10 +262,10 @@ bool Mm::free_page_is_bad_slow(Page* page, unsigned order, const char* fn) {
 
 // Clears the allocation state of a block going back to the allocator.
 void Mm::MarkFreed(Page* page, unsigned order) {
-  page->flags &= ~(PG_head | PG_lru | PG_memcg_kmem);
-  page->where = PageWhere::kNone;
+  page->ClearFlags(PG_head | PG_lru | PG_memcg_kmem);
+  WRITE_ONCE(page->where, PageWhere::kNone);
   page->owner = PageOwnerKind::kNone;
-  page->slot = -1;
+  WRITE_ONCE(page->slot, int8_t{-1});
   page->refcount = 0;
   page->pincount = 0;
   page->longterm_pins = 0;
@@ -286,7 +286,7 @@ REENTRY_ALWAYS_INLINE bool Mm::__free_pages_prepare(Page* page, unsigned order,
 // kernel: mm/page_alloc.c add_page_to_zone_llist(), v6.15+
 void Mm::add_page_to_zone_llist(Zone* zone, Page* page, unsigned order) {
   page->private_order = static_cast<uint8_t>(order);  // page->order
-  page->where = PageWhere::kLlist;
+  WRITE_ONCE(page->where, PageWhere::kLlist);
   Page* head = zone->trylock_free_pages.load(std::memory_order_relaxed);
   do {
     page->pcp_llist = head;
@@ -334,7 +334,7 @@ void Mm::free_one_page(Zone* zone, Page* page, unsigned long pfn,
     while (p != nullptr) {
       Page* next = p->pcp_llist;
       p->pcp_llist = nullptr;
-      p->where = PageWhere::kNone;
+      WRITE_ONCE(p->where, PageWhere::kNone);
       const int p_order = p->private_order;
       split_large_buddy(zone, p, page_to_pfn(p), p_order, fpi_flags);
       ++st().llist_drained;
@@ -376,9 +376,9 @@ void Mm::free_pcppages_bulk(Zone* zone, int count, PerCpuPages* pcp,
       const unsigned long pfn = page_to_pfn(page);
       const int mt = get_pfnblock_migratetype(page, pfn);
       list_del(&page->lru);
-      page->where = PageWhere::kNone;
+      WRITE_ONCE(page->where, PageWhere::kNone);
       count -= nr_pages;
-      pcp->count -= nr_pages;
+      WRITE_ONCE(pcp->count, pcp->count - nr_pages);
       __free_one_page(page, pfn, zone, order, mt, FPI_NONE);
     } while (count > 0 && !list_empty(list));
   }
@@ -409,12 +409,12 @@ REENTRY_ALWAYS_INLINE bool Mm::free_frozen_page_commit(
   pcp->alloc_factor >>= 1;
   const int pindex = order_to_pindex(migratetype, order);
   inject(PointId::kFreeCommitPcpLocked);
-  page->where = PageWhere::kPcp;
+  WRITE_ONCE(page->where, PageWhere::kPcp);
   page->pcp_cpu = static_cast<uint16_t>(pcp->cpu);
   page->pcp_pindex = static_cast<uint8_t>(pindex);
   page->private_order = static_cast<uint8_t>(order);
   list_add(&page->lru, &pcp->lists[pindex]);
-  pcp->count += 1 << order;
+  WRITE_ONCE(pcp->count, pcp->count + (1 << order));
   const int batch = pcp->batch;
   bool free_high = false;
   if (order && order <= PAGE_ALLOC_COSTLY_ORDER) {
@@ -560,8 +560,9 @@ void Mm::__drain_all_pages(Zone* zone, bool force_all_cpus) {
     bool has_pcps = force_all_cpus;
     for (int z = 0; z < nr_zones_ && !has_pcps; ++z) {
       if (zone && zone != zones_[z].get()) continue;
-      // Racy read, as the kernel's.
-      has_pcps = zones_[z]->per_cpu_pageset[cpu]->count != 0;
+      // Racy read of another CPU's pcp->count, as the kernel's (a page
+      // freed right after it is drained next time).
+      has_pcps = READ_ONCE(zones_[z]->per_cpu_pageset[cpu]->count) != 0;
     }
     if (!has_pcps) continue;
     if (zone) {

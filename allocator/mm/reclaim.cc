@@ -216,8 +216,9 @@ void Mm::try_to_wake_up_kswapd() {
 bool Mm::pgdat_balanced(int order, int highest_zoneidx) {
   for (int z = 0; z <= highest_zoneidx && z < nr_zones_; ++z) {
     Zone* zone = zones_[z].get();
-    if (zone_watermark_ok(zone, order, zone->_watermark[WMARK_HIGH] +
-                                           zone->watermark_boost.load(),
+    if (zone_watermark_ok(zone, order,
+                          READ_ONCE(zone->_watermark[WMARK_HIGH]) +
+                              zone->watermark_boost.load(),
                           highest_zoneidx, 0)) {
       return true;
     }
