@@ -290,8 +290,9 @@ bool Mm::should_fail_ex(unsigned long size, bool nowarn) {
   if (interval > 1 && (fail_count_.fetch_add(1) + 1) % interval) return false;
   if (100 <= get_random_u32_below(100)) return false;
   if (!nowarn) printk("FAULT_INJECTION: forcing a failure.");
-  int t = fail_times_.load();
-  if (t > 0) fail_times_.store(t - 1);
+  // atomic_dec_not_zero(&attr->times) unless -1: vCPUs inject failures
+  // concurrently, and a plain load/store pair would lose decrements.
+  fail_times_.dec_if_positive();
   ++st().fail_injected;
   return true;
 }

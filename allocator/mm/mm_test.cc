@@ -645,5 +645,22 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(info.param.name);
     });
 
+// fail_page_alloc's `times` (attr->times): -1 is unlimited, 0 is off, a
+// positive count goes down by one per injected failure and stops at 0. The
+// decrement is a CAS (atomic_dec_not_zero()), since vCPUs inject failures
+// without a common lock; the loss of a plain load/store pair is too rare on
+// this machine to test for, so this checks the semantics only.
+TEST(OnceTest, DecIfPositiveKeepsUnlimitedAndStopsAtZero) {
+  Once<int> unlimited(-1);
+  unlimited.dec_if_positive();
+  EXPECT_EQ(unlimited.load(), -1);
+  Once<int> times(2);
+  times.dec_if_positive();
+  EXPECT_EQ(times.load(), 1);
+  times.dec_if_positive();
+  times.dec_if_positive();
+  EXPECT_EQ(times.load(), 0);
+}
+
 }  // namespace
 }  // namespace reentry::mm

@@ -262,6 +262,14 @@ class Once {
   // Non-atomic read-modify-write: for updates under the owning lock.
   void add(T d) { store(load() + d); }
   T fetch_add(T d) { return v_.fetch_add(d, std::memory_order_relaxed); }
+  // Atomic decrement of a positive value (atomic_dec_not_zero() on a count
+  // where -1 means unlimited): for counts updated without a common lock.
+  void dec_if_positive() {
+    T v = load();
+    while (v > 0 &&
+           !v_.compare_exchange_weak(v, v - 1, std::memory_order_relaxed)) {
+    }
+  }
 
  private:
   std::atomic<T> v_{};
