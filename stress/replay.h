@@ -51,9 +51,19 @@ struct LogEntry {
   uint8_t depth = 0;      // context depth where it landed
   ctx::PointId point = ctx::PointId::kNone;
   uint32_t nth = 0;
-  // kHandoff (recorded by the waiter): the holder and where it was.
+  // kIrq: which counting segment of its op slot (arrivals are counted from
+  // the segment's start). An op slot has one; the slot after the round's
+  // last op has one per interrupt the idle vCPU took. kHandoff: the
+  // holder's segment.
+  uint16_t seg = 0;
+  // kHandoff (recorded by the waiter): the holder and where it was. With
+  // `overlap`, recorded by a vCPU starting an op while the other was inside
+  // one: where the other was then.
   int8_t holder = -1;
+  bool overlap = false;
   uint32_t holder_op = 0;
+  // kOp: when it ended.
+  uint64_t t_end = 0;
 };
 
 struct RoundLog {
@@ -73,18 +83,26 @@ struct ReplayStats {
   size_t ops = 0;
   size_t interrupts = 0;
   size_t pauses = 0;
+  size_t preamble = 0;
+  size_t joins = 0;    // pause(): a paused op finishes before what follows
   size_t inexact = 0;  // nth beyond 255 (clamped) or a hand-off it could not
                        // place
 };
 
+// Ops whose effect outlives their round (a registered shrinker, offlined
+// memory): a replay that starts after them begins with them (its preamble).
+bool IsPersistentOp(const prog::Op& op);
+
 // Builds the program of rounds[0..] (oldest first); logs[r][c] is vCPU c's
-// log of rounds[r]. Returns false if the result has more than kMaxOps ops
-// (nothing is written then).
+// log of rounds[r]. The program begins with `preamble` (on vCPU 0): the
+// persistent ops the run executed before rounds[0]. Returns false if the
+// result has more than kMaxOps ops (nothing is written then).
 bool BuildReplay(const std::vector<std::vector<const RoundLog*>>& logs,
                  const HandlerCatalog& handlers,
                  const std::vector<prog::LockDecl>& locks,
                  const ctx::Config& config, BugSet bugs, prog::Program* out,
-                 ReplayStats* stats);
+                 ReplayStats* stats,
+                 const std::vector<prog::Op>& preamble = {});
 
 }  // namespace reentry::stress
 

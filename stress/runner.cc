@@ -17,6 +17,7 @@
 #include <memory>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <variant>
 
 #include "allocator/base/check.h"
@@ -67,10 +68,23 @@ void FutexWakeAll(std::atomic<uint32_t>* word) {
                 FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
 }
 
-uint64_t PackPos(uint32_t op, PointId p, uint32_t nth) {
-  return (uint64_t{op} << 32) | (uint64_t{static_cast<uint16_t>(p)} << 16) |
+// Where a vCPU is, published for the others (hand-offs, the state dump):
+// op slot (20 bits), counting segment of the slot (12), point (16), arrival
+// of the point (16).
+uint64_t PackPos(uint32_t op, uint32_t seg, PointId p, uint32_t nth) {
+  return (uint64_t{std::min<uint32_t>(op, 0xfffff)} << 44) |
+         (uint64_t{std::min<uint32_t>(seg, 0xfff)} << 32) |
+         (uint64_t{static_cast<uint16_t>(p)} << 16) |
          std::min<uint32_t>(nth, 0xffff);
 }
+uint32_t PosOp(uint64_t pos) { return static_cast<uint32_t>(pos >> 44); }
+uint32_t PosSeg(uint64_t pos) {
+  return static_cast<uint32_t>((pos >> 32) & 0xfff);
+}
+PointId PosPoint(uint64_t pos) {
+  return static_cast<PointId>((pos >> 16) & 0xffff);
+}
+uint32_t PosNth(uint64_t pos) { return static_cast<uint32_t>(pos & 0xffff); }
 
 int ContextIndex(ContextKind k) {
   switch (k) {
@@ -126,16 +140,34 @@ struct Vcpu : public exec::OpHost {
   uint64_t dropped_irqs = 0;
   uint32_t arrivals[ctx::kNumPoints] = {};
   uint32_t attach_op = 0;
+  // Counting segment of attach_op's slot: an op slot has one; the slot after
+  // the round's last op one per interrupt taken while idle.
+  uint32_t seg = 0;
   uint32_t top_index = 0;
   RoundLog logs[kMaxHistory];
   RoundLog* log = nullptr;
   std::vector<StreamItem> items;
+  // Persistent ops (IsPersistentOp) this vCPU ran: (round, start, op).
+  struct Persistent {
+    uint64_t round;
+    uint64_t t;
+    prog::Op op;
+  };
+  std::vector<Persistent> persistent;
 
   const void* wait_lock = nullptr;
   int wait_holder = -1;
   uint16_t wait_cls = 0;
   uint64_t wait_t0 = 0;
   uint32_t wait_spins = 0;
+  // A lock's wait loop may pass a point on each retry (rt_spin_lock's
+  // wait_lock): how often is timing, and the executor retries a different
+  // number of times. The point before the wait began, its arrival number,
+  // and whether this vCPU waited since its last point: a retry arrives at
+  // that point again and counts as that arrival.
+  PointId wait_point = PointId::kNone;
+  uint32_t wait_point_nth = 0;
+  bool waited = false;
 
   AllocFrame frames[16];
   int nframes = 0;
@@ -197,6 +229,7 @@ class SerializedObserver : public ctx::Observer {
     inside = false;
   }
   uint64_t dropped() const { return dropped_.load(); }
+  void set_inner(ctx::Observer* inner) { inner_ = inner; }
 
  private:
   ctx::Observer* inner_;
@@ -257,7 +290,7 @@ class Runner : public ctx::Hooks, public ctx::AllocStatsSink {
   void RunTopOp(Vcpu& v, const Op& op, uint32_t stream_index);
   void RunOp(Vcpu& v, const Op& op, uint32_t index);
   void TakeRaw(Vcpu& v, PointId point, uint32_t nth, bool boundary);
-  void TakeIdle(Vcpu& v);
+  void TakeIdle(Vcpu& v, uint32_t gen);
   void Fire(Vcpu& v, const PendingIrq& irq);
   void DeliverPending(Vcpu& v);
   void MaybeSendIpi(Vcpu& v, uint64_t now);
@@ -277,14 +310,23 @@ class Runner : public ctx::Hooks, public ctx::AllocStatsSink {
   void Progress(uint64_t now, bool last);
   std::string DumpState();
   void AddCandidates(StressFinding* sf, uint64_t round);
+  std::vector<prog::Op> PreambleBefore(uint64_t round) const;
   uint64_t LockdepSignature() const;
   void ArchiveIfLockdepLearned(uint64_t round);
   void FillResult(StressResult* r);
+  void MakeWorld();
+  void FreshWorld(uint64_t round);
+  void UpdateOccurrences();
 
   StressOptions o_;
   int nr_ = 0;
   ctx::Config config_;
   std::unique_ptr<exec::World> world_;
+  prog::Program decl_;  // the locks every world declares
+  // The first round the current world ran (--fresh-every): a replay window
+  // starts there or later, from a fresh model as the executor's.
+  uint64_t world_round_ = 0;
+  uint64_t reports_dropped_before_ = 0;  // by the worlds replaced
   std::unique_ptr<SerializedObserver> serialized_lockdep_;
   std::unique_ptr<StatsObserver> stats_observer_;
   std::unique_ptr<HandlerCatalog> handlers_;
@@ -387,7 +429,7 @@ void Runner::RunRounds(Vcpu& v) {
     uint32_t spins = 0;
     while ((g = go_gen_.load(std::memory_order_acquire)) == seen) {
       CheckAbandon(v);
-      if (v.sig.raw.load(std::memory_order_relaxed) != 0) TakeIdle(v);
+      if (v.sig.raw.load(std::memory_order_relaxed) != 0) TakeIdle(v, seen);
       if ((++spins & 63) != 0 || MonotonicNs() < spin_until) {
         CpuRelax();
         continue;
@@ -421,13 +463,18 @@ void Runner::RunRounds(Vcpu& v) {
 // hotplug took out, and never while the barrier work runs: the last vCPU
 // to arrive waits for idle_irq to clear (Dekker: idle_irq then arrived_
 // here, arrived_ then idle_irq there, all seq_cst).
-void Runner::TakeIdle(Vcpu& v) {
+void Runner::TakeIdle(Vcpu& v, uint32_t gen) {
   if (!v.idle_ok || v.id == v.round_offline) return;
   v.idle_irq.store(true, std::memory_order_seq_cst);
   // 0: the barrier work is over and arrived_ reset (this vCPU had arrived):
-  // the next round is starting, not an idle moment of this one.
+  // the next round is starting, not an idle moment of this one. And not if
+  // the next round began (go_gen_ moved on: this vCPU has not seen it yet):
+  // the others may have arrived at its barrier already, and an interrupt
+  // taken now belongs to that round (on the model the barrier work may
+  // have replaced).
   const uint32_t a = arrived_.load(std::memory_order_seq_cst);
-  if (a > 0 && a < static_cast<uint32_t>(nr_)) {
+  if (a > 0 && a < static_cast<uint32_t>(nr_) &&
+      go_gen_.load(std::memory_order_seq_cst) == gen) {
     BeginCounting(v);
     TakeRaw(v, PointId::kNone, 0, /*boundary=*/true);
   }
@@ -495,6 +542,8 @@ void Runner::RunRound(Vcpu& v, uint64_t round) {
   v.round_offline = RoundEventsFor(o_.workload, o_.seed, round).offline_cpu;
   v.log = &v.logs[round % static_cast<uint64_t>(o_.history_rounds)];
   v.log->Clear(round);
+  ctx::set_this_cpu(v.cpu);  // the barrier work may have made a new world
+  v.attach_op = UINT32_MAX;  // the first BeginCounting() starts segment 0
   v.handler_rng = Rng(MixSeed(o_.seed, 0x48414e44ull, v.id, round));
   v.ipi_rng = Rng(MixSeed(o_.seed, 0x495049ull, v.id, round));
   v.jitter_rng = Rng(MixSeed(o_.seed, 0x4a4954ull, v.id, round));
@@ -510,9 +559,11 @@ void Runner::RunRound(Vcpu& v, uint64_t round) {
 }
 
 void Runner::BeginCounting(Vcpu& v) {
-  v.attach_op = static_cast<uint32_t>(v.log->ops.size());
+  const uint32_t op = static_cast<uint32_t>(v.log->ops.size());
+  v.seg = op == v.attach_op ? v.seg + 1 : 0;
+  v.attach_op = op;
   memset(v.arrivals, 0, sizeof(v.arrivals));
-  v.pub_pos.store(PackPos(v.attach_op, PointId::kNone, 0),
+  v.pub_pos.store(PackPos(v.attach_op, v.seg, PointId::kNone, 0),
                   std::memory_order_relaxed);
 }
 
@@ -592,15 +643,39 @@ void Runner::RunTopOp(Vcpu& v, const Op& op, uint32_t stream_index) {
   const uint32_t idx = static_cast<uint32_t>(v.log->ops.size());
   v.attach_op = idx;
   v.log->ops.push_back(op);
+  if (IsPersistentOp(op)) v.persistent.push_back({v.log->round, t0, op});
   LogEntry e;
   e.kind = LogEntry::Kind::kOp;
   e.op = idx;
   e.t = t0;
+  const size_t entry = v.log->entries.size();
   v.log->entries.push_back(e);
+  // Where the other vCPUs are: one inside an op ran that far before this op
+  // began (the replay pauses it there).
+  for (int c = 0; c < nr_; ++c) {
+    if (c == v.id) continue;
+    const uint64_t pos = vcpus_[c]->pub_pos.load(std::memory_order_relaxed);
+    if (PosPoint(pos) == PointId::kNone) continue;
+    LogEntry o;
+    o.kind = LogEntry::Kind::kHandoff;
+    o.overlap = true;
+    o.op = idx;
+    o.t = t0;
+    o.holder = static_cast<int8_t>(c);
+    o.holder_op = PosOp(pos);
+    o.seg = static_cast<uint16_t>(PosSeg(pos));
+    o.point = PosPoint(pos);
+    o.nth = PosNth(pos);
+    v.log->entries.push_back(o);
+  }
   v.top_index = stream_index;
   v.last_own_ok = 0;
   RunOp(v, op, stream_index);
   const uint64_t t1 = MonotonicNs();
+  v.log->entries[entry].t_end = t1;
+  // Out of the op: no longer inside it for the others.
+  v.pub_pos.store(PackPos(idx, v.seg, PointId::kNone, 0),
+                  std::memory_order_relaxed);
   const int code = op.code();
   v.stats->op_latency[code].Add(t1 - t0);
   ++v.stats->ops_by_code[code];
@@ -718,6 +793,7 @@ void Runner::TakeRaw(Vcpu& v, PointId point, uint32_t nth, bool boundary) {
     e.depth = static_cast<uint8_t>(cpu.depth());
     e.point = point;
     e.nth = nth;
+    e.seg = static_cast<uint16_t>(std::min<uint32_t>(v.seg, 0xfff));
     e.t = now;
     v.log->entries.push_back(e);
   }
@@ -788,9 +864,15 @@ void Runner::InjectionPoint(Cpu& cpu, PointId point) {
   Vcpu& v = *vp;
   ++v.stats->points;
   const int pi = static_cast<int>(point);
-  const uint32_t n = pi < ctx::kNumPoints ? ++v.arrivals[pi] : 0;
-  v.pub_pos.store(PackPos(v.attach_op, point, n), std::memory_order_relaxed);
-  if (v.wait_lock != nullptr) ClearWait(v);
+  const bool retry = v.wait_lock != nullptr && v.waited &&
+                     point == v.wait_point && point != PointId::kNone;
+  const uint32_t n = retry                  ? v.wait_point_nth
+                     : pi < ctx::kNumPoints ? ++v.arrivals[pi]
+                                            : 0;
+  v.waited = false;
+  v.pub_pos.store(PackPos(v.attach_op, v.seg, point, n),
+                  std::memory_order_relaxed);
+  if (v.wait_lock != nullptr && !retry) ClearWait(v);
   CheckAbandon(v);
   if (!v.armed.empty()) {
     FixedVector<PendingIrq, 32> fire;
@@ -818,6 +900,7 @@ void Runner::ClearWait(Vcpu& v) {
   }
   v.wait_lock = nullptr;
   v.wait_holder = -1;
+  v.waited = false;
   v.waiting_for.store(-1, std::memory_order_relaxed);
 }
 
@@ -833,6 +916,9 @@ void Runner::Wait(Cpu& cpu, const void* lock, ctx::LockClassId cls,
   Vcpu& v = *vp;
   if (v.wait_lock != lock || v.wait_holder != holder) {
     ClearWait(v);
+    const uint64_t own = v.pub_pos.load(std::memory_order_relaxed);
+    v.wait_point = PosPoint(own);
+    v.wait_point_nth = PosNth(own);
     const uint64_t now = MonotonicNs();
     v.wait_lock = lock;
     v.wait_holder = holder;
@@ -847,14 +933,17 @@ void Runner::Wait(Cpu& cpu, const void* lock, ctx::LockClassId cls,
       e.kind = LogEntry::Kind::kHandoff;
       e.op = v.attach_op;
       e.holder = static_cast<int8_t>(holder);
-      e.holder_op = static_cast<uint32_t>(pos >> 32);
-      e.point = static_cast<PointId>((pos >> 16) & 0xffff);
-      e.nth = static_cast<uint32_t>(pos & 0xffff);
+      e.holder_op = PosOp(pos);
+      e.seg = static_cast<uint16_t>(PosSeg(pos));
+      e.point = PosPoint(pos);
+      e.nth = PosNth(pos);
+      e.t = now;
       v.log->entries.push_back(e);
     }
     v.waiting_since.store(now, std::memory_order_relaxed);
     v.waiting_for.store(holder, std::memory_order_relaxed);
   }
+  v.waited = true;
   CheckAbandon(v);
   for (int i = 0; i < 64; ++i) CpuRelax();
   // More vCPUs than cores: let the holder run.
@@ -923,8 +1012,8 @@ std::string Runner::DumpState() {
     Vcpu& v = *vcpus_[c];
     Cpu& cpu = *v.cpu;
     const uint64_t pos = v.pub_pos.load(std::memory_order_relaxed);
-    const uint32_t op = static_cast<uint32_t>(pos >> 32);
-    const auto point = static_cast<PointId>((pos >> 16) & 0xffff);
+    const uint32_t op = PosOp(pos);
+    const PointId point = PosPoint(pos);
     std::string opname = "-";
     if (v.log != nullptr && op < v.log->ops.size()) {
       opname = prog::OpName(v.log->ops[op]);
@@ -976,7 +1065,7 @@ std::string Runner::DumpState() {
     }
     snprintf(buf, sizeof(buf), "\n  last point: %s (arrival %u)",
              point == PointId::kNone ? "op boundary" : ctx::PointName(point),
-             static_cast<unsigned>(pos & 0xffff));
+             static_cast<unsigned>(PosNth(pos)));
     s += buf;
     const int wf = v.waiting_for.load();
     if (wf >= 0) {
@@ -992,7 +1081,43 @@ std::string Runner::DumpState() {
   return s;
 }
 
+// `log` up to its last op (exclusive): the op, what it recorded, and the
+// interrupts taken after it are dropped.
+RoundLog WithoutLastOp(const RoundLog& log) {
+  RoundLog out;
+  out.Clear(log.round);
+  out.valid = log.valid;
+  const uint32_t n = static_cast<uint32_t>(log.ops.size()) - 1;
+  out.ops.assign(log.ops.begin(), log.ops.begin() + n);
+  for (const LogEntry& e : log.entries) {
+    if (e.op < n) out.entries.push_back(e);
+  }
+  return out;
+}
+
+// What the model kept from before `round` that the op streams set up once:
+// the persistent ops of the earlier rounds, in the order they ran.
+std::vector<prog::Op> Runner::PreambleBefore(uint64_t round) const {
+  std::vector<const Vcpu::Persistent*> all;
+  for (int c = 0; c < nr_; ++c) {
+    for (const Vcpu::Persistent& p : vcpus_[c]->persistent) {
+      if (p.round < round) all.push_back(&p);
+    }
+  }
+  std::sort(all.begin(), all.end(), [](const auto* a, const auto* b) {
+    return std::tie(a->round, a->t) < std::tie(b->round, b->t);
+  });
+  std::vector<prog::Op> ops;
+  for (const Vcpu::Persistent* p : all) ops.push_back(p->op);
+  return ops;
+}
+
 void Runner::AddCandidates(StressFinding* sf, uint64_t round) {
+  // With --fresh-every, the rounds since the current world began: the
+  // longest window starts from a fresh model (and its preamble) as the run
+  // did, so the model's state is the run's; shorter ones come first (a
+  // shorter program, if it reproduces).
+  const uint64_t oldest = o_.fresh_every > 0 ? world_round_ : 0;
   std::vector<int> spans = {1, 2, o_.history_rounds};
   std::set<int> done;
   for (int span : spans) {
@@ -1001,7 +1126,7 @@ void Runner::AddCandidates(StressFinding* sf, uint64_t round) {
     std::vector<std::vector<const RoundLog*>> logs;
     bool complete = true;
     for (int k = span - 1; k >= 0; --k) {
-      if (round < static_cast<uint64_t>(k)) {
+      if (round < oldest + static_cast<uint64_t>(k)) {
         complete = false;
         continue;
       }
@@ -1014,9 +1139,13 @@ void Runner::AddCandidates(StressFinding* sf, uint64_t round) {
       logs.push_back(std::move(per_cpu));
     }
     if (logs.empty()) continue;
+    const uint64_t first =
+        round - std::min<uint64_t>(round - std::min(round, oldest), span - 1);
+    const std::vector<prog::Op> preamble = PreambleBefore(first);
     prog::Program p;
     ReplayStats rs;
-    if (!BuildReplay(logs, *handlers_, locks_, config_, o_.bugs, &p, &rs)) {
+    if (!BuildReplay(logs, *handlers_, locks_, config_, o_.bugs, &p, &rs,
+                     preamble)) {
       continue;  // too many ops for one program
     }
     sf->candidates.push_back(prog::ProgramToText(p));
@@ -1033,7 +1162,26 @@ void Runner::AddCandidates(StressFinding* sf, uint64_t round) {
           if (c != fc) per_cpu[c] = nullptr;
         }
       }
-      if (BuildReplay(only, *handlers_, locks_, config_, o_.bugs, &p, &rs)) {
+      if (BuildReplay(only, *handlers_, locks_, config_, o_.bugs, &p, &rs,
+                      preamble)) {
+        sf->candidates.push_back(prog::ProgramToText(p));
+        sf->candidate_stats.push_back(rs);
+      }
+    }
+    // After a hang: the hung vCPU's last op never finished, and a replay
+    // ends where it hangs, while the other vCPUs went on until they were
+    // stopped. Their findings replay without that op.
+    for (int h = 0; h < nr_ && !logs.empty(); ++h) {
+      const RoundLog* last = logs.back()[h];
+      if (!vcpus_[h]->hung || last == nullptr || last->ops.empty() ||
+          sf->finding.cpu == h) {
+        continue;
+      }
+      const RoundLog trimmed = WithoutLastOp(*last);
+      auto without = logs;
+      without.back()[h] = &trimmed;
+      if (BuildReplay(without, *handlers_, locks_, config_, o_.bugs, &p, &rs,
+                      preamble)) {
         sf->candidates.push_back(prog::ProgramToText(p));
         sf->candidate_stats.push_back(rs);
       }
@@ -1042,7 +1190,8 @@ void Runner::AddCandidates(StressFinding* sf, uint64_t round) {
   }
   // Lockdep findings may rest on dependencies learned long before: the
   // archived rounds where lockdep learned something, then the last two.
-  if (archive_.empty()) return;
+  // (Not with --fresh-every: lockdep is as fresh as the model.)
+  if (archive_.empty() || o_.fresh_every > 0) return;
   std::vector<std::vector<const RoundLog*>> tail;
   for (uint64_t k = std::min<uint64_t>(round, 1) + 1; k-- > 0;) {
     const uint64_t r = round - k;
@@ -1063,10 +1212,12 @@ void Runner::AddCandidates(StressFinding* sf, uint64_t round) {
       logs.push_back(std::move(per_cpu));
     }
     if (logs.empty()) return;
+    const uint64_t first = archive_[0][0].round;
     logs.insert(logs.end(), tail.begin(), tail.end());
     prog::Program p;
     ReplayStats rs;
-    if (BuildReplay(logs, *handlers_, locks_, config_, o_.bugs, &p, &rs)) {
+    if (BuildReplay(logs, *handlers_, locks_, config_, o_.bugs, &p, &rs,
+                    PreambleBefore(first))) {
       sf->candidates.push_back(prog::ProgramToText(p));
       sf->candidate_stats.push_back(rs);
       return;
@@ -1151,7 +1302,15 @@ void Runner::BarrierWork(uint64_t round, bool final_round) {
     world_->mm->CheckInvariants(/*teardown=*/false);
     ++invariant_checks_;
   }
+  // After a hang the coordinator collects, with every vCPU's state.
+  if (hang_.load(std::memory_order_acquire)) return;
   CollectFindings(round, "");
+  if (o_.fresh_every > 0 && !final_round &&
+      (round + 1) % static_cast<uint64_t>(o_.fresh_every) == 0 &&
+      !(o_.stop_on_finding && ended_by_finding_.load())) {
+    FreshWorld(round);
+    return;
+  }
   ArchiveIfLockdepLearned(round);
 }
 
@@ -1305,7 +1464,8 @@ void Runner::DumpCrash(int sig) {
     logs.push_back(std::move(per_cpu));
   }
   prog::Program p;
-  if (!BuildReplay(logs, *handlers_, locks_, config_, o_.bugs, &p, nullptr)) {
+  if (!BuildReplay(logs, *handlers_, locks_, config_, o_.bugs, &p, nullptr,
+                   PreambleBefore(round - std::min<uint64_t>(round, 1)))) {
     return;
   }
   const std::string text = "# crashed (signal " + std::to_string(sig) +
@@ -1340,6 +1500,12 @@ StressResult Runner::Run() {
     result.setup_error = "history_rounds must be 1..8";
     return result;
   }
+  if (o_.fresh_every < 0 || o_.fresh_every > o_.history_rounds) {
+    result.setup_error =
+        "fresh_every must be 0..history_rounds (a replay window starts "
+        "with a fresh model)";
+    return result;
+  }
   if (nr_ > MaxCpus(o_.workload.kind)) {
     result.setup_error = std::string("the ") + WorkloadName(o_.workload.kind) +
                          " workload runs at most " +
@@ -1359,19 +1525,10 @@ StressResult Runner::Run() {
   decl.config = config_;
   decl.bugs = o_.bugs;
   decl.locks = locks_;
-  world_ = std::make_unique<exec::World>(config_, o_.bugs, decl, o_.lockdep);
+  decl_ = decl;
   stats_.reset(new VcpuStats[nr_]);
-  if (world_->lockdep) {
-    // Keep lockdep, but behind one lock.
-    world_->kernel.RemoveObserver(world_->lockdep.get());
-    serialized_lockdep_ =
-        std::make_unique<SerializedObserver>(world_->lockdep.get());
-    world_->kernel.AddObserver(serialized_lockdep_.get());
-  }
   stats_observer_ = std::make_unique<StatsObserver>(stats_.get(), nr_);
-  world_->kernel.AddObserver(stats_observer_.get());
-  world_->kernel.SetHooks(this);
-  world_->kernel.SetAllocStatsSink(this);
+  MakeWorld();
   ipi_period_ns_ =
       o_.ipi_rate > 0 && nr_ > 1 ? static_cast<uint64_t>(1e9 / o_.ipi_rate) : 0;
   for (int c = 0; c < nr_; ++c) {
@@ -1410,7 +1567,8 @@ StressResult Runner::Run() {
   bool stopped = false;
   for (;;) {
     const uint32_t w = coord_word_.load(std::memory_order_acquire);
-    if (done_.load(std::memory_order_acquire)) break;
+    // A hang first: the vCPU may have parked while idle at the barrier, and
+    // the barrier work then ends the run (done_) without the vCPUs' state.
     if (hang_.load(std::memory_order_acquire)) {
       // A vCPU parked on a self-deadlock: stop the others where they are.
       StopThreads(/*abandon=*/true);
@@ -1419,6 +1577,7 @@ StressResult Runner::Run() {
       stopped = true;
       break;
     }
+    if (done_.load(std::memory_order_acquire)) break;
     const uint64_t now = MonotonicNs();
     if (Watchdog(now)) {
       stopped = true;
@@ -1473,6 +1632,77 @@ StressResult Runner::Run() {
   return result;
 }
 
+void Runner::MakeWorld() {
+  world_ = std::make_unique<exec::World>(config_, o_.bugs, decl_, o_.lockdep);
+  if (world_->lockdep) {
+    // Keep lockdep, but behind one lock.
+    world_->kernel.RemoveObserver(world_->lockdep.get());
+    if (serialized_lockdep_ == nullptr) {
+      serialized_lockdep_ =
+          std::make_unique<SerializedObserver>(world_->lockdep.get());
+    } else {
+      serialized_lockdep_->set_inner(world_->lockdep.get());
+    }
+    world_->kernel.AddObserver(serialized_lockdep_.get());
+  }
+  world_->kernel.AddObserver(stats_observer_.get());
+  world_->kernel.SetHooks(this);
+  world_->kernel.SetAllocStatsSink(this);
+  for (auto& v : vcpus_) v->cpu = &world_->kernel.cpu(v->id);
+  seen_findings_ = 0;
+  lockdep_signature_ = LockdepSignature();
+  archive_.clear();
+}
+
+// Barrier work (no vCPU runs model code): the model this run continues
+// with is a fresh one, set up with the persistent ops so far (a registered
+// shrinker, offlined memory), exactly as a replay that starts with the next
+// round sets it up (its preamble). Without it a replay would start from a
+// fresh model while the run had the state all earlier rounds left (pcp
+// lists, free list order, page_owner's stacks, lockdep's history...).
+void Runner::FreshWorld(uint64_t round) {
+  // Leaks and the like first, as at the end of a run: teardown frees every
+  // page and checks the model; what it finds is collected for this world.
+  bool any_held = false;
+  for (int c = 0; c < nr_; ++c) {
+    any_held |= !world_->kernel.cpu(c).held().empty();
+  }
+  if (!any_held) {
+    ctx::set_this_cpu(&world_->kernel.cpu(0));
+    world_->mm->CheckInvariants(/*teardown=*/true);
+    ctx::set_this_cpu(nullptr);
+  }
+  CollectFindings(round, "");
+  UpdateOccurrences();
+  reports_dropped_before_ += world_->kernel.reports_dropped();
+  world_.reset();
+  MakeWorld();
+  world_round_ = round + 1;
+  struct NoHost : exec::OpHost {
+    void OnInterruptOp(Cpu&, const prog::Interrupt&, uint32_t) override {}
+    void OnPauseOp(Cpu&, const prog::Pause&, uint32_t) override {}
+    void OnSkipped(Cpu&, uint32_t) override {}
+  } host;
+  exec::OpLocals locals;
+  exec::RunResult rr;
+  Cpu& cpu0 = world_->kernel.cpu(0);
+  ctx::set_this_cpu(&cpu0);
+  uint32_t index = 0;
+  for (const Op& op : PreambleBefore(world_round_)) {
+    exec::RunProgramOp(*world_, cpu0, locals, op, index++, host, rr);
+  }
+  ctx::set_this_cpu(nullptr);
+  lockdep_signature_ = LockdepSignature();
+}
+
+void Runner::UpdateOccurrences() {
+  const FindingList& fl = world_->kernel.findings();
+  for (StressFinding& f : findings_) {
+    const uint32_t n = fl.occurrences(f.finding.kind);
+    if (n > f.occurrences) f.occurrences = n;
+  }
+}
+
 void Runner::FillResult(StressResult* r) {
   const uint64_t now = MonotonicNs();
   r->elapsed_s = double(now - start_ns_) / 1e9;
@@ -1506,13 +1736,10 @@ void Runner::FillResult(StressResult* r) {
     r->lock_class_names.push_back(
         world_->kernel.lock_class(static_cast<ctx::LockClassId>(i)).name);
   }
-  const FindingList& fl = world_->kernel.findings();
-  for (StressFinding& f : findings_) {
-    const uint32_t n = fl.occurrences(f.finding.kind);
-    if (n > f.occurrences) f.occurrences = n;
-  }
+  UpdateOccurrences();
   r->findings = std::move(findings_);
-  r->reports_dropped = world_->kernel.reports_dropped();
+  r->reports_dropped =
+      reports_dropped_before_ + world_->kernel.reports_dropped();
   r->invariant_checks = invariant_checks_;
   r->lockdep_events_dropped =
       serialized_lockdep_ ? serialized_lockdep_->dropped() : 0;
@@ -1591,7 +1818,13 @@ void VerifyReplays(StressResult* result) {
       }
     }
     if (f.reproduced_by < 0 && !f.candidates.empty()) {
-      f.program = f.candidates.back();
+      // None did: the one that records the most (every vCPU, the longest
+      // window) is the closest to what ran.
+      size_t best = 0;
+      for (size_t i = 1; i < f.candidates.size(); ++i) {
+        if (f.candidates[i].size() > f.candidates[best].size()) best = i;
+      }
+      f.program = f.candidates[best];
     }
   }
 }

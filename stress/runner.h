@@ -75,6 +75,13 @@ struct StressOptions {
   bool stop_on_finding = false;  // end the run at the first bug finding
   uint64_t max_rounds = 0;       // 0: until duration_s
   int history_rounds = 4;        // rounds kept for replays (>= 1)
+  // Every N rounds the run continues with a fresh model set up with the
+  // persistent ops so far (a registered shrinker, offlined memory), as a
+  // replay starts: the replay of the rounds since then starts from the
+  // run's state. 0: one model for the whole run (a replay still starts
+  // from a fresh model). At most history_rounds. Off by default: the model
+  // then never ages past N rounds (docs/stress.md, "Record and replay").
+  int fresh_every = 0;
   // Pin vCPU thread c to host CPU c % nproc: its timers then always fire
   // on the CPU it runs on. Off by default: on a shared machine the kernel's
   // load balancing does better.

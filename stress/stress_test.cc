@@ -238,6 +238,119 @@ TEST(ReplayTest, OrdersOpsByStartTimeAndPlacesInterruptsAndPauses) {
   EXPECT_LT(now, c0);
 }
 
+// A vCPU idle at the barrier counts each interrupt it takes from that
+// interrupt on (a segment of the slot after its last op). An NMI that
+// landed at the 1st arrival of a point inside the second idle interrupt's
+// handler is armed right before that handler, not before the first one
+// (whose handler passes the point too and would take it early).
+TEST(ReplayTest, IdleInterruptsAreCountedFromTheirOwnStart) {
+  WorkloadOptions o;
+  o.kind = WorkloadKind::kLocks;
+  HandlerCatalog cat(o, 1);
+  RoundLog l;
+  l.Clear(0);
+  LogEntry op;
+  op.kind = LogEntry::Kind::kOp;
+  op.t = 1;
+  l.ops.push_back(prog::Op(prog::PreemptDisable{}));
+  l.entries.push_back(op);
+  op.t = 2;
+  op.op = 1;
+  l.ops.push_back(prog::Op(prog::PreemptEnable{}));
+  l.entries.push_back(op);
+  LogEntry irq;
+  irq.kind = LogEntry::Kind::kIrq;
+  irq.op = 2;  // the tail
+  irq.irq_kind = ctx::ContextKind::kHardirq;
+  irq.source = IrqSource::kTimer;
+  irq.handler = 0;
+  irq.boundary = true;
+  for (uint16_t seg = 0; seg < 2; ++seg) {
+    irq.seg = seg;
+    irq.t = 10 + 10 * seg;
+    l.entries.push_back(irq);
+  }
+  LogEntry nmi = irq;
+  nmi.irq_kind = ctx::ContextKind::kNmi;
+  nmi.source = IrqSource::kNmi;
+  nmi.boundary = false;
+  nmi.point = ctx::PointId::kRtSpinLockWaitLock;
+  nmi.nth = 1;
+  nmi.seg = 1;
+  nmi.t = 21;
+  l.entries.push_back(nmi);
+  prog::Program p;
+  ReplayStats rs;
+  ASSERT_TRUE(BuildReplay({{&l}}, cat, WorkloadLocks(o), ctx::Config{},
+                          BugSet{}, &p, &rs));
+  EXPECT_EQ(rs.interrupts, 3u);
+  // preempt_disable, preempt_enable, hardirq() (segment 0), then segment 1:
+  // the armed NMI, then its hardirq().
+  ASSERT_EQ(p.ops.size(), 5u) << prog::ProgramToText(p);
+  const auto* first = std::get_if<prog::Interrupt>(&p.ops[2].v);
+  const auto* armed = std::get_if<prog::Interrupt>(&p.ops[3].v);
+  const auto* second = std::get_if<prog::Interrupt>(&p.ops[4].v);
+  ASSERT_TRUE(first && armed && second) << prog::ProgramToText(p);
+  EXPECT_EQ(first->at.v, ctx::PointId::kNone);
+  EXPECT_EQ(armed->kind, ctx::ContextKind::kNmi);
+  EXPECT_EQ(armed->at.v, ctx::PointId::kRtSpinLockWaitLock);
+  EXPECT_EQ(second->at.v, ctx::PointId::kNone);
+}
+
+// vCPU 0's op A (t=10..50) was at the 2nd arrival of a point when vCPU 1
+// began B (t=20); vCPU 1's C began after A ended (t=60). The replay pauses
+// A there, runs B, finishes A with pause() (no point: it resumes vCPU 0)
+// and only then runs C.
+TEST(ReplayTest, AnOpAnotherVcpuOverlappedIsPausedWhereItWasAndJoined) {
+  WorkloadOptions o;
+  o.kind = WorkloadKind::kLocks;
+  HandlerCatalog cat(o, 2);
+  RoundLog l0, l1;
+  l0.Clear(0);
+  l1.Clear(0);
+  auto op = [](RoundLog& l, uint64_t t, uint64_t t_end, prog::Op o) {
+    LogEntry e;
+    e.kind = LogEntry::Kind::kOp;
+    e.op = static_cast<uint32_t>(l.ops.size());
+    e.t = t;
+    e.t_end = t_end;
+    l.ops.push_back(std::move(o));
+    l.entries.push_back(e);
+  };
+  op(l0, 10, 50, prog::Op(prog::PreemptDisable{}));
+  op(l1, 20, 30, prog::Op(prog::MigrateDisable{}));
+  LogEntry ov;
+  ov.kind = LogEntry::Kind::kHandoff;
+  ov.overlap = true;
+  ov.op = 0;
+  ov.t = 20;
+  ov.holder = 0;
+  ov.holder_op = 0;
+  ov.point = ctx::PointId::kRtSpinLockWaitLock;
+  ov.nth = 2;
+  l1.entries.push_back(ov);
+  op(l1, 60, 70, prog::Op(prog::MigrateEnable{}));
+  op(l0, 80, 90, prog::Op(prog::PreemptEnable{}));
+  prog::Program p;
+  ReplayStats rs;
+  ASSERT_TRUE(BuildReplay({{&l0, &l1}}, cat, WorkloadLocks(o), ctx::Config{},
+                          BugSet{}, &p, &rs));
+  EXPECT_EQ(rs.pauses, 1u);
+  EXPECT_EQ(rs.joins, 1u);
+  EXPECT_EQ(
+      prog::ProgramToText(p).substr(prog::ProgramToText(p).find("pause(")),
+      "pause(rt_spin_lock:wait_lock, 2)\n"
+      "preempt_disable()\n"
+      "cpu(1)\n"
+      "migrate_disable()\n"
+      "cpu(0)\n"
+      "pause()\n"
+      "cpu(1)\n"
+      "migrate_enable()\n"
+      "cpu(0)\n"
+      "preempt_enable()\n");
+}
+
 TEST(ReplayTest, TooManyOpsIsRefused) {
   WorkloadOptions o;
   HandlerCatalog cat(o, 1);
@@ -277,14 +390,10 @@ bool HasTitle(const StressResult& r, const std::string& title) {
   return false;
 }
 
-// Lockdep's reports replay only when the recorded program carries the
-// lock-order history behind them, and the record does not yet carry every
-// cross-vCPU hand-off (docs/stress.md, "Record and replay"): now and then a
-// run's replay takes another path. Tests that need every title replayed run
-// up to kReplayAttempts seeds, one of which must replay them all, and print
-// the misses. Returns the titles of `r` that did not replay (wait cycles,
-// checked by the caller, are left out when `skip_wait_cycles`).
-constexpr int kReplayAttempts = 3;
+// The titles of `r` whose recorded program did not reproduce them, with
+// the program (wait cycles, checked by the caller, are left out when
+// `skip_wait_cycles`). Every test run must replay every title: one run,
+// no second seed.
 std::string UnreplayedTitles(const StressResult& r, uint64_t seed,
                              bool skip_wait_cycles) {
   std::string out;
@@ -348,45 +457,47 @@ INSTANTIATE_TEST_SUITE_P(Config, CleanMmTest, ::testing::Bool(),
 // real interrupt reaches. The vCPU parks, the run ends, and the recorded
 // program reproduces the title in the executor.
 TEST(StressRunTest, InterruptReachedSelfDeadlockIsFoundAndReplayed) {
-  bool all_replayed = false;
-  std::string seen;
-  for (int attempt = 0; attempt < kReplayAttempts && !all_replayed; ++attempt) {
-    StressOptions o = Short(WorkloadKind::kLocksBuggy, 10);
-    o.seed += attempt;
-    o.irq_rate = 10000;
-    StressResult r = RunStress(o);
-    ASSERT_EQ(r.setup_error, "");
-    EXPECT_TRUE(r.ended_by_hang);
-    // The hardirq handler's spin_lock(A), or the softirq it raised taking A
-    // with spin_lock_irqsave, spins on the interrupted task's A.
-    ASSERT_TRUE(HasTitle(r, "BUG: spinlock recursion in spin_lock") ||
-                HasTitle(r, "BUG: spinlock recursion in spin_lock_irqsave"));
-    VerifyReplays(&r);
-    for (const StressFinding& f : r.findings) {
-      if (f.finding.kind == FindingKind::kLockRecursion) {
-        EXPECT_NE(f.vcpu_state.find("hung (parked)"), std::string::npos)
-            << f.vcpu_state;
-      }
+  StressOptions o = Short(WorkloadKind::kLocksBuggy, 10);
+  o.irq_rate = 10000;
+  StressResult r = RunStress(o);
+  ASSERT_EQ(r.setup_error, "");
+  EXPECT_TRUE(r.ended_by_hang);
+  // The hardirq handler's spin_lock(A), or the softirq it raised taking A
+  // with spin_lock_irqsave, spins on the interrupted task's A.
+  ASSERT_TRUE(HasTitle(r, "BUG: spinlock recursion in spin_lock") ||
+              HasTitle(r, "BUG: spinlock recursion in spin_lock_irqsave"));
+  VerifyReplays(&r);
+  for (const StressFinding& f : r.findings) {
+    if (f.finding.kind == FindingKind::kLockRecursion) {
+      EXPECT_NE(f.vcpu_state.find("hung (parked)"), std::string::npos)
+          << f.vcpu_state;
     }
-    const std::string missed = UnreplayedTitles(r, o.seed, false);
-    seen += missed;
-    all_replayed = missed.empty();
   }
-  EXPECT_TRUE(all_replayed) << seen;
-  if (!seen.empty()) printf("%s", seen.c_str());
+  // Lockdep's reports of the other vCPU too, made after the hang: they
+  // replay without the hung op.
+  EXPECT_EQ(UnreplayedTitles(r, o.seed, false), "");
+}
+
+// With --fresh-every the run continues with a fresh model every few rounds
+// (torn down and checked first, as at the end of a run): on the clean model
+// nothing is found, and the rounds go on.
+TEST(StressRunTest, FreshModelsFindNothingOnTheCleanModel) {
+  StressOptions o = Short(WorkloadKind::kMm, 1.0);
+  o.fresh_every = 1;
+  StressResult r = RunStress(o);
+  ASSERT_EQ(r.setup_error, "");
+  for (const StressFinding& f : r.findings) ADD_FAILURE() << f.report;
+  EXPECT_GT(r.rounds, 4u);
+  EXPECT_EQ(std::string(EndReason(r)), "time");
+  o.fresh_every = o.history_rounds + 1;
+  EXPECT_NE(RunStress(o).setup_error, "");
 }
 
 // Two vCPUs that take two locks in opposite orders deadlock for real; the
 // watchdog sees the wait cycle, ends the run and reports every vCPU's state.
 TEST(StressRunTest, WatchdogTurnsARealDeadlockIntoAFinding) {
-  // The watchdog, the vCPU state and the wait-cycle replay are checked on
-  // every run; lockdep's replay may need another seed (UnreplayedTitles).
-  bool lockdep_replayed = false;
-  std::string seen;
-  for (int attempt = 0; attempt < kReplayAttempts && !lockdep_replayed;
-       ++attempt) {
+  {
     StressOptions o = Short(WorkloadKind::kLocksAbba, 30);
-    o.seed += attempt;
     o.watchdog_s = 2;
     // Long rounds: the vCPUs run side by side longer between barriers.
     o.workload.round_ops = 2000;
@@ -423,12 +534,8 @@ TEST(StressRunTest, WatchdogTurnsARealDeadlockIntoAFinding) {
             << f.program;
       }
     }
-    const std::string missed = UnreplayedTitles(r, o.seed, true);
-    seen += missed;
-    lockdep_replayed = missed.empty();
+    EXPECT_EQ(UnreplayedTitles(r, o.seed, true), "");
   }
-  EXPECT_TRUE(lockdep_replayed) << seen;
-  if (!seen.empty()) printf("%s", seen.c_str());
 }
 
 // ---- the bug zoo through real interrupts ----
@@ -453,14 +560,9 @@ class StressZooTest : public ::testing::TestWithParam<ZooCase> {};
 // consume_stock's local_lock section (BZ-27). CMA and hotplug stay out: they
 // are slow ops these bugs do not need.
 //
-// A replay starts from a fresh model, while the run reached its finding
-// with the state earlier rounds left (pcp lists, free lists, pageblock
-// types) and, on 2 vCPUs, with other vCPUs holding locks at instants the
-// record does not carry: now and then the recorded program takes another
-// path and does not reproduce the title (BZ-01: about one run in 100 on one
-// vCPU, one in 25 on two; docs/stress.md). So each case gets up to three
-// runs with different seeds, and one of them must find the title with a
-// replay that reproduces it; the runs that did not are printed.
+// It must find one of the titles, and each of them the run found must
+// replay, the first time (docs/stress.md, "Record and replay", has the
+// rates).
 TEST_P(StressZooTest, FoundByRealInterruptsAndReplayed) {
 #ifdef REENTRY_TSAN
   // TSan holds asynchronous signals until its next safe point, so a timer
@@ -482,31 +584,42 @@ TEST_P(StressZooTest, FoundByRealInterruptsAndReplayed) {
   o.workload.cma = false;
   o.workload.hotplug = false;
   o.stop_on_finding = !c.until_hang;
-  std::string seen;
+  // A run can end before it reaches a listed title: a self-deadlock the
+  // same bug causes elsewhere parks a vCPU (BZ-02 on PREEMPT_RT: inside a
+  // contended rt_spin_lock's wait_lock, now and then within milliseconds).
+  // Only then another seed, at most twice; the replay is checked once, on
+  // the run that found the titles.
   bool found = false;
-  for (int attempt = 0; attempt < 3 && !found; ++attempt) {
-    o.seed = 7 + attempt;
-    StressResult r = RunStress(o);
+  std::string seen;
+  StressResult r;
+  for (int run = 0; run < 3 && !found; ++run) {
+    o.seed = 7 + run;
+    r = RunStress(o);
     ASSERT_EQ(r.setup_error, "");
     if (c.until_hang) {
       EXPECT_TRUE(r.ended_by_hang);
     }
-    VerifyReplays(&r);
-    seen += "run " + std::to_string(attempt + 1) + " (seed " +
-            std::to_string(o.seed) + ", " + std::to_string(r.elapsed_s) +
-            " s):\n";
+    seen += "seed " + std::to_string(o.seed) + " (" +
+            std::to_string(r.elapsed_s) + " s):\n";
     for (const StressFinding& f : r.findings) {
-      seen += "  " + f.title + (f.reproduced_by >= 0 ? " (replayed)\n" : "\n");
-      for (const std::string& t : c.titles) {
-        found |= f.title == t && f.reproduced_by >= 0;
-      }
+      seen += "  " + f.title + "\n";
+      for (const std::string& t : c.titles) found |= f.title == t;
     }
   }
-  EXPECT_TRUE(found) << c.bug << ":\n" << seen;
-  if (found && seen.find("run 2") != std::string::npos) {
-    printf("%s: a run's replay did not reproduce the title:\n%s", c.bug,
-           seen.c_str());
+  ASSERT_TRUE(found) << c.bug << ":\n" << seen;
+  VerifyReplays(&r);
+  for (const StressFinding& f : r.findings) {
+    for (const std::string& t : c.titles) {
+      EXPECT_TRUE(f.title != t || f.reproduced_by >= 0)
+          << c.bug << ": " << t << " did not replay\n"
+          << f.program;
+    }
   }
+  // The run's other findings: on PREEMPT_RT a self-deadlock an interrupt
+  // reaches only inside a contended rt_spin_lock's slow path replays only
+  // if the replay contends there too (docs/stress.md, "Limits"); printed.
+  const std::string others = UnreplayedTitles(r, o.seed, false);
+  if (!others.empty()) printf("%s: %s", c.bug, others.c_str());
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -515,9 +628,9 @@ INSTANTIATE_TEST_SUITE_P(
         // The NMI lands while the task holds zone->lock and the nolock
         // allocation spins on it (the checker's nolock rule sees the
         // spinning acquisition without any interrupt, too). One vCPU: the
-        // bug is a same-CPU reentry, and with two the task sometimes
-        // reaches that zone->lock section only because another vCPU held
-        // a lock at that instant, which the record does not carry.
+        // bug is a same-CPU reentry; with two, a replay follows the other
+        // vCPU's concurrent ops only approximately (98 runs in 100 replay,
+        // docs/stress.md).
         ZooCase{"BZ-01",
                 1,
                 false,

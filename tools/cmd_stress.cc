@@ -44,6 +44,11 @@ const Command kStress = {
     "(default: every 10 ms)\n"
     "  --no-invariants     never check them (except at the end)\n"
     "  --history=N         rounds of history kept for replays (4, max 8)\n"
+    "  --fresh-every=N     continue with a fresh model every N rounds (at "
+    "most\n"
+    "                      --history), so that replays start from the run's "
+    "state\n"
+    "                      (0: one model for the whole run, the default)\n"
     "  --max-rounds=N      stop after N rounds\n"
     "  --stop-on-finding   end the run at the first bug\n"
     "  --invalid-gfp=F     share of allocations with an invalid gfp mask "
@@ -97,9 +102,9 @@ int RunStressCommand(const std::vector<std::string>& argv) {
   auto value_flags = RunConfigValueFlags();
   value_flags.insert({"duration", "seed", "workload", "irq-rate", "nmi-rate",
                       "ipi-rate", "jitter", "round-ops", "watchdog",
-                      "invariants-every", "history", "max-rounds",
-                      "invalid-gfp", "out", "progress", "minimize-time",
-                      "show-round"});
+                      "invariants-every", "history", "fresh-every",
+                      "max-rounds", "invalid-gfp", "out", "progress",
+                      "minimize-time", "show-round"});
   auto bool_flags = RunConfigBoolFlags();
   bool_flags.insert({"stop-on-finding", "no-hotplug", "no-fault-injection",
                      "no-cma", "no-verify", "no-minimize", "warnings-fail",
@@ -142,7 +147,7 @@ int RunStressCommand(const std::vector<std::string>& argv) {
           kStress, "unknown --workload '" + *w + "' (mm, locks, locks-buggy)");
     }
   }
-  long round_ops = 256, inv = 0, history = 4, max_rounds = 0;
+  long round_ops = 256, inv = 0, history = 4, max_rounds = 0, fresh = 0;
   double minimize_time = 30;
   if (!GetDuration(args, "duration", &o.duration_s, &error) ||
       !GetDuration(args, "watchdog", &o.watchdog_s, &error) ||
@@ -155,6 +160,7 @@ int RunStressCommand(const std::vector<std::string>& argv) {
       !args.GetInt("round-ops", 8, 2000, &round_ops, &error) ||
       !args.GetInt("invariants-every", 1, 1000000, &inv, &error) ||
       !args.GetInt("history", 1, 8, &history, &error) ||
+      !args.GetInt("fresh-every", 0, 8, &fresh, &error) ||
       !args.GetInt("max-rounds", 0, 1L << 40, &max_rounds, &error)) {
     return UsageError(kStress, error);
   }
@@ -163,6 +169,12 @@ int RunStressCommand(const std::vector<std::string>& argv) {
   o.invariants_every = static_cast<int>(inv);
   if (args.Has("no-invariants")) o.invariants_period_s = 0;
   o.history_rounds = static_cast<int>(history);
+  o.fresh_every = static_cast<int>(fresh);
+  if (o.fresh_every > o.history_rounds) {
+    return UsageError(kStress,
+                      "--fresh-every must be at most --history (a replay "
+                      "covers the rounds since the fresh model)");
+  }
   o.max_rounds = static_cast<uint64_t>(max_rounds);
   o.stop_on_finding = args.Has("stop-on-finding");
   o.pin_threads = args.Has("pin");
