@@ -354,6 +354,7 @@ unsigned long Mm::isolate_freepages_range(unsigned long start_pfn,
     }
     const unsigned order = page->private_order;
     del_page_from_free_list(page, zone, order, MIGRATE_ISOLATE);
+    NoteTouchedRange(pfn, 1ul << order);
     for (unsigned long i = 0; i < (1ul << order); ++i) {
       Page* p = pfn_to_page(pfn + i);
       WRITE_ONCE(p->where, PageWhere::kAllocated);
@@ -577,6 +578,7 @@ unsigned long Mm::__offline_isolated_pages(unsigned long start_pfn,
     if (page->PageBuddy()) {
       const unsigned order = page->private_order;
       del_page_from_free_list(page, zone, order, MIGRATE_ISOLATE);
+      NoteTouchedRange(pfn, 1ul << order);
       for (unsigned long i = 0; i < (1ul << order); ++i) {
         Page* p = pfn_to_page(pfn + i);
         p->SetFlags(PG_offline);

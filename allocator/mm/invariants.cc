@@ -1,5 +1,6 @@
 // Program slots, invariants (page conservation, buddy shape, list
 // membership, accounting) and teardown (return everything, report leaks).
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -88,8 +89,69 @@ unsigned long Mm::TestOnlyLlistPages(const Zone* z) const {
   return n;
 }
 
+unsigned long Mm::TestOnlyPagesOutsideTouchedChunks() const {
+  unsigned long n = 0;
+  for (unsigned long pfn = 0; pfn < nr_pages_; ++pfn) {
+    const Page* p = pfn_to_page(pfn);
+    if (p->where != PageWhere::kAllocated && p->where != PageWhere::kOffline) {
+      continue;
+    }
+    const unsigned long chunk = pfn >> kTouchedChunkShift;
+    if (!(touched_chunks_[chunk / 64].load() & (uint64_t{1} << (chunk % 64)))) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+unsigned long Mm::TestOnlyLoseFreeBlock(unsigned order) {
+  Zone* zone = zones_[ZONE_NORMAL].get();
+  for (int mt = 0; mt < MIGRATE_TYPES; ++mt) {
+    ListHead* head = &zone->free_area[order].free_list[mt];
+    if (head->next == head) continue;
+    Page* page = reinterpret_cast<Page*>(head->next);
+    del_page_from_free_list(page, zone, order, mt);
+    account_freepages(zone, -(1l << order), mt);
+    page->where = PageWhere::kNone;
+    return page_to_pfn(page);
+  }
+  return kNoPfn;
+}
+
 // ---------------------------------------------------------------------------
 // Invariants
+
+namespace {
+
+// The places a page can be, in the order CheckInvariants scans them.
+enum class CoverPlace : uint8_t {
+  kBuddy,
+  kUnaccepted,
+  kPcp,
+  kLlist,
+  kAllocated,
+  kOffline,
+};
+
+const char* CoverPlaceName(CoverPlace p) {
+  switch (p) {
+    case CoverPlace::kBuddy: return "buddy free list";
+    case CoverPlace::kUnaccepted: return "unaccepted";
+    case CoverPlace::kPcp: return "pcp list";
+    case CoverPlace::kLlist: return "trylock_free_pages";
+    case CoverPlace::kAllocated: return "allocated";
+    case CoverPlace::kOffline: return "offline";
+  }
+  return "?";
+}
+
+struct CoveredRange {
+  unsigned long start;
+  unsigned long end;  // exclusive
+  CoverPlace place;
+};
+
+}  // namespace
 
 bool Mm::Quiescent() const {
   for (int z = 0; z < nr_zones_; ++z) {
@@ -111,16 +173,14 @@ bool Mm::CheckInvariants() {
     ok = false;
     ReportMm(kind, "check_invariants", cause, d);
   };
-  // 0: uncovered, 1: covered once, 2+: covered twice.
-  std::vector<uint8_t> covered(nr_pages_, 0);
-  auto cover = [&](unsigned long pfn, unsigned long n, const char* what) {
-    for (unsigned long i = 0; i < n && pfn + i < nr_pages_; ++i) {
-      if (covered[pfn + i]++ == 1) {
-        snprintf(d, sizeof(d), "pfn %#lx is in two places at once (second: %s)",
-                 pfn + i, what);
-        corrupt(FindingKind::kFreeListCorrupt, 0xd0b1e000 + pfn + i);
-      }
-    }
+  // Page conservation: every page is in exactly one place. Each place adds
+  // its pfn ranges; sorted, they must tile [0, nr_pages) with no overlap.
+  // (Ranges, not a per-page array: this runs once per fuzz input.)
+  std::vector<CoveredRange> ranges;
+  ranges.reserve(256);
+  auto cover = [&](unsigned long pfn, unsigned long n, CoverPlace what) {
+    ranges.push_back(
+        {std::min(pfn, nr_pages_), std::min(pfn + n, nr_pages_), what});
   };
   for (int z = 0; z < nr_zones_; ++z) {
     Zone* zone = zones_[z].get();
@@ -162,7 +222,7 @@ bool Mm::CheckInvariants() {
                      MigratetypeName(get_pfnblock_migratetype(p, pfn)));
             corrupt(FindingKind::kPageAccounting, 0x3170000 + pfn);
           }
-          cover(pfn, 1ul << o, "buddy free list");
+          cover(pfn, 1ul << o, CoverPlace::kBuddy);
           if (!is_migrate_isolate(mt)) free_pages += 1l << o;
           if (is_migrate_cma(mt)) cma_pages += 1l << o;
           if (is_migrate_highatomic(mt)) ha_pages += 1l << o;
@@ -187,7 +247,7 @@ bool Mm::CheckInvariants() {
     for (ListHead* l = zone->unaccepted_pages.next;
          l != &zone->unaccepted_pages; l = l->next) {
       Page* p = reinterpret_cast<Page*>(l);
-      cover(page_to_pfn(p), MAX_ORDER_NR_PAGES(), "unaccepted");
+      cover(page_to_pfn(p), MAX_ORDER_NR_PAGES(), CoverPlace::kUnaccepted);
       unaccepted += static_cast<long>(MAX_ORDER_NR_PAGES());
     }
     if (zone->vm_stat[NR_FREE_PAGES].load() != free_pages + unaccepted ||
@@ -220,7 +280,7 @@ bool Mm::CheckInvariants() {
                      page_to_pfn(p), pcp->cpu);
             corrupt(FindingKind::kFreeListCorrupt, 0x9c90000 + page_to_pfn(p));
           }
-          cover(page_to_pfn(p), 1ul << order, "pcp list");
+          cover(page_to_pfn(p), 1ul << order, CoverPlace::kPcp);
           count += 1 << order;
         }
       }
@@ -235,24 +295,42 @@ bool Mm::CheckInvariants() {
     for (Page* p = zone->trylock_free_pages.load(); p != nullptr;
          p = p->pcp_llist) {
       if (++n > nr_pages_) break;
-      cover(page_to_pfn(p), 1ul << p->private_order, "trylock_free_pages");
+      cover(page_to_pfn(p), 1ul << p->private_order, CoverPlace::kLlist);
     }
   }
-  // Allocated blocks and offline pages.
+  // Allocated blocks and offline pages: only touched chunks can hold them.
   long charged = 0;
-  for (unsigned long pfn = 0; pfn < nr_pages_; ++pfn) {
-    Page* p = pfn_to_page(pfn);
+  ForEachTouchedPage([&](unsigned long pfn, const Page* p) {
     if (p->where == PageWhere::kAllocated) {
-      cover(pfn, 1ul << p->alloc_order, "allocated");
+      cover(pfn, 1ul << p->alloc_order, CoverPlace::kAllocated);
       if (p->flags & PG_memcg_kmem) charged += 1l << p->alloc_order;
     } else if (p->where == PageWhere::kOffline) {
-      cover(pfn, 1, "offline");
+      cover(pfn, 1, CoverPlace::kOffline);
     }
-  }
+  });
+  // Places in scan order break ties, so "second" names the later scan.
+  std::sort(ranges.begin(), ranges.end(),
+            [](const CoveredRange& a, const CoveredRange& b) {
+              return a.start != b.start ? a.start < b.start
+                                        : a.place < b.place;
+            });
   unsigned long lost = 0;
   unsigned long first_lost = 0;
-  for (unsigned long pfn = 0; pfn < nr_pages_; ++pfn) {
-    if (covered[pfn] == 0 && lost++ == 0) first_lost = pfn;
+  unsigned long next = 0;  // first pfn no earlier range covers
+  for (const CoveredRange& r : ranges) {
+    if (r.start > next) {
+      if (lost == 0) first_lost = next;
+      lost += r.start - next;
+    } else if (r.start < next) {
+      snprintf(d, sizeof(d), "pfn %#lx is in two places at once (second: %s)",
+               r.start, CoverPlaceName(r.place));
+      corrupt(FindingKind::kFreeListCorrupt, 0xd0b1e000 + r.start);
+    }
+    next = std::max(next, r.end);
+  }
+  if (next < nr_pages_) {
+    if (lost == 0) first_lost = next;
+    lost += nr_pages_ - next;
   }
   if (lost) {
     snprintf(d, sizeof(d),
@@ -292,21 +370,19 @@ void Mm::Teardown() {
         cma_release(p, nr);
       }
     }
-    for (unsigned long pfn = 0; pfn < nr_pages_; ++pfn) {
-      Page* p = pfn_to_page(pfn);
+    ForEachTouchedPage([&](unsigned long, Page* p) {
       if (p->where == PageWhere::kAllocated &&
           p->owner == PageOwnerKind::kCma) {
         cma_release(p, 1);
         any = true;
       }
-    }
+    });
     // 2. Slots, orphans and pins: every block the program holds.
     for (int i = 0; i < kMaxSlots; ++i) SlotClear(i);
-    for (unsigned long pfn = 0; pfn < nr_pages_; ++pfn) {
-      Page* p = pfn_to_page(pfn);
+    ForEachTouchedPage([&](unsigned long, Page* p) {
       if (p->where != PageWhere::kAllocated ||
           p->owner != PageOwnerKind::kProgram) {
-        continue;
+        return;
       }
       p->pincount = 0;
       p->longterm_pins = 0;
@@ -320,7 +396,7 @@ void Mm::Teardown() {
       p->slot = -1;
       __free_pages(p, p->alloc_order);
       any = true;
-    }
+    });
     // 3. pcp lists and the deferred llist.
     for (int cpu = 0; cpu < kernel_.nr_cpus(); ++cpu) drain_pages(cpu);
     for (int z = 0; z < nr_zones_; ++z) {
@@ -340,26 +416,24 @@ void Mm::Teardown() {
     // An interrupt that fired inside the drains of step 3 (at
     // free_pcppages_bulk:zone_locked, say) may have allocated after step 2:
     // go round again for its pages too.
-    for (unsigned long pfn = 0; pfn < nr_pages_ && !any; ++pfn) {
-      const Page* p = pfn_to_page(pfn);
-      any = p->where == PageWhere::kAllocated &&
-            (p->owner == PageOwnerKind::kProgram ||
-             p->owner == PageOwnerKind::kCma);
-    }
+    ForEachTouchedPage([&](unsigned long, const Page* p) {
+      any = any || (p->where == PageWhere::kAllocated &&
+                    (p->owner == PageOwnerKind::kProgram ||
+                     p->owner == PageOwnerKind::kCma));
+    });
     if (!any) break;
   }
   // 4. Leaks: allocated blocks nobody may hold any more.
   unsigned long leaked = 0;
   unsigned long first = 0;
-  for (unsigned long pfn = 0; pfn < nr_pages_; ++pfn) {
-    Page* p = pfn_to_page(pfn);
-    if (p->where != PageWhere::kAllocated) continue;
+  ForEachTouchedPage([&](unsigned long pfn, const Page* p) {
+    if (p->where != PageWhere::kAllocated) return;
     if (p->owner == PageOwnerKind::kDepot || p->owner == PageOwnerKind::kKrcp) {
-      continue;
+      return;
     }
     if (leaked == 0) first = pfn;
     leaked += 1ul << p->alloc_order;
-  }
+  });
   if (leaked) {
     char d[200];
     snprintf(d, sizeof(d),

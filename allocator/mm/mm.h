@@ -359,6 +359,43 @@ class Mm {
   // True if no allocator lock is held and no deferred work is in flight.
   bool Quiescent() const;
 
+  // Which chunks of kTouchedChunkPages pages may hold the head of an
+  // allocated block or an offline page: teardown and the invariant check
+  // scan these pages only, not all of mem_map (they run once per fuzz
+  // input). A bit is set before the page becomes allocated or offline and
+  // stays set until the model is destroyed.
+  static constexpr int kTouchedChunkShift = 6;
+  void NoteTouched(unsigned long pfn) {
+    const unsigned long chunk = pfn >> kTouchedChunkShift;
+    std::atomic<uint64_t>& word = touched_chunks_[chunk / 64];
+    const uint64_t bit = uint64_t{1} << (chunk % 64);
+    // Load first: once set, the hot path pays a load, not a locked RMW.
+    if (!(word.load(std::memory_order_relaxed) & bit)) {
+      word.fetch_or(bit, std::memory_order_relaxed);
+    }
+  }
+  void NoteTouchedRange(unsigned long pfn, unsigned long nr);
+  // Calls f(pfn, page) for every page of every touched chunk, in pfn order.
+  template <typename F>
+  void ForEachTouchedPage(F&& f) {
+    const unsigned long chunks =
+        (nr_pages_ + (1ul << kTouchedChunkShift) - 1) >> kTouchedChunkShift;
+    for (unsigned long w = 0; w * 64 < chunks; ++w) {
+      // A chunk an interrupt touches while f runs may be missed: Teardown
+      // scans again until a round finds nothing.
+      for (uint64_t bits = touched_chunks_[w].load(std::memory_order_relaxed);
+           bits != 0; bits &= bits - 1) {
+        const unsigned long chunk = w * 64 + __builtin_ctzll(bits);
+        const unsigned long first = chunk << kTouchedChunkShift;
+        const unsigned long last =
+            std::min(nr_pages_, first + (1ul << kTouchedChunkShift));
+        for (unsigned long pfn = first; pfn < last; ++pfn) {
+          f(pfn, &mem_map_[pfn]);
+        }
+      }
+    }
+  }
+
   // ===== Nolock entry bookkeeping for the checker events =====
   void nolock_enter(Cpu& cpu, const char* fn);
   void nolock_exit(Cpu& cpu, const char* fn);
@@ -374,6 +411,12 @@ class Mm {
   long TestOnlyMemcgUsage() const { return memcg_usage_.load(); }
   unsigned long TestOnlyLlistPages(const Zone* z) const;
   void TestOnlySetShrinkerLock(locks::LockBase* l) { register_shrinker(l); }
+  // Allocated or offline pages outside every touched chunk (NoteTouched):
+  // pages teardown and the invariant check would not see. Must be 0.
+  unsigned long TestOnlyPagesOutsideTouchedChunks() const;
+  // Takes a free block of this order off its buddy list and puts it
+  // nowhere: a lost block (the invariants must catch it). Returns its pfn.
+  unsigned long TestOnlyLoseFreeBlock(unsigned order);
 
   // ===== Buddy core (mm/page_alloc.c) — public for the unit tests =====
   int get_pfnblock_migratetype(const Page* page, unsigned long pfn) const;
@@ -683,6 +726,7 @@ class Mm {
   unsigned long nr_pages_ = 0;
   int nr_zones_ = 0;
   std::unique_ptr<Page[]> mem_map_;
+  std::unique_ptr<std::atomic<uint64_t>[]> touched_chunks_;  // NoteTouched
   std::unique_ptr<std::atomic<uint8_t>[]> pageblock_flags_;  // per pageblock mt
   std::unique_ptr<Zone> zones_[MAX_NR_ZONES];
   std::vector<std::unique_ptr<Task>> tasks_;

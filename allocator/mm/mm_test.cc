@@ -491,6 +491,44 @@ TEST_F(MmTest, InvariantsCatchABrokenFree) {
       << Dump();
 }
 
+TEST_F(MmTest, InvariantsCatchALostBlock) {
+  const unsigned long pfn =
+      mm_->TestOnlyLoseFreeBlock(mm_->pageblock_order());  // the CMA area
+  ASSERT_NE(pfn, kNoPfn);
+  EXPECT_FALSE(mm_->CheckInvariants());
+  ASSERT_TRUE(Has(FindingKind::kPageAccounting)) << Dump();
+  EXPECT_FALSE(Has(FindingKind::kFreeListCorrupt)) << Dump();
+  char first[32];
+  snprintf(first, sizeof(first), "first pfn %#lx", pfn);
+  EXPECT_NE(Dump().find(first), std::string::npos) << Dump();
+}
+
+// Teardown and the invariant check scan only the chunks NoteTouched marked:
+// every way a page becomes allocated or offline must mark its chunk.
+TEST_F(MmTest, EveryAllocatedOrOfflinePageIsInATouchedChunk) {
+  for (int i = 0; i < 6; ++i) {
+    Page* p = mm_->alloc_pages(
+        i % 2 ? GFP_KERNEL_ACCOUNT : GFP_HIGHUSER_MOVABLE, i % 4);
+    ASSERT_NE(p, nullptr);
+    mm_->SlotStore(i, p, i % 4);
+  }
+  Page* nolock = mm_->alloc_pages_nolock(0, -1, 0);
+  ASSERT_NE(nolock, nullptr);
+  mm_->SlotStore(6, nolock, 0);
+  Page* cma = mm_->cma_alloc(8, 0, false);
+  ASSERT_NE(cma, nullptr);
+  mm_->SlotStoreCma(7, cma, 8);
+  for (int i = 0; i < 3; ++i) mm_->kvfree_call_rcu();
+  EXPECT_EQ(mm_->offline_pages_op(), 0) << Dump();
+  EXPECT_EQ(mm_->offline_memory_block_of(mm_->slot(0).page), 0) << Dump();
+  EXPECT_EQ(mm_->TestOnlyPagesOutsideTouchedChunks(), 0u);
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  EXPECT_EQ(mm_->online_pages_op(), 0) << Dump();
+  mm_->Teardown();
+  EXPECT_EQ(mm_->TestOnlyPagesOutsideTouchedChunks(), 0u);
+  ExpectClean();
+}
+
 TEST_F(MmTest, DoubleFreeAndWrongOrderAreRefused) {
   Page* p = mm_->alloc_pages(GFP_KERNEL, 2);
   ASSERT_NE(p, nullptr);

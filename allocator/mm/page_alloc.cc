@@ -130,6 +130,14 @@ Mm::Mm(Kernel& kernel, BugSet bugs, const MmConfig& config)
 
 Mm::~Mm() = default;
 
+void Mm::NoteTouchedRange(unsigned long pfn, unsigned long nr) {
+  if (nr == 0) return;
+  const unsigned long step = 1ul << kTouchedChunkShift;
+  for (unsigned long c = pfn & ~(step - 1); c < pfn + nr; c += step) {
+    NoteTouched(c);
+  }
+}
+
 void Mm::AdoptProgramLocks(const std::vector<locks::LockBase*>& test_locks) {
   for (locks::LockBase* l : test_locks) {
     if (l == nullptr) continue;
@@ -162,6 +170,8 @@ void Mm::BuildZones() {
     nr_pages_ += spans[z];
   }
   mem_map_ = std::make_unique<Page[]>(nr_pages_);
+  touched_chunks_ = std::make_unique<std::atomic<uint64_t>[]>(
+      ((nr_pages_ >> kTouchedChunkShift) + 64) / 64);
   const unsigned long nr_blocks = nr_pages_ >> cfg_.pageblock_order;
   pageblock_flags_ = std::make_unique<std::atomic<uint8_t>[]>(nr_blocks);
   for (unsigned long b = 0; b < nr_blocks; ++b) {
@@ -220,6 +230,7 @@ void Mm::BuildZones() {
     RmqueueMode m = RMQUEUE_NORMAL;
     Page* p = __rmqueue(zones_[ZONE_NORMAL].get(), 0, MIGRATE_MOVABLE, 0, &m);
     if (p == nullptr) break;
+    NoteTouched(page_to_pfn(p));
     p->where = PageWhere::kAllocated;
     p->alloc_order = 0;
     p->refcount = 1;
