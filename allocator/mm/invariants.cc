@@ -135,12 +135,18 @@ enum class CoverPlace : uint8_t {
 
 const char* CoverPlaceName(CoverPlace p) {
   switch (p) {
-    case CoverPlace::kBuddy: return "buddy free list";
-    case CoverPlace::kUnaccepted: return "unaccepted";
-    case CoverPlace::kPcp: return "pcp list";
-    case CoverPlace::kLlist: return "trylock_free_pages";
-    case CoverPlace::kAllocated: return "allocated";
-    case CoverPlace::kOffline: return "offline";
+    case CoverPlace::kBuddy:
+      return "buddy free list";
+    case CoverPlace::kUnaccepted:
+      return "unaccepted";
+    case CoverPlace::kPcp:
+      return "pcp list";
+    case CoverPlace::kLlist:
+      return "trylock_free_pages";
+    case CoverPlace::kAllocated:
+      return "allocated";
+    case CoverPlace::kOffline:
+      return "offline";
   }
   return "?";
 }
@@ -311,8 +317,7 @@ bool Mm::CheckInvariants() {
   // Places in scan order break ties, so "second" names the later scan.
   std::sort(ranges.begin(), ranges.end(),
             [](const CoveredRange& a, const CoveredRange& b) {
-              return a.start != b.start ? a.start < b.start
-                                        : a.place < b.place;
+              return a.start != b.start ? a.start < b.start : a.place < b.place;
             });
   unsigned long lost = 0;
   unsigned long first_lost = 0;

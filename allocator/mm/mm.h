@@ -375,6 +375,7 @@ class Mm {
     }
   }
   void NoteTouchedRange(unsigned long pfn, unsigned long nr);
+  static std::unique_ptr<Page[]> TakeMemMap(unsigned long nr_pages);
   // Calls f(pfn, page) for every page of every touched chunk, in pfn order.
   template <typename F>
   void ForEachTouchedPage(F&& f) {

@@ -52,6 +52,51 @@ class MmTest : public ::testing::Test {
 
 // --- Buddy: split and merge at every order ---------------------------------
 
+// memblock_free_all() frees the largest uniform aligned runs at once; that
+// equals freeing pageblock by pageblock and merging only if, after boot, no
+// free block could merge with its buddy and every list is in pfn order.
+TEST_F(MmTest, BootLeavesFullyMergedFreeListsInPfnOrder) {
+  MmConfig no_cma;
+  no_cma.cma_pages = 0;
+  MmConfig one_zone;
+  one_zone.nr_zones = 1;
+  one_zone.unaccepted_chunks = 0;
+  MmConfig big_blocks;
+  big_blocks.pageblock_order = 7;
+  big_blocks.cma_pages = 384;
+  for (const MmConfig& mc : {MmConfig(), no_cma, one_zone, big_blocks}) {
+    Make(Cfg(), BugSet{}, mc);
+    for (int zi = 0; zi < mm_->nr_zones(); ++zi) {
+      Zone* z = &mm_->zone(zi);
+      for (int o = 0; o <= mm_->max_page_order(); ++o) {
+        for (int mt = 0; mt < MIGRATE_TYPES; ++mt) {
+          ListHead* head = &z->free_area[o].free_list[mt];
+          long last = -1;
+          for (ListHead* l = head->next; l != head; l = l->next) {
+            Page* p = reinterpret_cast<Page*>(l);
+            const unsigned long pfn = mm_->page_to_pfn(p);
+            EXPECT_GT(static_cast<long>(pfn), last) << z->name << " " << o;
+            last = static_cast<long>(pfn);
+            if (o == mm_->max_page_order()) continue;
+            const unsigned long buddy_pfn = pfn ^ (1ul << o);
+            if (!z->zone_spans_pfn(buddy_pfn)) continue;
+            Page* buddy = mm_->pfn_to_page(buddy_pfn);
+            if (!buddy->PageBuddy() || buddy->private_order != o) continue;
+            const int buddy_mt =
+                mm_->get_pfnblock_migratetype(buddy, buddy_pfn);
+            EXPECT_FALSE(buddy_mt == mt || (migratetype_is_mergeable(mt) &&
+                                            migratetype_is_mergeable(buddy_mt)))
+                << z->name << ": free pfn " << pfn << " and its buddy "
+                << buddy_pfn << " (order " << o << ") were not merged";
+          }
+        }
+      }
+    }
+    EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+    ExpectClean();
+  }
+}
+
 TEST_F(MmTest, SplitAndMergeAtEveryOrder) {
   Zone* z = &mm_->zone(ZONE_MOVABLE);
   const int max = mm_->max_page_order();

@@ -128,7 +128,33 @@ Mm::Mm(Kernel& kernel, BugSet bugs, const MmConfig& config)
   BuildZones();
 }
 
-Mm::~Mm() = default;
+namespace {
+
+// The last mem_map this thread freed, for the next model of the same size:
+// a fuzz target builds a model per input, and a fresh array per input
+// costs page faults (under ASan, an mmap and shadow poisoning too).
+struct MemMapCache {
+  std::unique_ptr<Page[]> pages;
+  unsigned long nr_pages = 0;
+};
+thread_local MemMapCache mem_map_cache;
+
+}  // namespace
+
+// Every page is (re)initialised by BuildZones.
+std::unique_ptr<Page[]> Mm::TakeMemMap(unsigned long nr_pages) {
+  if (mem_map_cache.pages && mem_map_cache.nr_pages == nr_pages) {
+    return std::move(mem_map_cache.pages);
+  }
+  return std::make_unique<Page[]>(nr_pages);
+}
+
+Mm::~Mm() {
+  if (mem_map_) {
+    mem_map_cache.pages = std::move(mem_map_);
+    mem_map_cache.nr_pages = nr_pages_;
+  }
+}
 
 void Mm::NoteTouchedRange(unsigned long pfn, unsigned long nr) {
   if (nr == 0) return;
@@ -169,7 +195,7 @@ void Mm::BuildZones() {
     spans[z] = std::max<unsigned long>(cfg_.zone_pages[z] / chunk, 1) * chunk;
     nr_pages_ += spans[z];
   }
-  mem_map_ = std::make_unique<Page[]>(nr_pages_);
+  mem_map_ = TakeMemMap(nr_pages_);
   touched_chunks_ = std::make_unique<std::atomic<uint64_t>[]>(
       ((nr_pages_ >> kTouchedChunkShift) + 64) / 64);
   const unsigned long nr_blocks = nr_pages_ >> cfg_.pageblock_order;
@@ -193,11 +219,10 @@ void Mm::BuildZones() {
       }
     }
     INIT_LIST_HEAD(&zone->unaccepted_pages);
-    for (unsigned long pfn = start; pfn < start + spans[z]; ++pfn) {
-      Page* p = &mem_map_[pfn];
-      p->zone = static_cast<uint8_t>(z);
-      p->lru.next = p->lru.prev = nullptr;
-    }
+    Page fresh;
+    fresh.zone = static_cast<uint8_t>(z);
+    fresh.lru.next = fresh.lru.prev = nullptr;
+    std::fill(&mem_map_[start], &mem_map_[start + spans[z]], fresh);
     start += spans[z];
   }
   const unsigned long mb =
@@ -346,10 +371,28 @@ void Mm::memblock_free_all() {
         }
       }
     }
-    for (unsigned long pfn = zone->zone_start_pfn; pfn < end; pfn += pb) {
+    // memblock_free_pages() hands the buddy allocator MAX_ORDER chunks;
+    // the model frees the largest aligned run of pageblocks of one
+    // migratetype at a time. That ends in the same free lists, in the same
+    // order, as freeing pageblock by pageblock and merging, with far fewer
+    // merges (a fuzz target boots a model per input).
+    for (unsigned long pfn = zone->zone_start_pfn; pfn < end;) {
       Page* page = pfn_to_page(pfn);
-      __free_one_page(page, pfn, zone, cfg_.pageblock_order,
-                      get_pfnblock_migratetype(page, pfn), FPI_TO_TAIL);
+      const int mt = get_pfnblock_migratetype(page, pfn);
+      unsigned order = cfg_.pageblock_order;
+      while (order < static_cast<unsigned>(max_order_)) {
+        const unsigned long size = 2ul << order;
+        if ((pfn & (size - 1)) != 0 || pfn + size > end) break;
+        bool uniform = true;
+        for (unsigned long q = pfn + (size >> 1); q < pfn + size; q += pb) {
+          uniform =
+              uniform && get_pfnblock_migratetype(pfn_to_page(q), q) == mt;
+        }
+        if (!uniform) break;
+        ++order;
+      }
+      __free_one_page(page, pfn, zone, order, mt, FPI_TO_TAIL);
+      pfn += 1ul << order;
     }
   }
 }
