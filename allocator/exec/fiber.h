@@ -5,10 +5,16 @@
 #ifndef REENTRY_ALLOCATOR_EXEC_FIBER_H_
 #define REENTRY_ALLOCATOR_EXEC_FIBER_H_
 
-#include <ucontext.h>
-
 #include <cstddef>
 #include <memory>
+
+// x86-64 switches with a few instructions (fiber.cc); elsewhere ucontext,
+// whose swapcontext() makes a sigprocmask system call on every switch.
+#if defined(__x86_64__) && !defined(REENTRY_FIBER_UCONTEXT)
+#define REENTRY_FIBER_ASM_SWITCH 1
+#else
+#include <ucontext.h>
+#endif
 
 namespace reentry::exec {
 
@@ -31,12 +37,18 @@ class Fiber {
   void Yield();
 
  private:
+  static void Start(Fiber* self);
+#ifdef REENTRY_FIBER_ASM_SWITCH
+  void* sp_ = nullptr;            // the fiber's saved stack pointer
+  void* scheduler_sp_ = nullptr;  // the scheduler's, while the fiber runs
+#else
   static void Trampoline(unsigned lo, unsigned hi);
+  ucontext_t context_{};
+  ucontext_t scheduler_{};
+#endif
 
   size_t stack_size_;
   std::unique_ptr<char[]> stack_;
-  ucontext_t context_{};
-  ucontext_t scheduler_{};
   Entry entry_ = nullptr;
   void* arg_ = nullptr;
   void* tsan_fiber_ = nullptr;
