@@ -44,15 +44,27 @@ if echo 'int main(){}' | $CXX -x c++ -fsanitize-coverage=trace-pc-guard \
   ignore="-fsanitize-coverage-ignorelist=$ROOT/fuzz/coverage_ignorelist.txt"
 fi
 
+# Comparison tracing only where input bytes are compared (the decoder and
+# the targets' discipline), as in fuzz/CMakeLists.txt.
+nocmp=""
+if echo 'int main(){}' | $CXX -x c++ -fsanitize-coverage=trace-pc-guard \
+    -fno-sanitize-coverage=trace-cmp -c -o /dev/null - 2>/dev/null; then
+  nocmp="-fno-sanitize-coverage=trace-cmp"
+fi
+
 compile() {
   local src=$1 flags=""
   local o="$obj/$(echo "$src" | tr '/' '_').o"
-  case "$src" in allocator/mm/*) flags=$ignore ;; esac
+  case "$src" in
+    allocator/mm/*) flags="$ignore $nocmp" ;;
+    allocator/prog/*|allocator/triage/*) ;;
+    *) flags=$nocmp ;;
+  esac
   # shellcheck disable=SC2086
   $CXX $CXXFLAGS $flags -std=c++20 -I"$ROOT" -DREENTRY_FUZZING=1 -c "$src" -o "$o"
 }
 export -f compile
-export CXX CXXFLAGS ROOT obj ignore
+export CXX CXXFLAGS ROOT obj ignore nocmp
 printf '%s\n' "${sources[@]}" | xargs -P "$JOBS" -I{} bash -c 'compile "$@"' _ {}
 rm -f "$obj/libreentry.a"
 ar rcs "$obj/libreentry.a" "$obj"/*.o
