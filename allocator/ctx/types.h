@@ -77,6 +77,8 @@ enum class NolockDesign : uint8_t {
   kV2Trylock,   // Dec 2024 v2: a public __GFP_TRYLOCK gfp bit
 };
 
+inline constexpr int kMaxMemPressure = 3;
+
 struct Config {
   int nr_cpus = 2;
   bool preempt_rt = false;              // CONFIG_PREEMPT_RT
@@ -84,6 +86,10 @@ struct Config {
   bool smp = true;                      // !SMP: one vCPU, no real lock words
   bool prove_raw_lock_nesting = true;   // CONFIG_PROVE_RAW_LOCK_NESTING
   NolockDesign nolock_design = NolockDesign::kFinal;
+  // How much memory the machine starts with in use (0..kMaxMemPressure):
+  // 0 none; 1 free memory down to about the promo watermark; 2 to about the
+  // low watermark; 3 fragmented, no free pageblock (Mm::boot_hold_memory).
+  int mem_pressure = 0;
   // Real threads share the model (stress): lock words use atomic RMW
   // operations. The deterministic executor runs one vCPU at a time and needs
   // none, so it leaves this off.

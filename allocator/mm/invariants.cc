@@ -433,7 +433,8 @@ void Mm::Teardown() {
   unsigned long first = 0;
   ForEachTouchedPage([&](unsigned long pfn, const Page* p) {
     if (p->where != PageWhere::kAllocated) return;
-    if (p->owner == PageOwnerKind::kDepot || p->owner == PageOwnerKind::kKrcp) {
+    if (p->owner == PageOwnerKind::kDepot || p->owner == PageOwnerKind::kKrcp ||
+        p->owner == PageOwnerKind::kBoot) {
       return;
     }
     if (leaked == 0) first = pfn;

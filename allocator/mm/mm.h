@@ -376,6 +376,7 @@ class Mm {
   }
   void NoteTouchedRange(unsigned long pfn, unsigned long nr);
   static std::unique_ptr<Page[]> TakeMemMap(unsigned long nr_pages);
+  void boot_hold_memory(int level);
   // Calls f(pfn, page) for every page of every touched chunk, in pfn order.
   template <typename F>
   void ForEachTouchedPage(F&& f) {

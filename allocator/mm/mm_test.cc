@@ -97,6 +97,75 @@ TEST_F(MmTest, BootLeavesFullyMergedFreeListsInPfnOrder) {
   }
 }
 
+// config(pressure=N): memory in use from boot, down to each level's mark.
+TEST_F(MmTest, BootPressureLevels) {
+  auto usable = [](const Zone* z) {
+    return z->vm_stat[NR_FREE_PAGES].load() -
+           z->vm_stat[NR_FREE_CMA_PAGES].load() -
+           z->vm_stat[NR_UNACCEPTED].load();
+  };
+  Make();
+  const Zone* z0 = &mm_->zone(ZONE_NORMAL);
+  const long none = usable(z0);
+  const long pb = static_cast<long>(mm_->pageblock_nr_pages());
+  const long promo = static_cast<long>(mm_->promo_wmark_pages(z0));
+  const long low = static_cast<long>(mm_->low_wmark_pages(z0));
+  ASSERT_GT(none, promo + 4 * pb);
+  const long unaccepted = z0->vm_stat[NR_UNACCEPTED].load();
+  for (int level = 1; level <= ctx::kMaxMemPressure; ++level) {
+    ctx::Config c = Cfg();
+    c.mem_pressure = level;
+    Make(c);
+    const Zone* z = &mm_->zone(ZONE_NORMAL);
+    const long left = usable(z);
+    if (level == 1) {
+      EXPECT_GE(left, promo + 2 * pb);
+      EXPECT_LT(left, promo + 3 * pb);
+    } else if (level == 2) {
+      EXPECT_GE(left, low + pb);
+      EXPECT_LT(left, low + 2 * pb);
+    } else {
+      // Fragmented: about half the memory free, no block of pageblock
+      // order outside CMA.
+      for (int o = mm_->pageblock_order(); o <= mm_->max_page_order(); ++o) {
+        for (int mt = 0; mt < MIGRATE_PCPTYPES; ++mt) {
+          EXPECT_EQ(z->free_area[o].nr_mt[mt].load(), 0u) << o << " " << mt;
+        }
+      }
+      EXPECT_GT(left, static_cast<long>(mm_->high_wmark_pages(z)));
+      const long accepted = none + unaccepted;
+      EXPECT_GE(left, accepted / 2 - pb);
+      EXPECT_LE(left, accepted / 2 + pb);
+    }
+    // Unaccepted memory (level 3: accept_memory=eager) and ZONE_MOVABLE
+    // are untouched.
+    EXPECT_EQ(z->vm_stat[NR_UNACCEPTED].load(), level < 3 ? unaccepted : 0);
+    EXPECT_EQ(mm_->zone(ZONE_MOVABLE).vm_stat[NR_FREE_PAGES].load(),
+              static_cast<long>(mm_->zone(ZONE_MOVABLE).spanned_pages));
+    EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+    mm_->Teardown();  // the held memory is no leak
+    ExpectClean();
+  }
+}
+
+// At level 3 a reclaimable allocation finds no block of its type and only
+// fragments of others, above the watermarks: it steals a small block and
+// boosts the watermark.
+TEST_F(MmTest, FullMemoryMakesAFallbackStealASmallBlock) {
+  ctx::Config c = Cfg();
+  c.mem_pressure = 3;
+  Make(c);
+  Zone* z = &mm_->zone(ZONE_NORMAL);
+  EXPECT_EQ(z->watermark_boost.load(), 0u);
+  Page* p =
+      mm_->alloc_pages(GFP_ATOMIC | __GFP_RECLAIMABLE | __GFP_MEMALLOC, 0);
+  ASSERT_NE(p, nullptr) << Dump();
+  EXPECT_GT(z->watermark_boost.load(), 0u);
+  mm_->SlotStore(0, p, 0);
+  mm_->Teardown();
+  ExpectClean();
+}
+
 TEST_F(MmTest, SplitAndMergeAtEveryOrder) {
   Zone* z = &mm_->zone(ZONE_MOVABLE);
   const int max = mm_->max_page_order();
@@ -662,6 +731,7 @@ TEST_F(MmTest, TeardownOfACleanRunLeaksNothing) {
 struct RandomConfig {
   const char* name;
   bool rt, up, v2, no_preempt_count;
+  int pressure = 0;
 };
 
 class MmRandomProgramsTest : public ::testing::TestWithParam<RandomConfig> {};
@@ -682,6 +752,7 @@ TEST_P(MmRandomProgramsTest, CleanModelHasNoFalsePositives) {
     }
     if (c.v2) p.config.nolock_design = ctx::NolockDesign::kV2Trylock;
     if (c.no_preempt_count) p.config.preempt_count = false;
+    p.config.mem_pressure = c.pressure;
     const exec::RunResult r = executor.Run(p);
     bool misuse = false;
     for (const Finding& f : r.findings) {
@@ -718,12 +789,16 @@ TEST_P(MmRandomProgramsTest, CleanModelHasNoFalsePositives) {
 
 INSTANTIATE_TEST_SUITE_P(
     Configs, MmRandomProgramsTest,
-    ::testing::Values(RandomConfig{"Default", false, false, false, false},
-                      RandomConfig{"PreemptRt", true, false, false, false},
-                      RandomConfig{"Up", false, true, false, false},
-                      RandomConfig{"V2Trylock", false, false, true, false},
-                      RandomConfig{"NoPreemptCount", false, false, false,
-                                   true}),
+    ::testing::Values(
+        RandomConfig{"Default", false, false, false, false},
+        RandomConfig{"PreemptRt", true, false, false, false},
+        RandomConfig{"Up", false, true, false, false},
+        RandomConfig{"V2Trylock", false, false, true, false},
+        RandomConfig{"NoPreemptCount", false, false, false, true},
+        RandomConfig{"PressureToPromo", false, false, false, false, 1},
+        RandomConfig{"PressureToLow", false, false, false, false, 2},
+        RandomConfig{"Fragmented", false, false, false, false, 3},
+        RandomConfig{"FragmentedRt", true, false, false, false, 3}),
     [](const ::testing::TestParamInfo<RandomConfig>& info) {
       return std::string(info.param.name);
     });

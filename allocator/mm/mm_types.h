@@ -210,6 +210,7 @@ enum class PageOwnerKind : uint8_t {
   kKrcp,     // kvfree_rcu's per-CPU page cache
   kCma,      // part of a cma_alloc() range held by the program
   kInternal, // in transit inside a model function
+  kBoot,     // in use since boot: config(pressure=N) (Mm::boot_hold_memory)
 };
 
 // Racy readers (TSan-checked under `reentry stress`): flags (PageBuddy() of a

@@ -263,6 +263,64 @@ void Mm::BuildZones() {
     p->owner = PageOwnerKind::kKrcp;
     krcp->bkvcache[krcp->nr_bkv_objs++] = p;
   }
+  boot_hold_memory(kernel_.config().mem_pressure);
+}
+
+// config(pressure=N): the machine starts with memory in use, as after a
+// workload: kernel allocations (unmovable: no migration moves them) that
+// nobody frees during the program. They come off ZONE_NORMAL's free lists,
+// never from CMA or unaccepted memory. "Usable" free pages are those a
+// GFP_KERNEL allocation could take without accepting memory: NR_FREE_PAGES
+// less CMA and unaccepted pages.
+//   1: usable free pages down to the promo watermark + 2 pageblocks
+//      (largest blocks first), so a few allocations make
+//      cond_accept_memory() accept memory;
+//   2: down to the low watermark + 1 pageblock (kswapd wake-ups, boosts);
+//   3: fragmented: the first half of every free pageblock is in use, so
+//      half the memory is free but no block of pageblock order is: a
+//      fallback steals a small block (boost_watermark()). No memory is left
+//      unaccepted (memblock_free_all()).
+void Mm::boot_hold_memory(int level) {
+  if (level <= 0) return;
+  Zone* zone = zones_[ZONE_NORMAL].get();
+  const long pb = static_cast<long>(pageblock_nr_pages());
+  auto hold = [&](Page* p, int order) {
+    NoteTouched(page_to_pfn(p));
+    p->where = PageWhere::kAllocated;
+    p->alloc_order = static_cast<uint8_t>(order);
+    p->refcount = 1;
+    p->flags |= PG_head;
+    p->owner = PageOwnerKind::kBoot;
+  };
+  long target = 0;
+  if (level == 1) target = static_cast<long>(promo_wmark_pages(zone)) + 2 * pb;
+  if (level == 2) target = static_cast<long>(low_wmark_pages(zone)) + pb;
+  auto usable = [&] {
+    return zone->vm_stat[NR_FREE_PAGES].load() -
+           zone->vm_stat[NR_FREE_CMA_PAGES].load() -
+           zone->vm_stat[NR_UNACCEPTED].load();
+  };
+  const int half = cfg_.pageblock_order - 1;
+  for (int order = max_order_; order >= cfg_.pageblock_order; --order) {
+    for (int mt = 0; mt < MIGRATE_PCPTYPES; ++mt) {
+      ListHead* head = &zone->free_area[order].free_list[mt];
+      while (head->next != head &&
+             (level >= 3 || usable() - (1l << order) >= target)) {
+        Page* p = reinterpret_cast<Page*>(head->next);
+        page_del_and_expand(zone, p, order, order, mt);
+        if (level < 3) {
+          hold(p, order);
+          continue;
+        }
+        const unsigned long pfn = page_to_pfn(p);
+        for (unsigned long b = pfn; b < pfn + (1ul << order); b += pb) {
+          hold(pfn_to_page(b), half);
+          __free_one_page(pfn_to_page(b + pb / 2), b + pb / 2, zone, half, mt,
+                          FPI_TO_TAIL);
+        }
+      }
+    }
+  }
 }
 
 // kernel: mm/page_alloc.c __setup_per_zone_wmarks() and
@@ -345,9 +403,14 @@ void Mm::memblock_free_all() {
     if (z == ZONE_NORMAL) {
       // Unaccepted memory at the end of ZONE_NORMAL (always leave one chunk
       // accepted).
-      const unsigned long chunks = std::min<unsigned long>(
-          cfg_.unaccepted_chunks,
-          zone->spanned_pages / MAX_ORDER_NR_PAGES() - 1);
+      // config(pressure=3), memory full, boots as accept_memory=eager: an
+      // allocation accepting a fresh max-order block would undo it.
+      const unsigned long chunks =
+          kernel_.config().mem_pressure >= 3
+              ? 0
+              : std::min<unsigned long>(
+                    cfg_.unaccepted_chunks,
+                    zone->spanned_pages / MAX_ORDER_NR_PAGES() - 1);
       for (unsigned long c = 0; c < chunks; ++c) {
         end -= MAX_ORDER_NR_PAGES();
         Page* page = pfn_to_page(end);

@@ -95,7 +95,8 @@ enum ConfigBits : uint8_t {
   kNoPreemptCount = 1 << 1,
   kNoSmp = 1 << 2,
   kNoProveRawLockNesting = 1 << 3,
-  kNolockShift = 4,  // bits 4..5: NolockDesign index
+  kNolockShift = 4,    // bits 4..5: NolockDesign index
+  kPressureShift = 6,  // bits 6..7: mem_pressure
 };
 
 ctx::Config DecodeConfig(ByteReader& in) {
@@ -107,6 +108,7 @@ ctx::Config DecodeConfig(ByteReader& in) {
   c.prove_raw_lock_nesting = !(flags & kNoProveRawLockNesting);
   c.nolock_design = static_cast<ctx::NolockDesign>(
       ((flags >> kNolockShift) & 3) % kNumNolockDesigns);
+  c.mem_pressure = (flags >> kPressureShift) & 3;
   // 0 decodes to the default 2 cpus: b -> (b + 1) % 64 + 1.
   c.nr_cpus = (in.Byte() + 1) % ctx::kMaxCpus + 1;
   return c;
@@ -119,6 +121,7 @@ void EncodeConfig(const ctx::Config& c, ByteWriter& out) {
   if (!c.smp) flags |= kNoSmp;
   if (!c.prove_raw_lock_nesting) flags |= kNoProveRawLockNesting;
   flags |= static_cast<uint8_t>(c.nolock_design) << kNolockShift;
+  flags |= static_cast<uint8_t>(c.mem_pressure & 3) << kPressureShift;
   out.Byte(flags);
   out.Byte((c.nr_cpus + ctx::kMaxCpus - 2) % ctx::kMaxCpus);
 }

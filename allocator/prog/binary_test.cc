@@ -226,6 +226,7 @@ TEST(ProgBinaryTest, EdgeValuesRoundTrip) {
   p.config.preempt_count = false;
   p.config.smp = false;
   p.config.prove_raw_lock_nesting = false;
+  p.config.mem_pressure = ctx::kMaxMemPressure;
   p.bugs = BugSet::FromBits(~uint64_t{0});
   for (int i = 0; i < kMaxLocks; ++i) {
     // Alternate default names, literal names and a name that is another
@@ -332,6 +333,10 @@ TEST(ProgBinaryDecodeTest, ConfigByteAndCpus) {
             ctx::NolockDesign::kFinal);
   EXPECT_EQ(DecodeProgram(Unhex("30")).config.nolock_design,
             ctx::NolockDesign::kV2Trylock);
+  // Bits 6-7: memory pressure 0..3.
+  EXPECT_EQ(DecodeProgram(Unhex("1f")).config.mem_pressure, 0);
+  EXPECT_EQ(DecodeProgram(Unhex("40")).config.mem_pressure, 1);
+  EXPECT_EQ(DecodeProgram(Unhex("c0")).config.mem_pressure, 3);
 }
 
 TEST(ProgBinaryDecodeTest, BugMaskIgnoresUnknownBits) {

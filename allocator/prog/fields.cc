@@ -267,6 +267,9 @@ std::optional<std::string> CheckConfig(const ctx::Config& c) {
   if (c.nr_cpus < 1 || c.nr_cpus > ctx::kMaxCpus) {
     return OutOfRange("cpus", c.nr_cpus, 1, ctx::kMaxCpus);
   }
+  if (c.mem_pressure < 0 || c.mem_pressure > ctx::kMaxMemPressure) {
+    return OutOfRange("pressure", c.mem_pressure, 0, ctx::kMaxMemPressure);
+  }
   if (static_cast<int>(c.nolock_design) >= kNumNolockDesigns) {
     return "nolock design " +
            std::to_string(static_cast<int>(c.nolock_design)) + " out of range";

@@ -49,7 +49,8 @@ struct ConfigBoolKey {
 std::span<const ConfigBoolKey> ConfigBoolKeys();
 // "cpus, preempt_rt, ...": every config key, for error messages.
 inline constexpr const char* kConfigKeyList =
-    "cpus, preempt_rt, preempt_count, smp, prove_raw_lock_nesting, nolock";
+    "cpus, preempt_rt, preempt_count, smp, prove_raw_lock_nesting, nolock, "
+    "pressure";
 
 // "final" / "v2": the config(nolock=...) values.
 const char* NolockDesignName(ctx::NolockDesign d);

@@ -44,7 +44,7 @@ bool operator==(const ctx::Config& a, const ctx::Config& b) {
   return a.nr_cpus == b.nr_cpus && a.preempt_rt == b.preempt_rt &&
          a.preempt_count == b.preempt_count && a.smp == b.smp &&
          a.prove_raw_lock_nesting == b.prove_raw_lock_nesting &&
-         a.nolock_design == b.nolock_design;
+         a.nolock_design == b.nolock_design && a.mem_pressure == b.mem_pressure;
 }
 
 bool operator==(const Program& a, const Program& b) {

@@ -111,6 +111,9 @@ class Printer {
       keys.push_back(std::string("nolock=") +
                      NolockDesignName(c.nolock_design));
     }
+    if (c.mem_pressure != def.mem_pressure) {
+      keys.push_back("pressure=" + std::to_string(c.mem_pressure));
+    }
     if (!keys.empty()) out_ += Call("config", keys) + "\n";
   }
 

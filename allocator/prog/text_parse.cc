@@ -379,6 +379,14 @@ class Parser {
       c.nr_cpus = static_cast<int>(v);
       return true;
     }
+    if (key.text == "pressure") {
+      if (!Number("memory pressure", v)) return false;
+      if (v < 0 || v > ctx::kMaxMemPressure) {
+        return Fail(value, OutOfRange("pressure", v, 0, ctx::kMaxMemPressure));
+      }
+      c.mem_pressure = static_cast<int>(v);
+      return true;
+    }
     if (key.text == "nolock") {
       std::optional<ctx::NolockDesign> d;
       if (value.kind == Tok::kWord) d = ParseNolockDesign(value.text);

@@ -162,9 +162,10 @@ TEST(ProgTextTest, ConfigPrintsOnlyNonDefaults) {
   p.config.smp = false;
   p.config.prove_raw_lock_nesting = false;
   p.config.nolock_design = ctx::NolockDesign::kV2Trylock;
+  p.config.mem_pressure = 2;
   EXPECT_EQ(ProgramToText(p),
             "config(cpus=64, preempt_rt=1, preempt_count=0, smp=0, "
-            "prove_raw_lock_nesting=0, nolock=v2)\n");
+            "prove_raw_lock_nesting=0, nolock=v2, pressure=2)\n");
   ExpectRoundTrip(p);
   // Defaults written out are accepted and dropped.
   EXPECT_EQ(ProgramToText(MustParse("config(nolock=final, cpus=2, smp=1)\n")),
@@ -172,6 +173,8 @@ TEST(ProgTextTest, ConfigPrintsOnlyNonDefaults) {
   Program rt;
   rt.config.preempt_rt = true;
   EXPECT_EQ(MustParse("config(preempt_rt=1)"), rt);
+  EXPECT_EQ(MustParse("config(pressure=3)").config.mem_pressure, 3);
+  EXPECT_EQ(ProgramToText(MustParse("config(pressure=0)\n")), "");
 }
 
 TEST(ProgTextTest, BugsPrintInZooOrder) {
@@ -400,7 +403,7 @@ TEST(ProgTextTest, DocNamesEveryOpVerbTypeAndConfigKey) {
     EXPECT_TRUE(mentioned(name)) << name;
   }
   for (const char* key : {"cpus", "preempt_rt", "preempt_count", "smp",
-                          "prove_raw_lock_nesting", "nolock"}) {
+                          "prove_raw_lock_nesting", "nolock", "pressure"}) {
     EXPECT_TRUE(mentioned(key)) << key;
   }
 }
@@ -454,6 +457,8 @@ TEST(ProgTextErrorTest, CpuOutOfRange) {
             "1:13: cpu 7 out of range (0..1): config has 2 cpus");
   EXPECT_EQ(ErrorOf("config(cpus=65)\n"), "1:13: cpus 65 out of range (1..64)");
   EXPECT_EQ(ErrorOf("config(cpus=0)\n"), "1:13: cpus 0 out of range (1..64)");
+  EXPECT_EQ(ErrorOf("config(pressure=4)\n"),
+            "1:17: pressure 4 out of range (0..3)");
 }
 
 TEST(ProgTextErrorTest, HeaderAfterOps) {
@@ -481,7 +486,7 @@ TEST(ProgTextErrorTest, HeaderOrder) {
 TEST(ProgTextErrorTest, BadConfig) {
   EXPECT_EQ(ErrorOf("config(cpu=2)\n"),
             "1:8: unknown config key 'cpu' (expected one of cpus, preempt_rt, "
-            "preempt_count, smp, prove_raw_lock_nesting, nolock)");
+            "preempt_count, smp, prove_raw_lock_nesting, nolock, pressure)");
   EXPECT_EQ(ErrorOf("config(smp=2)\n"),
             "1:12: expected 0 or 1 for smp, got '2'");
   EXPECT_EQ(ErrorOf("config(nolock=v3)\n"),

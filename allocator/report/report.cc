@@ -701,6 +701,11 @@ class Body {
             c.smp ? "SMP" : "UP", c.smp ? c.nr_cpus : 1,
             c.prove_raw_lock_nesting ? "y" : "n",
             c.nolock_design == ctx::NolockDesign::kFinal ? "final" : "v2");
+    if (c.mem_pressure != 0) {
+      // Printed only when set: the reports of older programs stay as they were.
+      out_.pop_back();
+      Appendf(&out_, " memory_pressure=%d\n", c.mem_pressure);
+    }
     Appendf(&out_, "bug-zoo switches: %s\n", BugSetToString(in_.bugs).c_str());
     if (!in_.trace_lines.empty()) {
       out_ += "trace:\n";

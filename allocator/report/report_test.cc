@@ -349,6 +349,21 @@ TEST(ReportTest, GenericFindingFromTheLockLayer) {
   Golden("generic_lock_recursion", f, Input(ctx::Config(), "spin_lock(A)\n"));
 }
 
+// The trailer names a non-default memory pressure; without one it is the
+// line every golden has.
+TEST(ReportTest, TrailerNamesMemoryPressureOnlyWhenSet) {
+  Finding f;
+  f.kind = FindingKind::kIrqSafeToUnsafe;
+  ctx::Config c;
+  EXPECT_EQ(FormatReport(f, Input(c, "")).find("memory_pressure"),
+            std::string::npos);
+  c.mem_pressure = 3;
+  EXPECT_NE(
+      FormatReport(f, Input(c, "")).find("nolock=final memory_pressure=3\n"),
+      std::string::npos)
+      << FormatReport(f, Input(c, ""));
+}
+
 TEST(ReportTest, TitleSubstitutesAndDefaults) {
   Finding f;
   f.kind = FindingKind::kIrqSafeToUnsafe;
