@@ -41,6 +41,7 @@ struct ThreadEnv {
   static ctx::Config Config() {
     ctx::Config c;
     c.nr_cpus = 2;
+    c.concurrent = true;  // real threads: lock words need atomic RMWs
     return c;
   }
   ctx::Kernel kernel;
