@@ -96,10 +96,7 @@ unsigned long Mm::TestOnlyPagesOutsideTouchedChunks() const {
     if (p->where != PageWhere::kAllocated && p->where != PageWhere::kOffline) {
       continue;
     }
-    const unsigned long chunk = pfn >> kTouchedChunkShift;
-    if (!(touched_chunks_[chunk / 64].load() & (uint64_t{1} << (chunk % 64)))) {
-      ++n;
-    }
+    if (!IsTouched(pfn)) ++n;
   }
   return n;
 }

@@ -365,18 +365,22 @@ class Mm {
   // input). A bit is set before the page becomes allocated or offline and
   // stays set until the model is destroyed.
   static constexpr int kTouchedChunkShift = 6;
-  void NoteTouched(unsigned long pfn) {
+  bool IsTouched(unsigned long pfn) const {
     const unsigned long chunk = pfn >> kTouchedChunkShift;
-    std::atomic<uint64_t>& word = touched_chunks_[chunk / 64];
-    const uint64_t bit = uint64_t{1} << (chunk % 64);
-    // Load first: once set, the hot path pays a load, not a locked RMW.
-    if (!(word.load(std::memory_order_relaxed) & bit)) {
-      word.fetch_or(bit, std::memory_order_relaxed);
-    }
+    return touched_chunks_[chunk / 64].load(std::memory_order_relaxed) &
+           (uint64_t{1} << (chunk % 64));
+  }
+  void NoteTouched(unsigned long pfn) {
+    // Test first: once set, the hot path pays a load, not a locked RMW.
+    if (IsTouched(pfn)) return;
+    const unsigned long chunk = pfn >> kTouchedChunkShift;
+    touched_chunks_[chunk / 64].fetch_or(uint64_t{1} << (chunk % 64),
+                                         std::memory_order_relaxed);
   }
   void NoteTouchedRange(unsigned long pfn, unsigned long nr);
   static std::unique_ptr<Page[]> TakeMemMap(unsigned long nr_pages);
   void boot_hold_memory(int level);
+  void boot_mark_allocated(Page* p, unsigned order, PageOwnerKind owner);
   // Calls f(pfn, page) for every page of every touched chunk, in pfn order.
   template <typename F>
   void ForEachTouchedPage(F&& f) {

@@ -45,6 +45,16 @@ class MmTest : public ::testing::Test {
     return s;
   }
   void ExpectClean() { EXPECT_EQ(findings().size(), 0u) << Dump(); }
+  // Slots 0..n-1 hold blocks of orders 0-3, alternately movable and
+  // memcg-charged.
+  void StoreMixedBlocks(int n) {
+    for (int i = 0; i < n; ++i) {
+      Page* p = mm_->alloc_pages(
+          i % 2 ? GFP_KERNEL_ACCOUNT : GFP_HIGHUSER_MOVABLE, i % 4);
+      ASSERT_NE(p, nullptr) << i;
+      mm_->SlotStore(i, p, i % 4);
+    }
+  }
 
   std::unique_ptr<ctx::Kernel> kernel_;
   std::unique_ptr<Mm> mm_;
@@ -620,12 +630,7 @@ TEST_F(MmTest, InvariantsCatchALostBlock) {
 // Teardown and the invariant check scan only the chunks NoteTouched marked:
 // every way a page becomes allocated or offline must mark its chunk.
 TEST_F(MmTest, EveryAllocatedOrOfflinePageIsInATouchedChunk) {
-  for (int i = 0; i < 6; ++i) {
-    Page* p = mm_->alloc_pages(
-        i % 2 ? GFP_KERNEL_ACCOUNT : GFP_HIGHUSER_MOVABLE, i % 4);
-    ASSERT_NE(p, nullptr);
-    mm_->SlotStore(i, p, i % 4);
-  }
+  ASSERT_NO_FATAL_FAILURE(StoreMixedBlocks(6));
   Page* nolock = mm_->alloc_pages_nolock(0, -1, 0);
   ASSERT_NE(nolock, nullptr);
   mm_->SlotStore(6, nolock, 0);
@@ -706,12 +711,7 @@ TEST_F(MmTest, TeardownReportsLeaks) {
 }
 
 TEST_F(MmTest, TeardownOfACleanRunLeaksNothing) {
-  for (int i = 0; i < 8; ++i) {
-    Page* p = mm_->alloc_pages(
-        i % 2 ? GFP_KERNEL_ACCOUNT : GFP_HIGHUSER_MOVABLE, i % 4);
-    ASSERT_NE(p, nullptr);
-    mm_->SlotStore(i, p, i % 4);
-  }
+  ASSERT_NO_FATAL_FAILURE(StoreMixedBlocks(8));
   mm_->pin_user_pages(mm_->slot(1).page, true);
   Page* cma = mm_->cma_alloc(8, 0, false);
   ASSERT_NE(cma, nullptr);

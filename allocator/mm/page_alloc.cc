@@ -255,15 +255,21 @@ void Mm::BuildZones() {
     RmqueueMode m = RMQUEUE_NORMAL;
     Page* p = __rmqueue(zones_[ZONE_NORMAL].get(), 0, MIGRATE_MOVABLE, 0, &m);
     if (p == nullptr) break;
-    NoteTouched(page_to_pfn(p));
-    p->where = PageWhere::kAllocated;
-    p->alloc_order = 0;
-    p->refcount = 1;
-    p->flags |= PG_head;
-    p->owner = PageOwnerKind::kKrcp;
+    boot_mark_allocated(p, 0, PageOwnerKind::kKrcp);
     krcp->bkvcache[krcp->nr_bkv_objs++] = p;
   }
   boot_hold_memory(kernel_.config().mem_pressure);
+}
+
+// A block boot takes off the free lists for an owner that keeps it (no
+// post_alloc_hook(): no page_owner record, no memcg charge).
+void Mm::boot_mark_allocated(Page* p, unsigned order, PageOwnerKind owner) {
+  NoteTouched(page_to_pfn(p));
+  p->where = PageWhere::kAllocated;
+  p->alloc_order = static_cast<uint8_t>(order);
+  p->refcount = 1;
+  p->flags |= PG_head;
+  p->owner = owner;
 }
 
 // config(pressure=N): the machine starts with memory in use, as after a
@@ -284,14 +290,6 @@ void Mm::boot_hold_memory(int level) {
   if (level <= 0) return;
   Zone* zone = zones_[ZONE_NORMAL].get();
   const long pb = static_cast<long>(pageblock_nr_pages());
-  auto hold = [&](Page* p, int order) {
-    NoteTouched(page_to_pfn(p));
-    p->where = PageWhere::kAllocated;
-    p->alloc_order = static_cast<uint8_t>(order);
-    p->refcount = 1;
-    p->flags |= PG_head;
-    p->owner = PageOwnerKind::kBoot;
-  };
   long target = 0;
   if (level == 1) target = static_cast<long>(promo_wmark_pages(zone)) + 2 * pb;
   if (level == 2) target = static_cast<long>(low_wmark_pages(zone)) + pb;
@@ -309,12 +307,12 @@ void Mm::boot_hold_memory(int level) {
         Page* p = reinterpret_cast<Page*>(head->next);
         page_del_and_expand(zone, p, order, order, mt);
         if (level < 3) {
-          hold(p, order);
+          boot_mark_allocated(p, order, PageOwnerKind::kBoot);
           continue;
         }
         const unsigned long pfn = page_to_pfn(p);
         for (unsigned long b = pfn; b < pfn + (1ul << order); b += pb) {
-          hold(pfn_to_page(b), half);
+          boot_mark_allocated(pfn_to_page(b), half, PageOwnerKind::kBoot);
           __free_one_page(pfn_to_page(b + pb / 2), b + pb / 2, zone, half, mt,
                           FPI_TO_TAIL);
         }
