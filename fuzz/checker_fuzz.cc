@@ -7,7 +7,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "allocator/triage/splice.h"
 #include "allocator/triage/target.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -20,12 +19,4 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                        data, size);
 }
 
-// Program-level crossover (allocator/triage/splice.h): libFuzzer adds it to
-// its mutators; the AFL++ driver and the replay runner do not call it.
-extern "C" size_t LLVMFuzzerCustomCrossOver(const uint8_t* data1, size_t size1,
-                                            const uint8_t* data2, size_t size2,
-                                            uint8_t* out, size_t max_out_size,
-                                            unsigned int seed) {
-  return reentry::triage::SpliceInputs(data1, size1, data2, size2, out,
-                                       max_out_size, seed);
-}
+// Program-level crossover: fuzz/splice_crossover.cc.

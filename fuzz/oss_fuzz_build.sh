@@ -95,8 +95,11 @@ PY
 for t in "${TARGETS[@]}"; do
   bin=${t}_fuzzer
   echo "oss_fuzz_build: $bin"
+  # Program inputs get the program-level crossover (fuzz/CMakeLists.txt).
+  srcs=("fuzz/${t}_fuzz.cc")
+  [[ "$t" == decoder ]] || srcs+=(fuzz/splice_crossover.cc)
   # shellcheck disable=SC2086
-  $CXX $CXXFLAGS -std=c++20 -I"$ROOT" "fuzz/${t}_fuzz.cc" "$obj/libreentry.a" \
+  $CXX $CXXFLAGS -std=c++20 -I"$ROOT" "${srcs[@]}" "$obj/libreentry.a" \
     $LIB_FUZZING_ENGINE -lpthread -o "$OUT/$bin"
 
   # Seeds: the target's own, and the directories the CMake build adds.
