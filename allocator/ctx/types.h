@@ -11,10 +11,10 @@ inline constexpr int kMaxCpus = 64;
 
 // X(enumerator, lower-case name used in programs, upper-case name used by
 // lockdep reports)
-#define REENTRY_CONTEXT_KINDS(X)     \
-  X(kTask, "task", "TASK")           \
-  X(kSoftirq, "softirq", "SOFTIRQ")  \
-  X(kHardirq, "hardirq", "HARDIRQ")  \
+#define REENTRY_CONTEXT_KINDS(X)    \
+  X(kTask, "task", "TASK")          \
+  X(kSoftirq, "softirq", "SOFTIRQ") \
+  X(kHardirq, "hardirq", "HARDIRQ") \
   X(kNmi, "nmi", "NMI")
 
 enum class ContextKind : uint8_t {
@@ -29,11 +29,11 @@ const char* ContextUpperName(ContextKind k);  // "HARDIRQ"
 
 // Lockdep wait types (include/linux/lockdep_types.h): what an acquisition may
 // wait on, ordered so that a context allowing type T allows every type <= T.
-#define REENTRY_WAIT_TYPES(X)        \
-  X(kWaitInv, "INV")                 \
-  X(kWaitFree, "FREE")               \
-  X(kWaitSpin, "SPIN")               \
-  X(kWaitConfig, "CONFIG")           \
+#define REENTRY_WAIT_TYPES(X) \
+  X(kWaitInv, "INV")          \
+  X(kWaitFree, "FREE")        \
+  X(kWaitSpin, "SPIN")        \
+  X(kWaitConfig, "CONFIG")    \
   X(kWaitSleep, "SLEEP")
 
 enum class WaitType : uint8_t {
@@ -47,15 +47,15 @@ const char* WaitTypeName(WaitType w);
 // lockdep_map: a pseudo-lock (fs_reclaim, console_owner, ...); like the
 // kernel's STATIC_LOCKDEP_MAP_INIT maps it has no wait type (LD_WAIT_INV: not
 // checked) unless one is given when it is registered.
-#define REENTRY_LOCK_TYPES(X)                                   \
-  X(kRawSpinlock, "raw_spinlock_t", "spinlock", kWaitSpin)      \
-  X(kSpinlock, "spinlock_t", "spinlock", kWaitConfig)           \
-  X(kRwlock, "rwlock_t", "rwlock", kWaitConfig)                 \
-  X(kLocalLock, "local_lock_t", "local_lock", kWaitConfig)      \
+#define REENTRY_LOCK_TYPES(X)                                    \
+  X(kRawSpinlock, "raw_spinlock_t", "spinlock", kWaitSpin)       \
+  X(kSpinlock, "spinlock_t", "spinlock", kWaitConfig)            \
+  X(kRwlock, "rwlock_t", "rwlock", kWaitConfig)                  \
+  X(kLocalLock, "local_lock_t", "local_lock", kWaitConfig)       \
   X(kLocalTrylock, "local_trylock_t", "local_lock", kWaitConfig) \
-  X(kSeqcount, "seqcount_t", "seqcount", kWaitSpin)             \
-  X(kSeqlock, "seqlock_t", "seqlock", kWaitConfig)              \
-  X(kMutex, "mutex", "mutex", kWaitSleep)                       \
+  X(kSeqcount, "seqcount_t", "seqcount", kWaitSpin)              \
+  X(kSeqlock, "seqlock_t", "seqlock", kWaitConfig)               \
+  X(kMutex, "mutex", "mutex", kWaitSleep)                        \
   X(kLockdepMap, "lockdep_map", "lock", kWaitInv)
 
 enum class LockType : uint8_t {
@@ -73,18 +73,18 @@ WaitType LockTypeWaitType(LockType t);
 
 // Semantics that change per run.
 enum class NolockDesign : uint8_t {
-  kFinal,       // alloc_pages_nolock(): no gfp bit, gfpflags_allow_spinning()
-  kV2Trylock,   // Dec 2024 v2: a public __GFP_TRYLOCK gfp bit
+  kFinal,      // alloc_pages_nolock(): no gfp bit, gfpflags_allow_spinning()
+  kV2Trylock,  // Dec 2024 v2: a public __GFP_TRYLOCK gfp bit
 };
 
 inline constexpr int kMaxMemPressure = 3;
 
 struct Config {
   int nr_cpus = 2;
-  bool preempt_rt = false;              // CONFIG_PREEMPT_RT
-  bool preempt_count = true;            // CONFIG_PREEMPT_COUNT
-  bool smp = true;                      // !SMP: one vCPU, no real lock words
-  bool prove_raw_lock_nesting = true;   // CONFIG_PROVE_RAW_LOCK_NESTING
+  bool preempt_rt = false;             // CONFIG_PREEMPT_RT
+  bool preempt_count = true;           // CONFIG_PREEMPT_COUNT
+  bool smp = true;                     // !SMP: one vCPU, no real lock words
+  bool prove_raw_lock_nesting = true;  // CONFIG_PROVE_RAW_LOCK_NESTING
   NolockDesign nolock_design = NolockDesign::kFinal;
   // How much memory the machine starts with in use (0..kMaxMemPressure):
   // 0 none; 1 free memory down to about the promo watermark; 2 to about the

@@ -50,8 +50,13 @@ inline constexpr int NR_PCP_LISTS =
 enum ZoneType : int { ZONE_NORMAL, ZONE_MOVABLE, MAX_NR_ZONES };
 
 // enum zone_watermarks
-enum ZoneWatermarks : int { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO,
-                            NR_WMARK };
+enum ZoneWatermarks : int {
+  WMARK_MIN,
+  WMARK_LOW,
+  WMARK_HIGH,
+  WMARK_PROMO,
+  NR_WMARK
+};
 
 // enum zone_flags (bit numbers in zone->flags)
 enum ZoneFlags : int {
@@ -120,8 +125,8 @@ struct MmConfig {
   bool memcg = true;       // memcg_kmem_online()
   // The current task's memcg limit in pages (page_counter max).
   long memcg_limit = 1L << 30;
-  bool defrag_mode = false;      // vm.defrag_mode
-  bool deferred_pages = false;   // deferred struct page init still running
+  bool defrag_mode = false;     // vm.defrag_mode
+  bool deferred_pages = false;  // deferred struct page init still running
   // Memory block size for offline_pages()/online_pages(), pages.
   uint32_t memory_block_pages = 256;
   // Retry budget of unbounded kernel loops (NOFAIL, BZ-30's retry): more
@@ -204,13 +209,13 @@ enum class PageWhere : uint8_t {
 
 // Who holds an allocated block (for leak accounting at teardown).
 enum class PageOwnerKind : uint8_t {
-  kNone,     // nobody: an allocated page that no one holds is leaked
-  kProgram,  // a program slot (or a page the program overwrote: orphan)
-  kDepot,    // a stack depot pool
-  kKrcp,     // kvfree_rcu's per-CPU page cache
-  kCma,      // part of a cma_alloc() range held by the program
-  kInternal, // in transit inside a model function
-  kBoot,     // in use since boot: config(pressure=N) (Mm::boot_hold_memory)
+  kNone,      // nobody: an allocated page that no one holds is leaked
+  kProgram,   // a program slot (or a page the program overwrote: orphan)
+  kDepot,     // a stack depot pool
+  kKrcp,      // kvfree_rcu's per-CPU page cache
+  kCma,       // part of a cma_alloc() range held by the program
+  kInternal,  // in transit inside a model function
+  kBoot,      // in use since boot: config(pressure=N) (Mm::boot_hold_memory)
 };
 
 // Racy readers (TSan-checked under `reentry stress`): flags (PageBuddy() of a
@@ -220,19 +225,19 @@ enum class PageOwnerKind : uint8_t {
 // vCPUs run is WRITE_ONCE (SetFlags()/ClearFlags() for flags), and the racy
 // loads are READ_ONCE; the rest are plain.
 struct Page {
-  ListHead lru;              // buddy_list / pcp_list (a union in the kernel)
-  Page* pcp_llist = nullptr; // llist_node for zone->trylock_free_pages
+  ListHead lru;               // buddy_list / pcp_list (a union in the kernel)
+  Page* pcp_llist = nullptr;  // llist_node for zone->trylock_free_pages
   uint32_t flags = 0;
-  int32_t refcount = 0;      // _refcount
-  int16_t pincount = 0;      // pins (GUP); long-term pins counted separately
+  int32_t refcount = 0;  // _refcount
+  int16_t pincount = 0;  // pins (GUP); long-term pins counted separately
   int16_t longterm_pins = 0;
-  uint8_t private_order = 0; // page->private: buddy order / llist order
-  uint8_t alloc_order = 0;   // order it was allocated with (head only)
-  uint8_t zone = 0;          // page_zonenum()
+  uint8_t private_order = 0;  // page->private: buddy order / llist order
+  uint8_t alloc_order = 0;    // order it was allocated with (head only)
+  uint8_t zone = 0;           // page_zonenum()
   PageWhere where = PageWhere::kNone;
   PageOwnerKind owner = PageOwnerKind::kNone;
-  int8_t slot = -1;          // program slot holding it, -1 if none
-  uint16_t pcp_cpu = 0;      // kPcp: which CPU's list
+  int8_t slot = -1;                // program slot holding it, -1 if none
+  uint16_t pcp_cpu = 0;            // kPcp: which CPU's list
   uint32_t page_owner_handle = 0;  // page_owner: depot handle
   uint32_t alloc_gfp = 0;          // gfp it was allocated with
   uint8_t pcp_pindex = 0;          // kPcp: which pcp list

@@ -282,8 +282,7 @@ unsigned long Mm::shrink_slab(gfp_t gfp_mask) {
   Page* cached[kKrcpCacheMax];
   int nr = 0;
   while (Page* p = get_cached_bnode(krcp)) cached[nr++] = p;
-  locks::raw_spin_unlock_irqrestore(krcp->lock, flags,
-                                    "kfree_rcu_shrink_scan");
+  locks::raw_spin_unlock_irqrestore(krcp->lock, flags, "kfree_rcu_shrink_scan");
   for (int i = 0; i < nr; ++i) {
     cached[i]->owner = PageOwnerKind::kInternal;
     __free_pages(cached[i], 0);
@@ -310,8 +309,8 @@ void Mm::balance_pgdat(int order, int highest_zoneidx) {
   const bool balanced = pgdat_balanced(order, highest_zoneidx);
   for (int z = 0; z < nr_zones_; ++z) zones_[z]->watermark_boost.store(0);
   kswapd_failures_.store(
-      balanced ? 0 : std::min(kswapd_failures_.load() + 1,
-                              MAX_RECLAIM_RETRIES));
+      balanced ? 0
+               : std::min(kswapd_failures_.load() + 1, MAX_RECLAIM_RETRIES));
   locks::lock_map_release(fs_reclaim_map_, "balance_pgdat");
 }
 
@@ -384,8 +383,7 @@ Page* Mm::__alloc_pages_direct_reclaim(gfp_t gfp_mask, unsigned order,
 // kernel: mm/page_alloc.c __alloc_pages_direct_compact(). Compaction (page
 // migration to build high orders) is not modelled: it makes no progress.
 Page* Mm::__alloc_pages_direct_compact(gfp_t gfp_mask, unsigned order,
-                                       unsigned alloc_flags,
-                                       AllocContext* ac) {
+                                       unsigned alloc_flags, AllocContext* ac) {
   return nullptr;
 }
 
@@ -434,8 +432,8 @@ bool Mm::out_of_memory(gfp_t gfp_mask, unsigned order) {
 Page* Mm::__alloc_pages_cpuset_fallback(gfp_t gfp_mask, unsigned order,
                                         unsigned alloc_flags,
                                         AllocContext* ac) {
-  Page* page = get_page_from_freelist(gfp_mask, order,
-                                      alloc_flags | ALLOC_CPUSET, ac);
+  Page* page =
+      get_page_from_freelist(gfp_mask, order, alloc_flags | ALLOC_CPUSET, ac);
   if (!page) page = get_page_from_freelist(gfp_mask, order, alloc_flags, ac);
   return page;
 }
@@ -549,8 +547,7 @@ Page* Mm::__alloc_pages_slowpath(gfp_t gfp_mask, unsigned order,
         page = __alloc_pages_direct_reclaim(gfp_mask, order, alloc_flags, ac,
                                             &did_some_progress);
         if (!page) {
-          page = __alloc_pages_direct_compact(gfp_mask, order, alloc_flags,
-                                              ac);
+          page = __alloc_pages_direct_compact(gfp_mask, order, alloc_flags, ac);
         }
         if (page) {
           step = kGot;
@@ -673,10 +670,10 @@ void Mm::kvfree_call_rcu() {
     } else if (bnode == nullptr && bug(BugId::kBz16)) {
       // BZ-16: "gfp = in_atomic() ? GFP_ATOMIC : GFP_KERNEL", allocated with
       // the krcp lock dropped as the can_alloc path does.
-      const gfp_t gfp = ctx::in_atomic()
-                            ? (GFP_ATOMIC | __GFP_NOWARN)
-                            : (GFP_KERNEL | __GFP_NORETRY |
-                               __GFP_NOMEMALLOC | __GFP_NOWARN);
+      const gfp_t gfp =
+          ctx::in_atomic()
+              ? (GFP_ATOMIC | __GFP_NOWARN)
+              : (GFP_KERNEL | __GFP_NORETRY | __GFP_NOMEMALLOC | __GFP_NOWARN);
       locks::raw_spin_unlock_irqrestore(krcp->lock, flags, "kvfree_call_rcu");
       bnode = alloc_pages(gfp, 0);
       flags = locks::raw_spin_lock_irqsave(krcp->lock, "kvfree_call_rcu");
