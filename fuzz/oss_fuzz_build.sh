@@ -35,13 +35,19 @@ mapfile -t sources < <(
   done)
 echo "oss_fuzz_build: compiling ${#sources[@]} library sources with $CXX ($JOBS jobs)"
 
-# Model construction, teardown and invariant checks stay out of the coverage
-# instrumentation (fuzz/coverage_ignorelist.txt) when the compiler knows how.
+# Code that runs the same way for every input stays out of the coverage
+# instrumentation (fuzz/coverage_ignorelist.txt), and indirect calls are not
+# traced (they feed only the value profile), as in fuzz/CMakeLists.txt, when
+# the compiler knows how.
 ignore=""
 if echo 'int main(){}' | $CXX -x c++ -fsanitize-coverage=trace-pc-guard \
     -fsanitize-coverage-ignorelist=fuzz/coverage_ignorelist.txt -c -o /dev/null - \
     2>/dev/null; then
   ignore="-fsanitize-coverage-ignorelist=$ROOT/fuzz/coverage_ignorelist.txt"
+fi
+if echo 'int main(){}' | $CXX -x c++ -fsanitize-coverage=trace-pc-guard \
+    -fno-sanitize-coverage=indirect-calls -c -o /dev/null - 2>/dev/null; then
+  ignore="$ignore -fno-sanitize-coverage=indirect-calls"
 fi
 
 # Comparison tracing only where input bytes are compared (the decoder and
@@ -56,9 +62,8 @@ compile() {
   local src=$1 flags=""
   local o="$obj/$(echo "$src" | tr '/' '_').o"
   case "$src" in
-    allocator/mm/*) flags="$ignore $nocmp" ;;
-    allocator/prog/*|allocator/triage/*) ;;
-    *) flags=$nocmp ;;
+    allocator/prog/*|allocator/triage/*) flags=$ignore ;;
+    *) flags="$ignore $nocmp" ;;
   esac
   # shellcheck disable=SC2086
   $CXX $CXXFLAGS $flags -std=c++20 -I"$ROOT" -DREENTRY_FUZZING=1 -c "$src" -o "$o"

@@ -328,7 +328,7 @@ bool Mm::alloc_nolock_allowed(unsigned order) const {
 
 // kernel: mm/page_alloc.c post_alloc_hook(), v6.18
 void Mm::post_alloc_hook(Page* page, unsigned order, gfp_t gfp_flags) {
-  page->private_order = 0;
+  WRITE_ONCE(page->private_order, uint8_t{0});
   NoteTouched(page_to_pfn(page));
   WRITE_ONCE(page->where, PageWhere::kAllocated);
   WRITE_ONCE(page->alloc_order, static_cast<uint8_t>(order));

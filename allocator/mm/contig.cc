@@ -306,6 +306,15 @@ int Mm::migrate_pages_range(unsigned long start, unsigned long end,
   int ret = 0;
   *found_movable = false;
   for (unsigned long pfn = start; pfn < end;) {
+    // A free block holds nothing to migrate: skip it whole, as the kernel's
+    // isolate_migratepages_block() does (buddy_order_unsafe(), racy).
+    // BlockHead() of each of its pages would find nothing.
+    Page* page = pfn_to_page(pfn);
+    if (page->PageBuddy()) {
+      const unsigned order = READ_ONCE(page->private_order);
+      pfn += 1ul << std::min<unsigned>(order, max_order_);
+      continue;
+    }
     Page* head = BlockHead(pfn);
     if (head == nullptr) {
       ++pfn;
@@ -555,15 +564,6 @@ void Mm::setup_per_zone_wmarks_locked() {
     locks::spin_unlock_irqrestore(zone->lock, flags, "__setup_per_zone_wmarks");
   }
   setup_per_zone_lowmem_reserve();
-}
-
-// kernel: mm/memory_hotplug.c scan_movable_pages()
-Page* Mm::scan_movable_pages(unsigned long start, unsigned long end) {
-  for (unsigned long pfn = start; pfn < end; ++pfn) {
-    Page* head = BlockHead(pfn);
-    if (head && (READ_ONCE(head->flags) & PG_lru)) return head;
-  }
-  return nullptr;
 }
 
 // kernel: mm/page_alloc.c __offline_isolated_pages()

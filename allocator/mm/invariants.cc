@@ -148,12 +148,6 @@ const char* CoverPlaceName(CoverPlace p) {
   return "?";
 }
 
-struct CoveredRange {
-  unsigned long start;
-  unsigned long end;  // exclusive
-  CoverPlace place;
-};
-
 }  // namespace
 
 bool Mm::Quiescent() const {
@@ -176,14 +170,31 @@ bool Mm::CheckInvariants() {
     ok = false;
     ReportMm(kind, "check_invariants", cause, d);
   };
-  // Page conservation: every page is in exactly one place. Each place adds
-  // its pfn ranges; sorted, they must tile [0, nr_pages) with no overlap.
-  // (Ranges, not a per-page array: this runs once per fuzz input.)
-  std::vector<CoveredRange> ranges;
-  ranges.reserve(256);
+  // Page conservation: every page is in exactly one place. Each place marks
+  // its pfn range in a bitmap (scan order: the place named second in a
+  // report is the later scan); a page marked twice is in two places, one
+  // never marked is lost. (A bitmap, not a per-page array or sorted ranges:
+  // this runs once per fuzz input.)
+  std::vector<uint64_t> covered((nr_pages_ + 63) / 64, 0);
   auto cover = [&](unsigned long pfn, unsigned long n, CoverPlace what) {
-    ranges.push_back(
-        {std::min(pfn, nr_pages_), std::min(pfn + n, nr_pages_), what});
+    const unsigned long end = std::min(pfn + n, nr_pages_);
+    bool twice = false;
+    for (unsigned long i = std::min(pfn, nr_pages_); i < end;) {
+      const unsigned long bit = i % 64;
+      const unsigned long len = std::min(64 - bit, end - i);
+      const uint64_t mask =
+          (len == 64 ? ~uint64_t{0} : ((uint64_t{1} << len) - 1) << bit);
+      uint64_t& word = covered[i / 64];
+      if (!twice && (word & mask)) {
+        twice = true;
+        const unsigned long at = i - bit + __builtin_ctzll(word & mask);
+        snprintf(d, sizeof(d), "pfn %#lx is in two places at once (second: %s)",
+                 at, CoverPlaceName(what));
+        corrupt(FindingKind::kFreeListCorrupt, 0xd0b1e000 + at);
+      }
+      word |= mask;
+      i += len;
+    }
   };
   for (int z = 0; z < nr_zones_; ++z) {
     Zone* zone = zones_[z].get();
@@ -311,28 +322,16 @@ bool Mm::CheckInvariants() {
       cover(pfn, 1, CoverPlace::kOffline);
     }
   });
-  // Places in scan order break ties, so "second" names the later scan.
-  std::sort(ranges.begin(), ranges.end(),
-            [](const CoveredRange& a, const CoveredRange& b) {
-              return a.start != b.start ? a.start < b.start : a.place < b.place;
-            });
   unsigned long lost = 0;
   unsigned long first_lost = 0;
-  unsigned long next = 0;  // first pfn no earlier range covers
-  for (const CoveredRange& r : ranges) {
-    if (r.start > next) {
-      if (lost == 0) first_lost = next;
-      lost += r.start - next;
-    } else if (r.start < next) {
-      snprintf(d, sizeof(d), "pfn %#lx is in two places at once (second: %s)",
-               r.start, CoverPlaceName(r.place));
-      corrupt(FindingKind::kFreeListCorrupt, 0xd0b1e000 + r.start);
+  for (unsigned long w = 0; w < covered.size(); ++w) {
+    uint64_t missing = ~covered[w];
+    if (w == covered.size() - 1 && nr_pages_ % 64) {
+      missing &= (uint64_t{1} << (nr_pages_ % 64)) - 1;
     }
-    next = std::max(next, r.end);
-  }
-  if (next < nr_pages_) {
-    if (lost == 0) first_lost = next;
-    lost += nr_pages_ - next;
+    if (missing == 0) continue;
+    if (lost == 0) first_lost = w * 64 + __builtin_ctzll(missing);
+    lost += __builtin_popcountll(missing);
   }
   if (lost) {
     snprintf(d, sizeof(d),
@@ -372,20 +371,16 @@ void Mm::Teardown() {
         cma_release(p, nr);
       }
     }
-    ForEachTouchedPage([&](unsigned long, Page* p) {
-      if (p->where == PageWhere::kAllocated &&
-          p->owner == PageOwnerKind::kCma) {
+    ForEachTouchedAllocatedBlock([&](unsigned long, Page* p) {
+      if (p->owner == PageOwnerKind::kCma) {
         cma_release(p, 1);
         any = true;
       }
     });
     // 2. Slots, orphans and pins: every block the program holds.
     for (int i = 0; i < kMaxSlots; ++i) SlotClear(i);
-    ForEachTouchedPage([&](unsigned long, Page* p) {
-      if (p->where != PageWhere::kAllocated ||
-          p->owner != PageOwnerKind::kProgram) {
-        return;
-      }
+    ForEachTouchedAllocatedBlock([&](unsigned long, Page* p) {
+      if (p->owner != PageOwnerKind::kProgram) return;
       p->pincount = 0;
       p->longterm_pins = 0;
       p->refcount = 1;
@@ -418,18 +413,16 @@ void Mm::Teardown() {
     // An interrupt that fired inside the drains of step 3 (at
     // free_pcppages_bulk:zone_locked, say) may have allocated after step 2:
     // go round again for its pages too.
-    ForEachTouchedPage([&](unsigned long, const Page* p) {
-      any = any || (p->where == PageWhere::kAllocated &&
-                    (p->owner == PageOwnerKind::kProgram ||
-                     p->owner == PageOwnerKind::kCma));
+    ForEachTouchedAllocatedBlock([&](unsigned long, const Page* p) {
+      any = any || p->owner == PageOwnerKind::kProgram ||
+            p->owner == PageOwnerKind::kCma;
     });
     if (!any) break;
   }
   // 4. Leaks: allocated blocks nobody may hold any more.
   unsigned long leaked = 0;
   unsigned long first = 0;
-  ForEachTouchedPage([&](unsigned long pfn, const Page* p) {
-    if (p->where != PageWhere::kAllocated) return;
+  ForEachTouchedAllocatedBlock([&](unsigned long pfn, const Page* p) {
     if (p->owner == PageOwnerKind::kDepot || p->owner == PageOwnerKind::kKrcp ||
         p->owner == PageOwnerKind::kBoot) {
       return;

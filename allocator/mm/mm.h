@@ -379,6 +379,7 @@ class Mm {
   }
   void NoteTouchedRange(unsigned long pfn, unsigned long nr);
   static std::unique_ptr<Page[]> TakeMemMap(unsigned long nr_pages);
+  static std::unique_ptr<StackRecord[]> TakeDepotRecords();
   void boot_hold_memory(int level);
   void boot_mark_allocated(Page* p, unsigned order, PageOwnerKind owner);
   // Calls f(pfn, page) for every page of every touched chunk, in pfn order.
@@ -397,6 +398,38 @@ class Mm {
             std::min(nr_pages_, first + (1ul << kTouchedChunkShift));
         for (unsigned long pfn = first; pfn < last; ++pfn) {
           f(pfn, &mem_map_[pfn]);
+        }
+      }
+    }
+  }
+
+  // Calls f(pfn, head) for the head of every allocated block that starts in
+  // a touched chunk, in pfn order, stepping over allocated and free blocks
+  // whole (Teardown's scans; CheckInvariants looks at every page). f may
+  // free the block: the next pfn is read first.
+  template <typename F>
+  void ForEachTouchedAllocatedBlock(F&& f) {
+    const unsigned long chunks =
+        (nr_pages_ + (1ul << kTouchedChunkShift) - 1) >> kTouchedChunkShift;
+    unsigned long pfn = 0;
+    for (unsigned long w = 0; w * 64 < chunks; ++w) {
+      for (uint64_t bits = touched_chunks_[w].load(std::memory_order_relaxed);
+           bits != 0; bits &= bits - 1) {
+        const unsigned long chunk = w * 64 + __builtin_ctzll(bits);
+        const unsigned long last =
+            std::min(nr_pages_, (chunk + 1) << kTouchedChunkShift);
+        pfn = std::max(pfn, chunk << kTouchedChunkShift);
+        while (pfn < last) {
+          Page* p = &mem_map_[pfn];
+          if (p->where == PageWhere::kAllocated) {
+            const unsigned long next = pfn + (1ul << p->alloc_order);
+            f(pfn, p);
+            pfn = next;
+          } else if (p->PageBuddy()) {
+            pfn += 1ul << p->private_order;
+          } else {
+            ++pfn;
+          }
         }
       }
     }
@@ -699,7 +732,6 @@ class Mm {
   void cma_clear_bitmap(unsigned long pfn, unsigned long count);
   unsigned long __offline_isolated_pages(unsigned long start_pfn,
                                          unsigned long end_pfn);
-  Page* scan_movable_pages(unsigned long start, unsigned long end);
   void mem_hotplug_begin();
   void mem_hotplug_done();
   Page* BlockHead(unsigned long pfn);  // head of the block containing pfn

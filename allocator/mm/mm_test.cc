@@ -615,6 +615,21 @@ TEST_F(MmTest, InvariantsCatchABrokenFree) {
       << Dump();
 }
 
+TEST_F(MmTest, InvariantsCatchAPageInTwoPlaces) {
+  Page* p = mm_->alloc_pages(GFP_KERNEL, 2);
+  ASSERT_NE(p, nullptr);
+  mm_->SlotStore(0, p, 2);
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+  // The block's second half onto a free list while the block is allocated.
+  mm_->TestOnlyBrokenFree(p + 2, 1);
+  EXPECT_FALSE(mm_->CheckInvariants());
+  ASSERT_TRUE(Has(FindingKind::kFreeListCorrupt)) << Dump();
+  char twice[64];
+  snprintf(twice, sizeof(twice), "pfn %#lx is in two places at once",
+           mm_->page_to_pfn(p + 2));
+  EXPECT_NE(Dump().find(twice), std::string::npos) << Dump();
+}
+
 TEST_F(MmTest, InvariantsCatchALostBlock) {
   const unsigned long pfn =
       mm_->TestOnlyLoseFreeBlock(mm_->pageblock_order());  // the CMA area

@@ -219,9 +219,10 @@ enum class PageOwnerKind : uint8_t {
 };
 
 // Racy readers (TSan-checked under `reentry stress`): flags (PageBuddy() of a
-// neighbour, PageLRU()/PageUnaccepted() in scans), where, alloc_order and
-// slot (migration's and isolation's scans, BlockHead(): compound_head() and
-// folio_order() are READ_ONCE in the kernel). Every store to those while
+// neighbour, PageLRU()/PageUnaccepted() in scans), where, alloc_order,
+// private_order and slot (migration's and isolation's scans, BlockHead():
+// compound_head(), folio_order() and buddy_order_unsafe() are READ_ONCE in
+// the kernel). Every store to those while
 // vCPUs run is WRITE_ONCE (SetFlags()/ClearFlags() for flags), and the racy
 // loads are READ_ONCE; the rest are plain.
 struct Page {

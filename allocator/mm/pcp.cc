@@ -100,7 +100,7 @@ int Mm::rmqueue_bulk(Zone* zone, unsigned order, unsigned long count,
     WRITE_ONCE(page->where, PageWhere::kPcp);
     page->pcp_cpu = static_cast<uint16_t>(cpu);
     page->pcp_pindex = static_cast<uint8_t>(pindex);
-    page->private_order = static_cast<uint8_t>(order);
+    WRITE_ONCE(page->private_order, static_cast<uint8_t>(order));
     list_add_tail(&page->lru, list);
   }
   locks::spin_unlock_irqrestore(zone->lock, flags, "rmqueue_bulk");
@@ -285,7 +285,7 @@ REENTRY_ALWAYS_INLINE bool Mm::__free_pages_prepare(Page* page, unsigned order,
 
 // kernel: mm/page_alloc.c add_page_to_zone_llist(), v6.15+
 void Mm::add_page_to_zone_llist(Zone* zone, Page* page, unsigned order) {
-  page->private_order = static_cast<uint8_t>(order);  // page->order
+  WRITE_ONCE(page->private_order, static_cast<uint8_t>(order));  // page->order
   WRITE_ONCE(page->where, PageWhere::kLlist);
   Page* head = zone->trylock_free_pages.load(std::memory_order_relaxed);
   do {
@@ -412,7 +412,7 @@ REENTRY_ALWAYS_INLINE bool Mm::free_frozen_page_commit(
   WRITE_ONCE(page->where, PageWhere::kPcp);
   page->pcp_cpu = static_cast<uint16_t>(pcp->cpu);
   page->pcp_pindex = static_cast<uint8_t>(pindex);
-  page->private_order = static_cast<uint8_t>(order);
+  WRITE_ONCE(page->private_order, static_cast<uint8_t>(order));
   list_add(&page->lru, &pcp->lists[pindex]);
   WRITE_ONCE(pcp->count, pcp->count + (1 << order));
   const int batch = pcp->batch;
