@@ -51,7 +51,8 @@ if echo 'int main(){}' | $CXX -x c++ -fsanitize-coverage=trace-pc-guard \
 fi
 
 # Comparison tracing only where input bytes are compared (the decoder and
-# the targets' discipline), as in fuzz/CMakeLists.txt.
+# the checker target's reference cycle finder; the ignorelist leaves the
+# rest of triage uninstrumented), as in fuzz/CMakeLists.txt.
 nocmp=""
 if echo 'int main(){}' | $CXX -x c++ -fsanitize-coverage=trace-pc-guard \
     -fno-sanitize-coverage=trace-cmp -c -o /dev/null - 2>/dev/null; then
