@@ -50,9 +50,9 @@ if echo 'int main(){}' | $CXX -x c++ -fsanitize-coverage=trace-pc-guard \
   ignore="$ignore -fno-sanitize-coverage=indirect-calls"
 fi
 
-# Comparison tracing only where input bytes are compared (the decoder and
-# the checker target's reference cycle finder; the ignorelist leaves the
-# rest of triage uninstrumented), as in fuzz/CMakeLists.txt.
+# Comparison tracing only in triage, where the ignorelist leaves only the
+# checker target's reference cycle finder instrumented, as in
+# fuzz/CMakeLists.txt (the decoder is total: it compares decoded values).
 nocmp=""
 if echo 'int main(){}' | $CXX -x c++ -fsanitize-coverage=trace-pc-guard \
     -fno-sanitize-coverage=trace-cmp -c -o /dev/null - 2>/dev/null; then
@@ -63,7 +63,7 @@ compile() {
   local src=$1 flags=""
   local o="$obj/$(echo "$src" | tr '/' '_').o"
   case "$src" in
-    allocator/prog/*|allocator/triage/*) flags=$ignore ;;
+    allocator/triage/*) flags=$ignore ;;
     *) flags="$ignore $nocmp" ;;
   esac
   # shellcheck disable=SC2086
