@@ -149,21 +149,44 @@ bool Mm::CheckFreeContextSlow(const char* what) {
 // is attached); the model then fails the call instead of running it, so that
 // one misuse does not cascade into lock-usage findings at later, valid
 // allocations (see docs/mm-model.md).
+//
+// A gfp without __GFP_RECLAIM bits does not make alloc_pages() safe there:
+// only alloc_pages_nolock() (and v2's __GFP_TRYLOCK) sets ALLOC_TRYLOCK, and
+// without it rmqueue_buddy() spins on zone->lock when its trylock fails. The
+// checker sees only the gfp (kMightAlloc), which is also what the nolock
+// path's own nested allocations carry, so the model reports this itself.
 bool Mm::AllocContextForbiddenSlow(gfp_t gfp, unsigned order) {
   Cpu& cpu = ctx::this_cpu();
-  if (!SpinningForbidden(cpu) || !gfpflags_allow_spinning(gfp)) return false;
-  EmitMightAlloc(gfp, order);
-  if (!kernel_.observed()) {
+  if (!SpinningForbidden(cpu)) return false;
+  const auto report = [&](uint64_t cause, const char* detail) {
     Finding f =
         cpu.MakeFinding(FindingKind::kAllocInvalidContext, "alloc_pages");
     f.gfp = gfp;
     f.order = static_cast<int16_t>(order);
-    f.cause = Mix(0xa11c, gfp);
-    f.SetDetail(cpu.in_nmi() ? "a spinning allocation from NMI context: only "
-                               "alloc_pages_nolock() is NMI-safe"
-                             : "PREEMPT_RT: a spinning allocation from hardirq "
-                               "context; use alloc_pages_nolock()");
+    f.cause = Mix(cause, gfp);
+    f.SetDetail(detail);
     cpu.Report(f);
+  };
+  if (!gfpflags_allow_spinning(gfp)) {
+    if (V2(kernel_) && (gfp & __GFP_TRYLOCK)) return false;
+    report(0xa11d,
+           cpu.in_nmi()
+               ? "alloc_pages() from NMI context: without __GFP_RECLAIM bits "
+                 "it still spins on zone->lock when the trylock fails (only "
+                 "alloc_pages_nolock() sets ALLOC_TRYLOCK); only "
+                 "alloc_pages_nolock() is NMI-safe"
+               : "PREEMPT_RT: alloc_pages() from hardirq context takes "
+                 "sleeping spinlock_t locks whatever the gfp; use "
+                 "alloc_pages_nolock()");
+    return true;
+  }
+  EmitMightAlloc(gfp, order);
+  if (!kernel_.observed()) {
+    report(0xa11c, cpu.in_nmi()
+                       ? "a spinning allocation from NMI context: only "
+                         "alloc_pages_nolock() is NMI-safe"
+                       : "PREEMPT_RT: a spinning allocation from hardirq "
+                         "context; use alloc_pages_nolock()");
   }
   return true;
 }

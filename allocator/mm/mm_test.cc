@@ -572,7 +572,6 @@ INSTANTIATE_TEST_SUITE_P(
         GfpCase{"NofailWithoutDirectReclaim",
                 __GFP_KSWAPD_RECLAIM | __GFP_NOFAIL, 0, false, false, false,
                 true},
-        GfpCase{"NofailFromNmi", __GFP_NOFAIL, 0, false, false, true, true},
         GfpCase{"NofailCostlyOrder", GFP_KERNEL | __GFP_NOFAIL, 2, false, false,
                 false, true},
         GfpCase{"MovableAndReclaimable",
@@ -586,6 +585,60 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<GfpCase>& info) {
       return std::string(info.param.name);
     });
+
+// alloc_pages() without __GFP_RECLAIM bits is still not the nolock API: it
+// has no ALLOC_TRYLOCK, so rmqueue_buddy() would spin on zone->lock.
+TEST_F(MmTest, AllocPagesWithoutReclaimBitsFromNmiIsReportedAndFailed) {
+  cpu().EnterContext(ctx::ContextKind::kNmi);
+  EXPECT_EQ(mm_->alloc_pages(0, 0), nullptr);
+  cpu().ExitContext();
+  EXPECT_TRUE(Has(FindingKind::kAllocInvalidContext)) << Dump();
+  EXPECT_EQ(findings().bugs(), 1u) << Dump();
+  EXPECT_TRUE(mm_->CheckInvariants()) << Dump();
+}
+
+TEST_F(MmTest, NofailFromNmiWarnsAndIsReportedAsWrongContext) {
+  cpu().EnterContext(ctx::ContextKind::kNmi);
+  EXPECT_EQ(mm_->alloc_pages(__GFP_NOFAIL, 0), nullptr);
+  cpu().ExitContext();
+  EXPECT_TRUE(Has(FindingKind::kGfpMisuse)) << Dump();
+  EXPECT_TRUE(Has(FindingKind::kAllocInvalidContext)) << Dump();
+}
+
+TEST_F(MmTest, AllocPagesWithoutReclaimBitsFromRtHardirqIsReported) {
+  Make(Cfg(/*rt=*/true));
+  cpu().EnterContext(ctx::ContextKind::kHardirq);
+  EXPECT_EQ(mm_->alloc_pages(__GFP_NOWARN, 0), nullptr);
+  cpu().ExitContext();
+  EXPECT_TRUE(Has(FindingKind::kAllocInvalidContext)) << Dump();
+}
+
+// Must not fire: the same gfp from task context and a hardirq without RT,
+// and the APIs that do take the trylock path from NMI.
+TEST_F(MmTest, AllocPagesWithoutReclaimBitsOutsideNmiAndTrylockApisAreFine) {
+  Page* task = mm_->alloc_pages(0, 0);
+  ASSERT_NE(task, nullptr);
+  cpu().EnterContext(ctx::ContextKind::kHardirq);
+  Page* irq = mm_->alloc_pages(__GFP_NOWARN, 0);
+  cpu().ExitContext();
+  ASSERT_NE(irq, nullptr);
+  cpu().EnterContext(ctx::ContextKind::kNmi);
+  Page* nolock = mm_->alloc_pages_nolock(0, NUMA_NO_NODE, 0);
+  cpu().ExitContext();
+  ASSERT_NE(nolock, nullptr);
+  mm_->__free_pages(task, 0);
+  mm_->__free_pages(irq, 0);
+  mm_->free_pages_nolock(nolock, 0);
+  ExpectClean();
+
+  Make(Cfg(false, true, ctx::NolockDesign::kV2Trylock));
+  cpu().EnterContext(ctx::ContextKind::kNmi);
+  Page* v2 = mm_->alloc_pages(__GFP_TRYLOCK | __GFP_NOWARN, 0);
+  cpu().ExitContext();
+  ASSERT_NE(v2, nullptr);
+  mm_->free_pages_nolock(v2, 0);
+  ExpectClean();
+}
 
 TEST_F(MmTest, SpinningAllocationFromNmiIsReportedAndFailed) {
   cpu().EnterContext(ctx::ContextKind::kNmi);

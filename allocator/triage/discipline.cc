@@ -261,6 +261,13 @@ class Disciplinarian {
            f.Has(ScopeKind::kPreempt);
   }
   bool Strict() const { return mode_ == DisciplineMode::kCaller; }
+  // The executor's softirq on PREEMPT_RT (see NolockOnly) is not what an RT
+  // kernel runs, whatever the caller passes: the gfp target too gives its
+  // softirq bodies the nolock API there, keeping the input's gfp (which
+  // alloc_pages_nolock() must cope with).
+  bool RtSoftirq(const Frame& f) const {
+    return rt_ && f.kind == ContextKind::kSoftirq;
+  }
 
   void Rewrite(const Op& op, Frame& f, int cpu, std::vector<Op>& out) {
     std::visit([&](const auto& o) { RewriteOp(o, f, cpu, out); }, op.v);
@@ -496,7 +503,11 @@ class Disciplinarian {
                  std::vector<Op>& out) {
     if (!Room(1)) return;
     if (!Strict()) {
-      Emit(out, o);
+      if (RtSoftirq(f)) {
+        Emit(out, prog::AllocPagesNolock{o.slot, o.gfp, o.order});
+      } else {
+        Emit(out, o);
+      }
       return;
     }
     if (NolockOnly(f)) {
@@ -522,7 +533,7 @@ class Disciplinarian {
   void RewriteOp(const prog::FreePages& o, Frame& f, int,
                  std::vector<Op>& out) {
     if (!Room(1)) return;
-    if (Strict() && NolockOnly(f)) {
+    if ((Strict() && NolockOnly(f)) || RtSoftirq(f)) {
       Emit(out, prog::FreePagesNolock{o.slot});
       return;
     }
@@ -545,7 +556,7 @@ class Disciplinarian {
                  std::vector<Op>& out) {
     if (!Room(1)) return;
     if (!Strict()) {
-      Emit(out, o);
+      if (!RtSoftirq(f)) Emit(out, o);
       return;
     }
     if (NolockOnly(f)) return;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "allocator/base/check.h"
 #include "allocator/prog/binary.h"
@@ -87,12 +88,52 @@ bool IsGfpCallerMistake(FindingKind k) {
          k == FindingKind::kSleepInAtomic;
 }
 
+// Findings that a caller's earlier mistake can cause at a later op: lock
+// usage the mistaken call recorded (the kernel's lockdep turns itself off at
+// its first report for the same reason), and the hangs and deadlocks that
+// follow from sleeping or spinning where the caller must not. Corruption of
+// the allocator's own state never follows from a caller's gfp.
+bool MayFollowFromCallerMistake(FindingKind k) {
+  switch (FindingVerdict(k)) {
+    case ::reentry::Verdict::kAA:
+    case ::reentry::Verdict::kABBA:
+    case ::reentry::Verdict::kIrqInv:
+    case ::reentry::Verdict::kWaitCtx:
+    case ::reentry::Verdict::kSleepAtomic:
+    case ::reentry::Verdict::kDeadlock:
+    case ::reentry::Verdict::kLivelock:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// A __GFP_NOFAIL allocation that outlasts memory: the model's only task
+// holds every allocated page and the OOM killer has nobody else to kill, so
+// the slow path loops for ever by construction (docs/mm-model.md). The main
+// target never passes __GFP_NOFAIL for this reason; the gfp target does, and
+// takes the hang as the caller's.
+bool IsNofailOutOfMemoryHang(const Finding& f) {
+  return f.kind == FindingKind::kRetryLivelock && f.function != nullptr &&
+         std::string_view(f.function) == "__alloc_pages_slowpath" &&
+         (f.gfp & gfp::__GFP_NOFAIL);
+}
+
 void JudgeGfp(RunVerdict& v, const TargetOptions& o) {
   const FindingList& list = v.result.findings;
+  size_t first_mistake = list.size();
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (IsGfpCallerMistake(list[i].kind)) {
+      first_mistake = i;
+      break;
+    }
+  }
   for (size_t i = 0; i < list.size(); ++i) {
     const Finding& f = list[i];
     if (FindingSeverity(f.kind) != Severity::kBug) continue;
     if (IsGfpCallerMistake(f.kind)) continue;
+    if (IsNofailOutOfMemoryHang(f)) continue;
+    if (i > first_mistake && MayFollowFromCallerMistake(f.kind)) continue;
     bool explained = false;
     for (const Finding& g : list) {
       if (IsGfpCallerMistake(g.kind) && g.op_index == f.op_index &&

@@ -246,6 +246,65 @@ TEST(TargetTest, CleanSeedsAndBugZooThroughTheMainTarget) {
   EXPECT_FALSE(v.ignored_titles.empty());
 }
 
+// The gfp target passes wrong gfps and APIs on purpose: the mistake and what
+// follows from it are the caller's. Each program was a false crash of a
+// clean gfp campaign.
+TEST(TargetTest, GfpTargetTakesCallerMistakesAndWhatFollows) {
+  const char* const kCallerMistakes[] = {
+      // alloc_pages() (not the nolock API) from NMI, gfp without reclaim
+      // bits: reported as a wrong-context allocation.
+      "config(cpus=1, preempt_rt=1, nolock=v2)\n"
+      "nmi() {\n  p19 = alloc_pages(0, 0)\n}\n",
+      "config(cpus=1)\np2 = alloc_pages(0, 0)\n"
+      "nmi() {\n  p12 = alloc_pages(0, 1)\n}\n",
+      "config(cpus=1, preempt_rt=1, smp=0, nolock=v2, pressure=1)\n"
+      "hardirq() {\n  p27 = alloc_pages(0, 0)\n}\n",
+      // Direct reclaim in atomic context, then lockdep's consequences at a
+      // later op.
+      "config(cpus=1)\npreempt_disable()\np8 = alloc_pages(GFP_NOFS, 8)\n"
+      "softirq() {\n  p8 = alloc_pages(GFP_NOFS, 8)\n}\npreempt_enable()\n",
+      "config(cpus=1)\nsoftirq() {\n  p23 = alloc_pages(0, 10)\n"
+      "  p23 = alloc_pages(__GFP_DIRECT_RECLAIM, 10)\n"
+      "  p23 = alloc_pages(0, 0)\n}\n",
+      // PREEMPT_RT runs softirqs in threads; the executor nests them inside
+      // the task's zone->lock: the gfp target gives them the nolock API.
+      "config(cpus=1, preempt_rt=1, smp=0, pressure=3)\n"
+      "softirq(free_one_page:zone_locked) {\n  p12 = alloc_pages(0, 0)\n}\n"
+      "p15 = alloc_pages(0, 0)\n",
+      // __GFP_NOFAIL once the program holds the memory.
+      "config(cpus=1, pressure=1)\n"
+      "p1 = alloc_pages(__GFP_KSWAPD_RECLAIM, 9)\n"
+      "p1 = alloc_pages(__GFP_DIRECT_RECLAIM|__GFP_NOWARN|__GFP_NOFAIL, 9)\n",
+  };
+  TargetOptions o;
+  for (const char* text : kCallerMistakes) {
+    const prog::Program p = PrepareProgram(TargetId::kGfp, Parse(text), o);
+    EXPECT_EQ(Titles(TargetId::kGfp, p, o), std::set<std::string>{}) << text;
+  }
+  // Must fire: an allocator bug with no mistake before it, also when a
+  // mistake comes after it.
+  TargetOptions bz01;
+  bz01.bugs.set(BugId::kBz01);
+  const std::string nmi_nolock =
+      "nmi(rmqueue_bulk:zone_locked) {\n"
+      "  p1 = alloc_pages_nolock(0, 0)\n"
+      "}\n"
+      "p0 = alloc_pages(GFP_KERNEL, 0)\n";
+  EXPECT_FALSE(Titles(TargetId::kGfp,
+                      PrepareProgram(TargetId::kGfp, Parse(nmi_nolock), bz01),
+                      bz01)
+                   .empty());
+  EXPECT_FALSE(
+      Titles(TargetId::kGfp,
+             PrepareProgram(TargetId::kGfp,
+                            Parse(nmi_nolock + "nmi() {\n"
+                                               "  p2 = alloc_pages(0, 0)\n"
+                                               "}\n"),
+                            bz01),
+             bz01)
+          .empty());
+}
+
 TEST(TargetTest, DeterministicAcrossExecutorsAndRuns) {
   TargetOptions o;
   o.bugs.set(BugId::kBz27);
