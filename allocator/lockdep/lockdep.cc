@@ -244,9 +244,14 @@ struct Lockdep::Impl {
     wait_config = (c.prove_raw_lock_nesting || c.preempt_rt) ? 3 : kLdWaitSpin;
     cpus.resize(static_cast<size_t>(k.nr_cpus()));
     ncpus = k.nr_cpus();
+    // Room for a typical run up front: growing these one doubling at a
+    // time was a dozen allocations per fuzz input (each costly under ASan).
     nodes.reserve(256);
+    seen_n.reserve(256);
+    seen_r.reserve(256);
+    queue.reserve(512);
     edges.reserve(64);
-    queue.reserve(64);
+    usage_records.reserve(64);
   }
 
   ctx::Kernel& kernel;

@@ -1,7 +1,6 @@
 #include "allocator/prog/validate.h"
 
 #include <optional>
-#include <set>
 #include <string_view>
 
 #include "allocator/prog/fields.h"
@@ -46,11 +45,14 @@ class Validator {
     if (p_.locks.size() > static_cast<size_t>(kMaxLocks)) {
       return "more than " + std::to_string(kMaxLocks) + " locks";
     }
-    std::set<std::string_view> names;
-    for (const LockDecl& lock : p_.locks) {
+    for (size_t i = 0; i < p_.locks.size(); ++i) {
+      const LockDecl& lock = p_.locks[i];
       if (auto error = CheckLockName(lock.name)) return error;
-      if (!names.insert(lock.name).second) {
-        return "duplicate lock name '" + lock.name + "'";
+      // At most kMaxLocks names: a scan, no set to allocate per program.
+      for (size_t j = 0; j < i; ++j) {
+        if (p_.locks[j].name == lock.name) {
+          return "duplicate lock name '" + lock.name + "'";
+        }
       }
       if (static_cast<int>(lock.type) >= ctx::kNumLockTypes) {
         return "lock " + lock.name + ": lock type out of range";

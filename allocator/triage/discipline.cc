@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "allocator/base/check.h"
+#include "allocator/base/fixed_vector.h"
 #include "allocator/ctx/kernel.h"
 #include "allocator/mm/mm.h"
 #include "allocator/prog/fields.h"
@@ -92,9 +93,13 @@ struct Scope {
   bool adopted = false;   // kLock: the model takes this lock too
 };
 
+// Open sections per frame: the executor keeps at most 64 saved irq states
+// per vCPU (for bodies nested 4 deep on top of the task: 5 frames).
+constexpr size_t kMaxScopesPerFrame = 12;
+
 struct Frame {
   ContextKind kind = ContextKind::kTask;
-  std::vector<Scope> scopes;
+  FixedVector<Scope, kMaxScopesPerFrame> scopes;  // no allocation per input
 
   bool Has(ScopeKind k) const {
     return std::any_of(scopes.begin(), scopes.end(),
@@ -188,13 +193,11 @@ class Disciplinarian {
     out.push_back(std::move(op));
     ++emitted_;
   }
-  // Open sections per frame: the executor keeps at most 64 saved irq states
-  // per vCPU (for bodies nested 4 deep on top of the task: 5 frames).
-  static constexpr size_t kMaxScopesPerFrame = 12;
   void Open(Frame& f, std::vector<Op>& out, Op op, Scope s) {
-    if (!Room(2) || f.scopes.size() >= kMaxScopesPerFrame) return;
+    if (!Room(2) || f.scopes.full()) return;
     Emit(out, std::move(op));
-    f.scopes.push_back(s);
+    const bool pushed = f.scopes.push_back(s);
+    REENTRY_CHECK(pushed);
     ++open_;
   }
   // Emits the closer of the innermost scope if it is of kind k.
