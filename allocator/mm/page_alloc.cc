@@ -115,6 +115,9 @@ Mm::Mm(Kernel& kernel, BugSet bugs, const MmConfig& config)
       batched_entropy_lock_(kernel, "batched_entropy_u32.lock", false),
       unaccepted_memory_lock_(kernel, "unaccepted_memory_lock") {
   const int ncpu = kernel.nr_cpus();
+  tasks_.reserve(ncpu);
+  krcp_.reserve(ncpu);
+  rng_.reserve(ncpu);
   for (int c = 0; c < ncpu; ++c) {
     tasks_.push_back(std::make_unique<Task>(kernel));
     krcp_.push_back(std::make_unique<KfreeRcuCpu>(kernel));
@@ -408,6 +411,7 @@ void Mm::zone_pcp_init(Zone* zone) {
       std::max(static_cast<int>(zone->_watermark[WMARK_LOW] / ncpu), batch * 4);
   zone->pageset_high_max =
       std::max(static_cast<int>(managed / 8 / ncpu), batch * 4);
+  zone->per_cpu_pageset.reserve(ncpu);
   for (int c = 0; c < ncpu; ++c) {
     auto pcp = std::make_unique<PerCpuPages>(kernel_);
     pcp->cpu = c;
