@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 
 #include "allocator/base/check.h"
 
@@ -410,6 +411,7 @@ Kernel::Kernel(const Config& config) : config_(config) {
   cpus_.reset(new Cpu[config_.nr_cpus]);
   for (int i = 0; i < config_.nr_cpus; ++i) cpus_[i].Reset(this, i);
   classes_.reserve(64);
+  std::fill(std::begin(class_index_), std::end(class_index_), kNoClass);
 }
 
 void Kernel::AddObserver(Observer* o) {
@@ -435,21 +437,35 @@ void Kernel::RemoveObserver(Observer* o) {
 
 LockClassId Kernel::RegisterLockClass(std::string_view name, LockType type,
                                       WaitType wait_override) {
-  for (size_t i = 0; i < classes_.size(); ++i) {
-    if (classes_[i].type == type && name == classes_[i].name) {
-      return static_cast<LockClassId>(i);
+  // The name as LockClassInfo stores it, so that a long name finds itself.
+  name = name.substr(0, sizeof(LockClassInfo::name) - 1);
+  const auto same = [&](LockClassId id) {
+    return classes_[id].type == type && name == classes_[id].name;
+  };
+  uint32_t h = 2166136261u ^ static_cast<uint32_t>(type);  // FNV-1a
+  for (const char c : name) h = (h ^ static_cast<uint8_t>(c)) * 16777619u;
+  size_t slot = h & (kClassIndexSize - 1);
+  while (class_index_[slot] != kNoClass) {
+    if (same(class_index_[slot])) return class_index_[slot];
+    slot = (slot + 1) & (kClassIndexSize - 1);
+  }
+  const bool indexed = classes_.size() < kClassIndexSize / 2;
+  if (!indexed) {
+    for (size_t i = kClassIndexSize / 2; i < classes_.size(); ++i) {
+      if (same(static_cast<LockClassId>(i))) return static_cast<LockClassId>(i);
     }
   }
   REENTRY_CHECK_MSG(classes_.size() < kNoClass, "too many lock classes");
   LockClassInfo info;
-  const size_t n = std::min(name.size(), sizeof(info.name) - 1);
-  memcpy(info.name, name.data(), n);
-  info.name[n] = '\0';
+  memcpy(info.name, name.data(), name.size());
+  info.name[name.size()] = '\0';
   info.type = type;
   info.wait = wait_override != WaitType::kWaitInv ? wait_override
                                                   : LockTypeWaitType(type);
   classes_.push_back(info);
-  return static_cast<LockClassId>(classes_.size() - 1);
+  const auto id = static_cast<LockClassId>(classes_.size() - 1);
+  if (indexed) class_index_[slot] = id;
+  return id;
 }
 
 void Kernel::Report(const Finding& f) {

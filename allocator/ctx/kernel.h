@@ -285,6 +285,12 @@ class Kernel {
   int nr_observers_ = 0;
   uint32_t interests_ = 0;  // union of the observers' interests()
   std::vector<LockClassInfo> classes_;
+  // RegisterLockClass's index: open addressing on (name, type), filled up to
+  // half; beyond that (a test registering hundreds of classes) new classes
+  // are found by a scan. A lookup used to compare the name with every class:
+  // thousands of string compares per model built.
+  static constexpr size_t kClassIndexSize = 1024;  // a power of two
+  LockClassId class_index_[kClassIndexSize];
   FindingList findings_;
   std::atomic<bool> report_lock_{false};  // concurrent mode only
   std::atomic<uint32_t> reports_dropped_{0};

@@ -1,7 +1,9 @@
 #include "allocator/ctx/kernel.h"
 
-#include "allocator/ctx/alloc_stats.h"
+#include <string>
+#include <vector>
 
+#include "allocator/ctx/alloc_stats.h"
 #include "gtest/gtest.h"
 
 namespace reentry::ctx {
@@ -199,13 +201,41 @@ TEST_F(KernelTest, UpForcesOneCpu) {
 }
 
 TEST_F(KernelTest, LockClassesByNameAndType) {
-  LockClassId a = kernel_->RegisterLockClass("&zone->lock", LockType::kSpinlock);
-  LockClassId b = kernel_->RegisterLockClass("&zone->lock", LockType::kSpinlock);
+  LockClassId a =
+      kernel_->RegisterLockClass("&zone->lock", LockType::kSpinlock);
+  LockClassId b =
+      kernel_->RegisterLockClass("&zone->lock", LockType::kSpinlock);
   LockClassId c = kernel_->RegisterLockClass("&pcp->lock", LockType::kSpinlock);
   EXPECT_EQ(a, b);
   EXPECT_NE(a, c);
   EXPECT_STREQ(kernel_->lock_class(c).name, "&pcp->lock");
   EXPECT_EQ(kernel_->lock_class(a).wait, WaitType::kWaitConfig);
+  // Same name, other type: another class.
+  EXPECT_NE(kernel_->RegisterLockClass("&zone->lock", LockType::kRawSpinlock),
+            a);
+}
+
+// Past the half-full index (new classes are then found by a scan) every
+// class is still found again, and only once; a name longer than the stored
+// one finds the class it was truncated into.
+TEST_F(KernelTest, ManyLockClassesAndLongNames) {
+  std::vector<LockClassId> ids;
+  for (int i = 0; i < 1500; ++i) {
+    ids.push_back(kernel_->RegisterLockClass("class-" + std::to_string(i),
+                                             LockType::kSpinlock));
+  }
+  const size_t n = kernel_->nr_lock_classes();
+  for (int i = 0; i < 1500; ++i) {
+    EXPECT_EQ(kernel_->RegisterLockClass("class-" + std::to_string(i),
+                                         LockType::kSpinlock),
+              ids[i])
+        << i;
+  }
+  EXPECT_EQ(kernel_->nr_lock_classes(), n);
+  const std::string long_name(100, 'x');
+  const LockClassId l = kernel_->RegisterLockClass(long_name, LockType::kMutex);
+  EXPECT_EQ(kernel_->RegisterLockClass(long_name, LockType::kMutex), l);
+  EXPECT_EQ(kernel_->lock_class(l).name, long_name.substr(0, 47));
 }
 
 TEST(ConfigTest, ResolveWait) {
