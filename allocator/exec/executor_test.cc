@@ -88,7 +88,8 @@ TEST(ExecutorTest, SameProgramWithIrqsaveRunsClean) {
 }
 
 TEST(ExecutorTest, AbbaAcrossCpusIsAWaitCycle) {
-  Program p = WithLocks({{"A", LockType::kSpinlock}, {"B", LockType::kSpinlock}}, 2);
+  Program p =
+      WithLocks({{"A", LockType::kSpinlock}, {"B", LockType::kSpinlock}}, 2);
   p.ops = {OnCpu(0), Call(LockVerb::kSpinLock, 0),
            OnCpu(1), Call(LockVerb::kSpinLock, 1),
            OnCpu(0), Call(LockVerb::kSpinLock, 1),
@@ -118,9 +119,13 @@ TEST(ExecutorTest, IdleHolderRunsAheadToRelease) {
   // cpu1's unlock comes before cpu0's in program order, but cpu1 cannot get
   // the lock until cpu0 releases it: cpu0's next op runs early.
   Program p = WithLocks({{"A", LockType::kSpinlock}}, 2);
-  p.ops = {OnCpu(0), Call(LockVerb::kSpinLock),
-           OnCpu(1), Call(LockVerb::kSpinLock), Call(LockVerb::kSpinUnlock),
-           OnCpu(0), Call(LockVerb::kSpinUnlock)};
+  p.ops = {OnCpu(0),
+           Call(LockVerb::kSpinLock),
+           OnCpu(1),
+           Call(LockVerb::kSpinLock),
+           Call(LockVerb::kSpinUnlock),
+           OnCpu(0),
+           Call(LockVerb::kSpinUnlock)};
   Executor ex;
   RunResult r = ex.Run(p, NoLockdep());
   EXPECT_TRUE(r.completed);
@@ -245,8 +250,7 @@ TEST(ExecutorTest, RtTrylockInNmiSpinsOnWaitLock) {
   // wait_lock; an NMI there trylocks A and needs wait_lock.
   Program p = WithLocks({{"A", LockType::kSpinlock}}, 2);
   p.config.preempt_rt = true;
-  p.ops = {OnCpu(0), Call(LockVerb::kSpinLock),
-           OnCpu(1),
+  p.ops = {OnCpu(0), Call(LockVerb::kSpinLock), OnCpu(1),
            Irq(ContextKind::kNmi, {Call(LockVerb::kSpinTrylock)},
                ctx::PointId::kRtSpinLockWaitLock),
            Call(LockVerb::kSpinLock)};
@@ -266,7 +270,8 @@ TEST(ExecutorTest, MutexInHardirqSleepsInAtomic) {
 }
 
 TEST(ExecutorTest, LockHeldAtHardirqExitAndAtReturnToUser) {
-  Program p = WithLocks({{"A", LockType::kSpinlock}, {"B", LockType::kSpinlock}});
+  Program p =
+      WithLocks({{"A", LockType::kSpinlock}, {"B", LockType::kSpinlock}});
   p.ops = {Irq(ContextKind::kHardirq, {Call(LockVerb::kSpinLock, 0)}),
            Call(LockVerb::kSpinLock, 1)};
   Executor ex;
@@ -287,8 +292,8 @@ TEST(ExecutorTest, UnbalancedRestores) {
 TEST(ExecutorTest, SoftirqRaisedInHardirqRunsAtIrqExit) {
   Program p = WithLocks({{"A", LockType::kSpinlock}});
   p.ops = {Irq(ContextKind::kHardirq,
-               {Irq(ContextKind::kSoftirq,
-                    {Call(LockVerb::kSpinLock), Call(LockVerb::kSpinUnlock)})})};
+               {Irq(ContextKind::kSoftirq, {Call(LockVerb::kSpinLock),
+                                            Call(LockVerb::kSpinUnlock)})})};
   Executor ex;
   RunResult r = ex.Run(p, NoLockdep());
   EXPECT_TRUE(r.completed);
@@ -318,12 +323,17 @@ TEST(ExecutorTest, BhDisabledDefersSoftirq) {
 }
 
 TEST(ExecutorTest, Deterministic) {
-  Program p = WithLocks({{"A", LockType::kSpinlock}, {"B", LockType::kSpinlock}}, 2);
-  p.ops = {OnCpu(0), Call(LockVerb::kSpinLock, 0),
+  Program p =
+      WithLocks({{"A", LockType::kSpinlock}, {"B", LockType::kSpinlock}}, 2);
+  p.ops = {OnCpu(0),
+           Call(LockVerb::kSpinLock, 0),
            Irq(ContextKind::kHardirq, {Call(LockVerb::kSpinTrylock, 1)}),
-           OnCpu(1), Call(LockVerb::kSpinLock, 1),
-           OnCpu(0), Call(LockVerb::kSpinLock, 1),
-           OnCpu(1), Call(LockVerb::kSpinLock, 0)};
+           OnCpu(1),
+           Call(LockVerb::kSpinLock, 1),
+           OnCpu(0),
+           Call(LockVerb::kSpinLock, 1),
+           OnCpu(1),
+           Call(LockVerb::kSpinLock, 0)};
   Executor ex;
   RunResult a = ex.Run(p);
   RunResult b = ex.Run(p);

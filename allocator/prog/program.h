@@ -25,12 +25,12 @@
 
 namespace reentry::prog {
 
-inline constexpr int kMaxLocks = 32;        // declared test locks
-inline constexpr int kMaxSlots = 32;        // page slots p0..p31
-inline constexpr int kMaxOrder = 10;        // MAX_PAGE_ORDER
-inline constexpr int kMaxBodyDepth = 4;     // nested interrupt bodies
-inline constexpr int kMaxOps = 4096;        // ops in a program, nested included
-inline constexpr int kMaxSubclasses = 8;    // spin_lock_nested subclass 0..7
+inline constexpr int kMaxLocks = 32;      // declared test locks
+inline constexpr int kMaxSlots = 32;      // page slots p0..p31
+inline constexpr int kMaxOrder = 10;      // MAX_PAGE_ORDER
+inline constexpr int kMaxBodyDepth = 4;   // nested interrupt bodies
+inline constexpr int kMaxOps = 4096;      // ops in a program, nested included
+inline constexpr int kMaxSubclasses = 8;  // spin_lock_nested subclass 0..7
 inline constexpr int kMaxLockNameLength = 32;   // LockDecl::name
 inline constexpr int kMaxClassNameLength = 64;  // LockDecl::class_name
 
@@ -84,74 +84,74 @@ struct PointArg {  // injection point and which arrival (1 = first)
 #define REENTRY_LT_MAP REENTRY_LT(kLockdepMap)
 #define REENTRY_LT_ANY 0xffffu
 
-#define REENTRY_LOCK_VERBS(X)                                             \
-  X(kRawSpinLock, "raw_spin_lock", REENTRY_LT_RAW)                        \
-  X(kRawSpinUnlock, "raw_spin_unlock", REENTRY_LT_RAW)                    \
-  X(kRawSpinTrylock, "raw_spin_trylock", REENTRY_LT_RAW)                  \
-  X(kRawSpinLockIrqsave, "raw_spin_lock_irqsave", REENTRY_LT_RAW)         \
+#define REENTRY_LOCK_VERBS(X)                                               \
+  X(kRawSpinLock, "raw_spin_lock", REENTRY_LT_RAW)                          \
+  X(kRawSpinUnlock, "raw_spin_unlock", REENTRY_LT_RAW)                      \
+  X(kRawSpinTrylock, "raw_spin_trylock", REENTRY_LT_RAW)                    \
+  X(kRawSpinLockIrqsave, "raw_spin_lock_irqsave", REENTRY_LT_RAW)           \
   X(kRawSpinUnlockIrqrestore, "raw_spin_unlock_irqrestore", REENTRY_LT_RAW) \
-  X(kRawSpinTrylockIrqsave, "raw_spin_trylock_irqsave", REENTRY_LT_RAW)   \
-  X(kRawSpinLockIrq, "raw_spin_lock_irq", REENTRY_LT_RAW)                 \
-  X(kRawSpinUnlockIrq, "raw_spin_unlock_irq", REENTRY_LT_RAW)             \
-  X(kSpinLock, "spin_lock", REENTRY_LT_SPIN)                              \
-  X(kSpinLockNested, "spin_lock_nested", REENTRY_LT_SPIN)                 \
-  X(kSpinUnlock, "spin_unlock", REENTRY_LT_SPIN)                          \
-  X(kSpinTrylock, "spin_trylock", REENTRY_LT_SPIN)                        \
-  X(kSpinLockIrqsave, "spin_lock_irqsave", REENTRY_LT_SPIN)               \
-  X(kSpinUnlockIrqrestore, "spin_unlock_irqrestore", REENTRY_LT_SPIN)     \
-  X(kSpinTrylockIrqsave, "spin_trylock_irqsave", REENTRY_LT_SPIN)         \
-  X(kSpinLockIrq, "spin_lock_irq", REENTRY_LT_SPIN)                       \
-  X(kSpinUnlockIrq, "spin_unlock_irq", REENTRY_LT_SPIN)                   \
-  X(kSpinLockBh, "spin_lock_bh", REENTRY_LT_SPIN)                         \
-  X(kSpinUnlockBh, "spin_unlock_bh", REENTRY_LT_SPIN)                     \
-  X(kSpinTrylockBh, "spin_trylock_bh", REENTRY_LT_SPIN)                   \
-  X(kReadLock, "read_lock", REENTRY_LT_RW)                                \
-  X(kReadUnlock, "read_unlock", REENTRY_LT_RW)                            \
-  X(kReadTrylock, "read_trylock", REENTRY_LT_RW)                          \
-  X(kWriteLock, "write_lock", REENTRY_LT_RW)                              \
-  X(kWriteUnlock, "write_unlock", REENTRY_LT_RW)                          \
-  X(kWriteTrylock, "write_trylock", REENTRY_LT_RW)                        \
-  X(kReadLockIrqsave, "read_lock_irqsave", REENTRY_LT_RW)                 \
-  X(kReadUnlockIrqrestore, "read_unlock_irqrestore", REENTRY_LT_RW)       \
-  X(kWriteLockIrqsave, "write_lock_irqsave", REENTRY_LT_RW)               \
-  X(kWriteUnlockIrqrestore, "write_unlock_irqrestore", REENTRY_LT_RW)     \
-  X(kReadLockIrq, "read_lock_irq", REENTRY_LT_RW)                         \
-  X(kReadUnlockIrq, "read_unlock_irq", REENTRY_LT_RW)                     \
-  X(kWriteLockIrq, "write_lock_irq", REENTRY_LT_RW)                       \
-  X(kWriteUnlockIrq, "write_unlock_irq", REENTRY_LT_RW)                   \
-  X(kReadLockBh, "read_lock_bh", REENTRY_LT_RW)                           \
-  X(kReadUnlockBh, "read_unlock_bh", REENTRY_LT_RW)                       \
-  X(kWriteLockBh, "write_lock_bh", REENTRY_LT_RW)                         \
-  X(kWriteUnlockBh, "write_unlock_bh", REENTRY_LT_RW)                     \
-  X(kLocalLock, "local_lock", REENTRY_LT_LOCAL)                           \
-  X(kLocalUnlock, "local_unlock", REENTRY_LT_LOCAL)                       \
-  X(kLocalLockIrqsave, "local_lock_irqsave", REENTRY_LT_LOCAL)            \
-  X(kLocalUnlockIrqrestore, "local_unlock_irqrestore", REENTRY_LT_LOCAL)  \
-  X(kLocalLockIrq, "local_lock_irq", REENTRY_LT_LOCAL)                    \
-  X(kLocalUnlockIrq, "local_unlock_irq", REENTRY_LT_LOCAL)                \
-  X(kLocalTrylock, "local_trylock", REENTRY_LT_LOCALTRY)                  \
-  X(kLocalTrylockIrqsave, "local_trylock_irqsave", REENTRY_LT_LOCALTRY)   \
-  X(kWriteSeqlock, "write_seqlock", REENTRY_LT_SEQLOCK)                   \
-  X(kWriteSequnlock, "write_sequnlock", REENTRY_LT_SEQLOCK)               \
-  X(kWriteSeqlockIrqsave, "write_seqlock_irqsave", REENTRY_LT_SEQLOCK)    \
-  X(kWriteSequnlockIrqrestore, "write_sequnlock_irqrestore",              \
-    REENTRY_LT_SEQLOCK)                                                   \
-  X(kWriteSeqlockIrq, "write_seqlock_irq", REENTRY_LT_SEQLOCK)            \
-  X(kWriteSequnlockIrq, "write_sequnlock_irq", REENTRY_LT_SEQLOCK)        \
-  X(kWriteSeqlockBh, "write_seqlock_bh", REENTRY_LT_SEQLOCK)              \
-  X(kWriteSequnlockBh, "write_sequnlock_bh", REENTRY_LT_SEQLOCK)          \
-  X(kReadSeqbegin, "read_seqbegin", REENTRY_LT_SEQ)                       \
-  X(kReadSeqretry, "read_seqretry", REENTRY_LT_SEQ)                       \
-  X(kWriteSeqcountBegin, "write_seqcount_begin", REENTRY_LT_SEQCOUNT)     \
-  X(kWriteSeqcountEnd, "write_seqcount_end", REENTRY_LT_SEQCOUNT)         \
-  X(kMutexLock, "mutex_lock", REENTRY_LT_MUTEX)                           \
-  X(kMutexUnlock, "mutex_unlock", REENTRY_LT_MUTEX)                       \
-  X(kMutexTrylock, "mutex_trylock", REENTRY_LT_MUTEX)                     \
-  X(kLockMapAcquire, "lock_map_acquire", REENTRY_LT_MAP)                  \
-  X(kLockMapAcquireRead, "lock_map_acquire_read", REENTRY_LT_MAP)         \
-  X(kLockMapAcquireTry, "lock_map_acquire_try", REENTRY_LT_MAP)           \
-  X(kLockMapRelease, "lock_map_release", REENTRY_LT_MAP)                  \
-  X(kLockInit, "lock_init", REENTRY_LT_ANY)                               \
+  X(kRawSpinTrylockIrqsave, "raw_spin_trylock_irqsave", REENTRY_LT_RAW)     \
+  X(kRawSpinLockIrq, "raw_spin_lock_irq", REENTRY_LT_RAW)                   \
+  X(kRawSpinUnlockIrq, "raw_spin_unlock_irq", REENTRY_LT_RAW)               \
+  X(kSpinLock, "spin_lock", REENTRY_LT_SPIN)                                \
+  X(kSpinLockNested, "spin_lock_nested", REENTRY_LT_SPIN)                   \
+  X(kSpinUnlock, "spin_unlock", REENTRY_LT_SPIN)                            \
+  X(kSpinTrylock, "spin_trylock", REENTRY_LT_SPIN)                          \
+  X(kSpinLockIrqsave, "spin_lock_irqsave", REENTRY_LT_SPIN)                 \
+  X(kSpinUnlockIrqrestore, "spin_unlock_irqrestore", REENTRY_LT_SPIN)       \
+  X(kSpinTrylockIrqsave, "spin_trylock_irqsave", REENTRY_LT_SPIN)           \
+  X(kSpinLockIrq, "spin_lock_irq", REENTRY_LT_SPIN)                         \
+  X(kSpinUnlockIrq, "spin_unlock_irq", REENTRY_LT_SPIN)                     \
+  X(kSpinLockBh, "spin_lock_bh", REENTRY_LT_SPIN)                           \
+  X(kSpinUnlockBh, "spin_unlock_bh", REENTRY_LT_SPIN)                       \
+  X(kSpinTrylockBh, "spin_trylock_bh", REENTRY_LT_SPIN)                     \
+  X(kReadLock, "read_lock", REENTRY_LT_RW)                                  \
+  X(kReadUnlock, "read_unlock", REENTRY_LT_RW)                              \
+  X(kReadTrylock, "read_trylock", REENTRY_LT_RW)                            \
+  X(kWriteLock, "write_lock", REENTRY_LT_RW)                                \
+  X(kWriteUnlock, "write_unlock", REENTRY_LT_RW)                            \
+  X(kWriteTrylock, "write_trylock", REENTRY_LT_RW)                          \
+  X(kReadLockIrqsave, "read_lock_irqsave", REENTRY_LT_RW)                   \
+  X(kReadUnlockIrqrestore, "read_unlock_irqrestore", REENTRY_LT_RW)         \
+  X(kWriteLockIrqsave, "write_lock_irqsave", REENTRY_LT_RW)                 \
+  X(kWriteUnlockIrqrestore, "write_unlock_irqrestore", REENTRY_LT_RW)       \
+  X(kReadLockIrq, "read_lock_irq", REENTRY_LT_RW)                           \
+  X(kReadUnlockIrq, "read_unlock_irq", REENTRY_LT_RW)                       \
+  X(kWriteLockIrq, "write_lock_irq", REENTRY_LT_RW)                         \
+  X(kWriteUnlockIrq, "write_unlock_irq", REENTRY_LT_RW)                     \
+  X(kReadLockBh, "read_lock_bh", REENTRY_LT_RW)                             \
+  X(kReadUnlockBh, "read_unlock_bh", REENTRY_LT_RW)                         \
+  X(kWriteLockBh, "write_lock_bh", REENTRY_LT_RW)                           \
+  X(kWriteUnlockBh, "write_unlock_bh", REENTRY_LT_RW)                       \
+  X(kLocalLock, "local_lock", REENTRY_LT_LOCAL)                             \
+  X(kLocalUnlock, "local_unlock", REENTRY_LT_LOCAL)                         \
+  X(kLocalLockIrqsave, "local_lock_irqsave", REENTRY_LT_LOCAL)              \
+  X(kLocalUnlockIrqrestore, "local_unlock_irqrestore", REENTRY_LT_LOCAL)    \
+  X(kLocalLockIrq, "local_lock_irq", REENTRY_LT_LOCAL)                      \
+  X(kLocalUnlockIrq, "local_unlock_irq", REENTRY_LT_LOCAL)                  \
+  X(kLocalTrylock, "local_trylock", REENTRY_LT_LOCALTRY)                    \
+  X(kLocalTrylockIrqsave, "local_trylock_irqsave", REENTRY_LT_LOCALTRY)     \
+  X(kWriteSeqlock, "write_seqlock", REENTRY_LT_SEQLOCK)                     \
+  X(kWriteSequnlock, "write_sequnlock", REENTRY_LT_SEQLOCK)                 \
+  X(kWriteSeqlockIrqsave, "write_seqlock_irqsave", REENTRY_LT_SEQLOCK)      \
+  X(kWriteSequnlockIrqrestore, "write_sequnlock_irqrestore",                \
+    REENTRY_LT_SEQLOCK)                                                     \
+  X(kWriteSeqlockIrq, "write_seqlock_irq", REENTRY_LT_SEQLOCK)              \
+  X(kWriteSequnlockIrq, "write_sequnlock_irq", REENTRY_LT_SEQLOCK)          \
+  X(kWriteSeqlockBh, "write_seqlock_bh", REENTRY_LT_SEQLOCK)                \
+  X(kWriteSequnlockBh, "write_sequnlock_bh", REENTRY_LT_SEQLOCK)            \
+  X(kReadSeqbegin, "read_seqbegin", REENTRY_LT_SEQ)                         \
+  X(kReadSeqretry, "read_seqretry", REENTRY_LT_SEQ)                         \
+  X(kWriteSeqcountBegin, "write_seqcount_begin", REENTRY_LT_SEQCOUNT)       \
+  X(kWriteSeqcountEnd, "write_seqcount_end", REENTRY_LT_SEQCOUNT)           \
+  X(kMutexLock, "mutex_lock", REENTRY_LT_MUTEX)                             \
+  X(kMutexUnlock, "mutex_unlock", REENTRY_LT_MUTEX)                         \
+  X(kMutexTrylock, "mutex_trylock", REENTRY_LT_MUTEX)                       \
+  X(kLockMapAcquire, "lock_map_acquire", REENTRY_LT_MAP)                    \
+  X(kLockMapAcquireRead, "lock_map_acquire_read", REENTRY_LT_MAP)           \
+  X(kLockMapAcquireTry, "lock_map_acquire_try", REENTRY_LT_MAP)             \
+  X(kLockMapRelease, "lock_map_release", REENTRY_LT_MAP)                    \
+  X(kLockInit, "lock_init", REENTRY_LT_ANY)                                 \
   X(kLockFree, "debug_check_no_locks_freed", REENTRY_LT_ANY)
 
 enum class LockVerb : uint8_t {
@@ -172,16 +172,20 @@ struct SwitchCpu {  // "cpu(1)": following ops run on vCPU 1
   static constexpr int kCode = 0;
   static constexpr const char* kName = "cpu";
   CpuArg cpu;
-  template <typename V> void Visit(V& v) { v.Arg(cpu); }
+  template <typename V>
+  void Visit(V& v) {
+    v.Arg(cpu);
+  }
   friend bool operator==(const SwitchCpu&, const SwitchCpu&) = default;
 };
 
-#define REENTRY_SIMPLE_OP(Type, code, name)                                \
-  struct Type {                                                            \
-    static constexpr int kCode = code;                                     \
-    static constexpr const char* kName = name;                             \
-    template <typename V> void Visit(V&) {}                                \
-    friend bool operator==(const Type&, const Type&) = default;            \
+#define REENTRY_SIMPLE_OP(Type, code, name)                     \
+  struct Type {                                                 \
+    static constexpr int kCode = code;                          \
+    static constexpr const char* kName = name;                  \
+    template <typename V>                                       \
+    void Visit(V&) {}                                           \
+    friend bool operator==(const Type&, const Type&) = default; \
   };
 REENTRY_SIMPLE_OP(LocalIrqDisable, 1, "local_irq_disable")
 REENTRY_SIMPLE_OP(LocalIrqEnable, 2, "local_irq_enable")
@@ -216,7 +220,10 @@ struct Pause {
   static constexpr int kCode = 13;
   static constexpr const char* kName = "pause";
   PointArg at;
-  template <typename V> void Visit(V& v) { v.Arg(at); }
+  template <typename V>
+  void Visit(V& v) {
+    v.Arg(at);
+  }
   friend bool operator==(const Pause&, const Pause&) = default;
 };
 
@@ -238,7 +245,8 @@ struct AllocPages {  // "p3 = alloc_pages(GFP_KERNEL, 0)"
   SlotArg slot;
   GfpArg gfp;
   OrderArg order;
-  template <typename V> void Visit(V& v) {
+  template <typename V>
+  void Visit(V& v) {
     v.Result(slot);
     v.Arg(gfp);
     v.Arg(order);
@@ -249,10 +257,12 @@ struct AllocPages {  // "p3 = alloc_pages(GFP_KERNEL, 0)"
 struct FreePages {  // "__free_pages(p3)" or, with a wrong order, "(p3, 2)"
   static constexpr int kCode = 16;
   static constexpr const char* kName = "__free_pages";
-  static constexpr uint8_t kSlotOrder = 0xff;  // the order it was allocated with
+  static constexpr uint8_t kSlotOrder =
+      0xff;  // the order it was allocated with
   SlotArg slot;
   OrderArg order{kSlotOrder};
-  template <typename V> void Visit(V& v) {
+  template <typename V>
+  void Visit(V& v) {
     v.Arg(slot);
     v.Optional(order, OrderArg{kSlotOrder});
   }
@@ -265,7 +275,8 @@ struct AllocPagesNolock {  // "p1 = alloc_pages_nolock(0, 0)"
   SlotArg slot;
   GfpArg gfp;  // 0 or __GFP_ACCOUNT; anything else is caller misuse
   OrderArg order;
-  template <typename V> void Visit(V& v) {
+  template <typename V>
+  void Visit(V& v) {
     v.Result(slot);
     v.Arg(gfp);
     v.Arg(order);
@@ -278,7 +289,10 @@ struct FreePagesNolock {  // "free_pages_nolock(p1)"
   static constexpr int kCode = 18;
   static constexpr const char* kName = "free_pages_nolock";
   SlotArg slot;
-  template <typename V> void Visit(V& v) { v.Arg(slot); }
+  template <typename V>
+  void Visit(V& v) {
+    v.Arg(slot);
+  }
   friend bool operator==(const FreePagesNolock&,
                          const FreePagesNolock&) = default;
 };
@@ -289,7 +303,8 @@ struct AllocPagesBulk {  // "p4 = alloc_pages_bulk(GFP_KERNEL, 8)": p4..p11
   SlotArg slot;
   GfpArg gfp;
   CountArg count;
-  template <typename V> void Visit(V& v) {
+  template <typename V>
+  void Visit(V& v) {
     v.Result(slot);
     v.Arg(gfp);
     v.Arg(count);
@@ -304,7 +319,8 @@ struct PinPage {  // "pin_user_pages(p2)" / "pin_user_pages(p2, longterm)"
   SlotArg slot;
   FlagArg longterm;
   static constexpr const char* kFlagName = "longterm";
-  template <typename V> void Visit(V& v) {
+  template <typename V>
+  void Visit(V& v) {
     v.Arg(slot);
     v.Optional(longterm, FlagArg{false});
   }
@@ -315,7 +331,10 @@ struct UnpinPage {  // "unpin_user_page(p2)"
   static constexpr int kCode = 21;
   static constexpr const char* kName = "unpin_user_page";
   SlotArg slot;
-  template <typename V> void Visit(V& v) { v.Arg(slot); }
+  template <typename V>
+  void Visit(V& v) {
+    v.Arg(slot);
+  }
   friend bool operator==(const UnpinPage&, const UnpinPage&) = default;
 };
 
@@ -328,7 +347,10 @@ struct CpuOffline {  // "cpu_offline(1)": page_alloc_cpu_dead() drains its pcp
   static constexpr int kCode = 26;
   static constexpr const char* kName = "cpu_offline";
   CpuArg cpu;
-  template <typename V> void Visit(V& v) { v.Arg(cpu); }
+  template <typename V>
+  void Visit(V& v) {
+    v.Arg(cpu);
+  }
   friend bool operator==(const CpuOffline&, const CpuOffline&) = default;
 };
 
@@ -339,7 +361,8 @@ struct FailPageAlloc {
   static constexpr const char* kName = "fail_page_alloc";
   CountArg interval;
   CountArg times;
-  template <typename V> void Visit(V& v) {
+  template <typename V>
+  void Visit(V& v) {
     v.Arg(interval);
     v.Arg(times);
   }
@@ -351,7 +374,8 @@ struct CmaAlloc {  // "p5 = cma_alloc(4)": 4 pages from the CMA area
   static constexpr const char* kName = "cma_alloc";
   SlotArg slot;
   CountArg count;
-  template <typename V> void Visit(V& v) {
+  template <typename V>
+  void Visit(V& v) {
     v.Result(slot);
     v.Arg(count);
   }
@@ -362,7 +386,10 @@ struct CmaRelease {  // "cma_release(p5)"
   static constexpr int kCode = 29;
   static constexpr const char* kName = "cma_release";
   SlotArg slot;
-  template <typename V> void Visit(V& v) { v.Arg(slot); }
+  template <typename V>
+  void Visit(V& v) {
+    v.Arg(slot);
+  }
   friend bool operator==(const CmaRelease&, const CmaRelease&) = default;
 };
 
@@ -377,7 +404,10 @@ struct RegisterShrinker {
   static constexpr int kCode = 33;
   static constexpr const char* kName = "register_shrinker";
   LockArg lock;
-  template <typename V> void Visit(V& v) { v.Arg(lock); }
+  template <typename V>
+  void Visit(V& v) {
+    v.Arg(lock);
+  }
   friend bool operator==(const RegisterShrinker&,
                          const RegisterShrinker&) = default;
 };
@@ -387,16 +417,14 @@ REENTRY_SIMPLE_OP(MemallocNofsSave, 34, "memalloc_nofs_save")
 REENTRY_SIMPLE_OP(MemallocNofsRestore, 35, "memalloc_nofs_restore")
 #undef REENTRY_SIMPLE_OP
 
-using OpVariant =
-    std::variant<SwitchCpu, LocalIrqDisable, LocalIrqEnable, LocalIrqSave,
-                 LocalIrqRestore, LocalBhDisable, LocalBhEnable,
-                 PreemptDisable, PreemptEnable, MigrateDisable, MigrateEnable,
-                 MightSleep, Interrupt, Pause, LockCall, AllocPages,
-                 FreePages, AllocPagesNolock, FreePagesNolock, AllocPagesBulk,
-                 PinPage, UnpinPage, BuildAllZonelists, OfflinePages,
-                 DrainAllPages, DrainLocalPages, CpuOffline, FailPageAlloc,
-                 CmaAlloc, CmaRelease, KvfreeRcu, Printk, KswapdRun,
-                 RegisterShrinker, MemallocNofsSave, MemallocNofsRestore>;
+using OpVariant = std::variant<
+    SwitchCpu, LocalIrqDisable, LocalIrqEnable, LocalIrqSave, LocalIrqRestore,
+    LocalBhDisable, LocalBhEnable, PreemptDisable, PreemptEnable,
+    MigrateDisable, MigrateEnable, MightSleep, Interrupt, Pause, LockCall,
+    AllocPages, FreePages, AllocPagesNolock, FreePagesNolock, AllocPagesBulk,
+    PinPage, UnpinPage, BuildAllZonelists, OfflinePages, DrainAllPages,
+    DrainLocalPages, CpuOffline, FailPageAlloc, CmaAlloc, CmaRelease, KvfreeRcu,
+    Printk, KswapdRun, RegisterShrinker, MemallocNofsSave, MemallocNofsRestore>;
 inline constexpr int kNumOpCodes = std::variant_size_v<OpVariant>;
 
 struct Op {
@@ -414,7 +442,7 @@ inline bool operator==(const Interrupt& a, const Interrupt& b) {
 
 // A test lock declared by the program: "lock(A, spinlock_t, "&a->lock")".
 struct LockDecl {
-  std::string name;        // identifier used by ops
+  std::string name;  // identifier used by ops
   ctx::LockType type = ctx::LockType::kSpinlock;
   std::string class_name;  // lockdep class; the same name shares a class
   friend bool operator==(const LockDecl&, const LockDecl&) = default;
