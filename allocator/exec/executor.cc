@@ -1,6 +1,7 @@
 #include "allocator/exec/executor.h"
 
 #include <cstdio>
+#include <cstring>
 #include <variant>
 
 #include "allocator/base/check.h"
@@ -36,6 +37,12 @@ struct PendingIrq {
   uint32_t op_index;
 };
 
+// A pause: the nth arrival at point, counted from the vCPU's last pause().
+struct Stop {
+  ctx::PointId point;
+  uint32_t nth;
+};
+
 struct Vcpu {
   VcpuStatus status = VcpuStatus::kIdle;
   Job job = Job::kOp;
@@ -43,9 +50,14 @@ struct Vcpu {
   uint32_t op_index = kNoOp;
   FixedVector<ArmedIrq, 32> armed;
   FixedVector<PendingIrq, 32> pending;
-  bool pause_armed = false;
-  ctx::PointId pause_point = ctx::PointId::kNone;
-  uint8_t pause_remaining = 0;
+  // Pauses: pause() starts counting arrivals and arms stops[0];
+  // pause_again() appends. They fire in order; next_stop is the next to
+  // fire, stopped_at the one the vCPU last stopped at.
+  bool counting = false;
+  FixedVector<Stop, 128> stops;
+  uint32_t next_stop = 0;
+  int stopped_at = -1;
+  uint32_t arrivals[ctx::kNumPoints];  // valid while counting
   OpLocals locals;
   int waiting_for = -1;
   const void* wait_lock = nullptr;
@@ -216,9 +228,21 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
   }
   void OnPauseOp(Cpu& cpu, const prog::Pause& o, uint32_t index) override {
     Vcpu& v = vcpus[cpu.id()];
-    v.pause_armed = true;
-    v.pause_point = o.at.v;
-    v.pause_remaining = o.at.nth ? o.at.nth : 1;
+    v.counting = true;
+    memset(v.arrivals, 0, sizeof(v.arrivals));
+    v.stops.clear();
+    v.next_stop = 0;
+    v.stopped_at = -1;
+    (void)v.stops.push_back(Stop{o.at.v, o.at.nth ? o.at.nth : 1u});
+  }
+  void OnPauseAgainOp(Cpu& cpu, const prog::PauseAgain& o,
+                      uint32_t index) override {
+    Vcpu& v = vcpus[cpu.id()];
+    if (!v.counting) {  // no pause() before it: counting starts here
+      OnPauseOp(cpu, prog::Pause{o.at}, index);
+      return;
+    }
+    (void)v.stops.push_back(Stop{o.at.v, o.at.nth ? o.at.nth : 1u});
   }
   void OnSkipped(Cpu& cpu, uint32_t index) override {
     Trace(TraceKind::kSkipped, cpu, index);
@@ -239,11 +263,15 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
       ++i;
     }
     for (const PendingIrq& irq : fire) Deliver(cpu, v, irq);
-    if (v.pause_armed && v.pause_point == point && --v.pause_remaining == 0) {
-      v.pause_armed = false;
-      Trace(TraceKind::kPause, cpu, cpu.op_index(), point);
-      v.status = VcpuStatus::kPaused;
-      fibers[cpu.id()]->Yield();
+    if (v.counting) {
+      const uint32_t n = ++v.arrivals[static_cast<int>(point)];
+      if (v.next_stop < v.stops.size() && v.stops[v.next_stop].point == point &&
+          v.stops[v.next_stop].nth == n) {
+        v.stopped_at = static_cast<int>(v.next_stop++);
+        Trace(TraceKind::kPause, cpu, cpu.op_index(), point);
+        v.status = VcpuStatus::kPaused;
+        fibers[cpu.id()]->Yield();
+      }
     }
   }
 
@@ -396,6 +424,29 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
     }
   }
 
+  // resume(at) on vCPU c: drives it until it stops at the pause armed for
+  // `at` or a later one, or until it is idle.
+  void ResumeTo(int c, const prog::PointArg& at, size_t cursor) {
+    Vcpu& v = vcpus[c];
+    int target = -1;
+    if (at.v != ctx::PointId::kNone) {
+      const uint32_t nth = at.nth ? at.nth : 1u;
+      for (size_t k = 0; k < v.stops.size(); ++k) {
+        if (v.stops[k].point == at.v && v.stops[k].nth == nth) {
+          target = static_cast<int>(k);
+          break;
+        }
+      }
+    }
+    while (!run_ended && v.status != VcpuStatus::kIdle) {
+      if (v.status == VcpuStatus::kPaused && target >= 0 &&
+          v.stopped_at >= target) {
+        return;
+      }
+      Drive(c, cursor);
+    }
+  }
+
   bool AllIdle() const {
     for (int c = 0; c < world->kernel.nr_cpus(); ++c) {
       if (vcpus[c].status != VcpuStatus::kIdle) return false;
@@ -461,6 +512,12 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
     for (size_t i = 0; i < n && !run_ended; ++i) {
       if (consumed[i] || top_cpu[i] < 0) continue;
       const int c = top_cpu[i];
+      if (const auto* r = std::get_if<prog::Resume>(&p.ops[i].v)) {
+        consumed[i] = true;
+        Trace(TraceKind::kOp, world->kernel.cpu(c), top_index[i]);
+        ResumeTo(c, r->at, i);
+        continue;
+      }
       while (vcpus[c].status != VcpuStatus::kIdle && !run_ended) Drive(c, i);
       if (run_ended) break;
       consumed[i] = true;

@@ -1,8 +1,10 @@
 #include "allocator/exec/executor.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "allocator/prog/text.h"
 #include "gtest/gtest.h"
 
 namespace reentry::exec {
@@ -349,6 +351,105 @@ TEST(ExecutorTest, Deterministic) {
     EXPECT_EQ(a.findings[i].kind, c.findings[i].kind);
     EXPECT_EQ(a.findings[i].op_index, c.findings[i].op_index);
   }
+}
+
+// The top-level ops, pauses and resumes of a run, as "cpu:what".
+std::string Schedule(const RunResult& r) {
+  std::string out;
+  for (const TraceEntry& e : r.trace) {
+    if (e.depth != 0) continue;
+    switch (e.kind) {
+      case TraceKind::kOp:
+        out += std::to_string(e.cpu) + ":#" + std::to_string(e.op_index);
+        break;
+      case TraceKind::kPause:
+        out += std::to_string(e.cpu) + ":pause@" + ctx::PointName(e.point);
+        break;
+      case TraceKind::kResume:
+        out += std::to_string(e.cpu) + ":resume";
+        break;
+      default:
+        continue;
+    }
+    out += " ";
+  }
+  return out;
+}
+
+std::optional<Program> Parse(const std::string& text) {
+  prog::ParseError error;
+  std::optional<Program> p = prog::ParseProgram(text, &error);
+  EXPECT_TRUE(p.has_value()) << error.ToString();
+  return p;
+}
+
+// One op stopped at two places: vCPU 1's ops run at each, and each
+// resume() runs vCPU 0 on to its next pause (or its op's end).
+TEST(ExecutorTest, PauseAgainStopsAnOpAtSeveralPlaces) {
+  std::optional<Program> p = Parse(
+      "cpu(0)\n"
+      "pause(alloc_pages:entry)\n"            // #1
+      "pause_again(post_alloc_hook:entry)\n"  // #2
+      "p0 = alloc_pages(GFP_KERNEL, 0)\n"     // #3
+      "cpu(1)\n"
+      "p1 = alloc_pages(GFP_KERNEL, 0)\n"  // #5
+      "cpu(0)\n"
+      "resume(post_alloc_hook:entry)\n"  // #7
+      "cpu(1)\n"
+      "p2 = alloc_pages(GFP_KERNEL, 0)\n"  // #9
+      "cpu(0)\n"
+      "resume()\n");  // #11
+  ASSERT_TRUE(p.has_value());
+  Executor ex;
+  RunResult r = ex.Run(*p);
+  EXPECT_TRUE(r.completed);
+  EXPECT_EQ(r.findings.size(), 0u);
+  EXPECT_EQ(Schedule(r),
+            "0:#1 0:#2 0:#3 0:pause@alloc_pages:entry 1:#5 0:#7 0:resume "
+            "0:pause@post_alloc_hook:entry 1:#9 0:#11 0:resume ");
+  EXPECT_EQ(r.allocs_ok, 3u);
+}
+
+// Arrivals count from the last pause(), across ops, and a resume() names a
+// stop: one the vCPU already stopped at leaves it where it is, and an op
+// for the vCPU runs it through the rest of its stops first.
+TEST(ExecutorTest, ResumeNamesAStopAndCountsFromThePause) {
+  std::optional<Program> p = Parse(
+      "cpu(0)\n"
+      "pause(printk:console_locked, 2)\n"        // #1
+      "pause_again(printk:console_locked, 3)\n"  // #2
+      "printk()\n"                               // #3: arrival 1
+      "printk()\n"                               // #4: arrival 2, stops
+      "resume(printk:console_locked, 2)\n"       // #5: already there
+      "cpu(1)\n"
+      "preempt_disable()\n"  // #7
+      "cpu(0)\n"
+      "resume(printk:console_locked, 3)\n"  // #9: on to the op's end
+      "printk()\n"                          // #10: arrival 3, stops
+      "cpu(1)\n"
+      "preempt_enable()\n"  // #12
+      "cpu(0)\n"
+      "migrate_disable()\n");  // #14: #10 ends first
+  ASSERT_TRUE(p.has_value());
+  Executor ex;
+  RunResult r = ex.Run(*p);
+  EXPECT_TRUE(r.completed);
+  EXPECT_EQ(Schedule(r),
+            "0:#1 0:#2 0:#3 0:#4 0:pause@printk:console_locked 0:#5 1:#7 "
+            "0:#9 0:resume 0:#10 0:pause@printk:console_locked 1:#12 "
+            "0:resume 0:#14 ");
+}
+
+// resume() inside an interrupt body is refused by the parser (and the
+// validator); on a vCPU with nothing in progress it does nothing.
+TEST(ExecutorTest, ResumeOfAnIdleVcpuDoesNothing) {
+  std::optional<Program> p =
+      Parse("resume()\nresume(alloc_pages:entry)\npreempt_disable()\n");
+  ASSERT_TRUE(p.has_value());
+  Executor ex;
+  RunResult r = ex.Run(*p);
+  EXPECT_TRUE(r.completed);
+  EXPECT_EQ(Schedule(r), "0:#0 0:#1 0:#2 ");
 }
 
 TEST(ExecutorTest, ManyRunsReuseFibers) {

@@ -321,6 +321,13 @@ void RunProgramOp(World& world, Cpu& cpu, OpLocals& locals, const Op& op,
         } else if constexpr (std::is_same_v<T, prog::Pause>) {
           if (o.at.v == ctx::PointId::kNone) return;
           host.OnPauseOp(cpu, o, index);
+        } else if constexpr (std::is_same_v<T, prog::PauseAgain>) {
+          if (o.at.v == ctx::PointId::kNone) return;
+          host.OnPauseAgainOp(cpu, o, index);
+        } else if constexpr (std::is_same_v<T, prog::Resume>) {
+          // Scheduled by the executor between top-level ops; run as an op
+          // (the vCPU's next op taken early for a waiter) it has nothing
+          // to resume.
         } else if constexpr (std::is_same_v<T, prog::LockCall>) {
           if (!RunLockCall(world, cpu, locals, o)) host.OnSkipped(cpu, index);
         } else {

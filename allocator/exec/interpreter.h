@@ -41,6 +41,9 @@ class OpHost {
                              uint32_t index) = 0;
   virtual void OnPauseOp(ctx::Cpu& cpu, const prog::Pause& pause,
                          uint32_t index) = 0;
+  // pause_again(): hosts without pauses ignore it, as they ignore pause().
+  virtual void OnPauseAgainOp(ctx::Cpu& cpu, const prog::PauseAgain& pause,
+                              uint32_t index) {}
   // The op could not run here (SwitchCpu inside a body, an allocator op the
   // model does not implement, a verb that does not fit its lock).
   virtual void OnSkipped(ctx::Cpu& cpu, uint32_t index) = 0;

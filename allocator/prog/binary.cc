@@ -338,6 +338,9 @@ class Decoder {
     if constexpr (std::is_same_v<T, SwitchCpu>) {
       if (depth > 0) return false;  // a body runs on the interrupted vCPU
     }
+    if constexpr (std::is_same_v<T, Resume>) {
+      if (depth > 0) return false;  // schedules between top-level ops
+    }
     return !fields.skip;
   }
 

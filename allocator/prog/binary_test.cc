@@ -189,6 +189,9 @@ TEST(ProgBinaryGoldenTest, EncodesEveryOp) {
             "1e1f20"      // kvfree_rcu, printk, kswapd
             "2102"        // register_shrinker(M)
             "2223"        // memalloc_nofs_*
+            "240401"      // pause_again(rmqueue_bulk:zone_locked, 2)
+            "250902"      // resume(free_one_page:zone_locked, 3)
+            "250000"      // resume()
             "0000"        // cpu(0)
             "0e020000"    // mutex_lock(M)
             "0e030200");  // write_seqlock_irqsave(S)
@@ -454,6 +457,16 @@ TEST(ProgBinaryDecodeTest, SwitchCpuInsideBodyIsDropped) {
 TEST(ProgBinaryDecodeTest, BodiesEndAtEndOfInput) {
   const Program p = DecodeProgram(Header() + Unhex("0c 02 00 00 ffff 1f 1e"));
   EXPECT_EQ(ProgramToText(p), "nmi() {\n  printk()\n  kvfree_rcu()\n}\n");
+}
+
+TEST(ProgBinaryDecodeTest, ResumeInsideABodyIsDropped) {
+  // nmi() { resume(rmqueue_bulk:zone_locked); pause_again(...) }, resume()
+  const std::string bytes =
+      Header() + Unhex("0c 02 00 00 0200  25 04 00  24 04 01  25 00 00");
+  EXPECT_EQ(ProgramToText(DecodeProgram(bytes)),
+            "nmi() {\n  pause_again(rmqueue_bulk:zone_locked, 2)\n}\n"
+            "resume()\n");
+  Oracle(bytes);
 }
 
 TEST(ProgBinaryDecodeTest, InterruptsTooDeepAreDroppedAndTheirBodiesFlattened) {

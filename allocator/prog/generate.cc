@@ -20,10 +20,11 @@ enum class Category : uint8_t {
   kPause,      // pause(POINT)
   kLock,       // lock verbs, register_shrinker
   kAlloc,      // the allocator's entry points
+  kSchedule,   // pause_again(POINT), resume(POINT): multi_pauses only
   kCount
 };
 constexpr int kNumCategories = static_cast<int>(Category::kCount);
-constexpr int kCategoryWeight[kNumCategories] = {3, 1, 2, 1, 4, 5};
+constexpr int kCategoryWeight[kNumCategories] = {3, 1, 2, 1, 4, 5, 1};
 
 template <typename T, typename... U>
 constexpr bool kIsOneOf = (std::is_same_v<T, U> || ...);
@@ -33,6 +34,7 @@ constexpr Category CategoryOf() {
   if constexpr (std::is_same_v<T, SwitchCpu>) return Category::kCpu;
   if constexpr (std::is_same_v<T, Interrupt>) return Category::kInterrupt;
   if constexpr (std::is_same_v<T, Pause>) return Category::kPause;
+  if constexpr (kIsOneOf<T, PauseAgain, Resume>) return Category::kSchedule;
   if constexpr (kIsOneOf<T, LockCall, RegisterShrinker>) return Category::kLock;
   if constexpr (kIsOneOf<T, LocalIrqDisable, LocalIrqEnable, LocalIrqSave,
                          LocalIrqRestore, LocalBhDisable, LocalBhEnable,
@@ -165,6 +167,8 @@ class Generator {
         return !p_.locks.empty();
       case Category::kAlloc:
         return options_.allocator_ops;
+      case Category::kSchedule:
+        return options_.multi_pauses && depth == 0;
       case Category::kCount:
         break;
     }

@@ -26,6 +26,10 @@ struct GenerateOptions {
   // kMaxBodyDepth.
   bool interrupts = true;
   bool pauses = true;
+  // pause_again() and resume() at the top level (the multi-pause schedules
+  // of stress replays). Off by default so that a seed keeps drawing the
+  // program it drew before these ops existed.
+  bool multi_pauses = false;
   // Well-nested scopes, as kernel code writes them: every lock acquisition
   // and every irq/bh/preempt/migrate/nofs disable is closed by its matching
   // release in LIFO order. Interrupt bodies close all they open; top-level

@@ -40,6 +40,7 @@ TEST(ProgGenerateTest, FiveHundredSeedsAreValidAndRoundTrip) {
     options.num_ops = 1 + seed % 97;
     options.cpus = 1 + seed % 5;
     options.balanced = seed % 2;
+    options.multi_pauses = seed % 3 == 0;
     const Program p = GenerateProgram(seed, options);
     std::string why;
     ASSERT_TRUE(ValidateProgram(p, &why)) << why;
@@ -95,6 +96,7 @@ TEST(ProgGenerateTest, EveryOpKindAppearsAcrossSeeds) {
   for (uint64_t seed = 0; seed < 50; ++seed) {
     GenerateOptions options;
     options.num_ops = 200;
+    options.multi_pauses = true;
     const std::set<int> more = CodesOf(GenerateProgram(seed, options));
     codes.insert(more.begin(), more.end());
   }

@@ -215,7 +215,8 @@ struct Interrupt {
 
 // "pause(POINT, nth)": when the current vCPU reaches POINT, it stops there and
 // the program's following ops run (on other vCPUs) until an op for this vCPU
-// comes, or the program ends; then it resumes.
+// comes, or the program ends; then it resumes. Arrivals are counted from
+// this op on, and it replaces the vCPU's earlier pauses.
 struct Pause {
   static constexpr int kCode = 13;
   static constexpr const char* kName = "pause";
@@ -417,14 +418,48 @@ REENTRY_SIMPLE_OP(MemallocNofsSave, 34, "memalloc_nofs_save")
 REENTRY_SIMPLE_OP(MemallocNofsRestore, 35, "memalloc_nofs_restore")
 #undef REENTRY_SIMPLE_OP
 
-using OpVariant = std::variant<
-    SwitchCpu, LocalIrqDisable, LocalIrqEnable, LocalIrqSave, LocalIrqRestore,
-    LocalBhDisable, LocalBhEnable, PreemptDisable, PreemptEnable,
-    MigrateDisable, MigrateEnable, MightSleep, Interrupt, Pause, LockCall,
-    AllocPages, FreePages, AllocPagesNolock, FreePagesNolock, AllocPagesBulk,
-    PinPage, UnpinPage, BuildAllZonelists, OfflinePages, DrainAllPages,
-    DrainLocalPages, CpuOffline, FailPageAlloc, CmaAlloc, CmaRelease, KvfreeRcu,
-    Printk, KswapdRun, RegisterShrinker, MemallocNofsSave, MemallocNofsRestore>;
+// "pause_again(POINT, nth)": one more stop for the current vCPU, after those
+// its last pause() and pause_again()s armed: it stops again at the nth
+// arrival at POINT counted from its last pause() (not from here), so a
+// stress replay can name every place an op was when another vCPU ran.
+// Stops fire in the order they were armed.
+struct PauseAgain {
+  static constexpr int kCode = 36;
+  static constexpr const char* kName = "pause_again";
+  PointArg at;
+  template <typename V>
+  void Visit(V& v) {
+    v.Arg(at);
+  }
+  friend bool operator==(const PauseAgain&, const PauseAgain&) = default;
+};
+
+// "resume(POINT, nth)": a scheduling step, top level only. The current
+// vCPU, stopped at one of its pauses, runs on until it stops at the pause
+// armed for (POINT, nth) (at once if it is already there or past it), or,
+// for "resume()" or a point it has no pause for, until its op ends. A vCPU
+// with nothing in progress ignores it.
+struct Resume {
+  static constexpr int kCode = 37;
+  static constexpr const char* kName = "resume";
+  PointArg at;
+  template <typename V>
+  void Visit(V& v) {
+    v.Arg(at);
+  }
+  friend bool operator==(const Resume&, const Resume&) = default;
+};
+
+using OpVariant =
+    std::variant<SwitchCpu, LocalIrqDisable, LocalIrqEnable, LocalIrqSave,
+                 LocalIrqRestore, LocalBhDisable, LocalBhEnable, PreemptDisable,
+                 PreemptEnable, MigrateDisable, MigrateEnable, MightSleep,
+                 Interrupt, Pause, LockCall, AllocPages, FreePages,
+                 AllocPagesNolock, FreePagesNolock, AllocPagesBulk, PinPage,
+                 UnpinPage, BuildAllZonelists, OfflinePages, DrainAllPages,
+                 DrainLocalPages, CpuOffline, FailPageAlloc, CmaAlloc,
+                 CmaRelease, KvfreeRcu, Printk, KswapdRun, RegisterShrinker,
+                 MemallocNofsSave, MemallocNofsRestore, PauseAgain, Resume>;
 inline constexpr int kNumOpCodes = std::variant_size_v<OpVariant>;
 
 struct Op {

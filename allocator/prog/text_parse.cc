@@ -560,6 +560,11 @@ class Parser {
                   "cpu() is not allowed inside an interrupt body: a body "
                   "runs on the vCPU it interrupts");
     }
+    if (std::is_same_v<T, Resume> && stack_.size() > 1) {
+      return Fail(name,
+                  "resume() is not allowed inside an interrupt body: it "
+                  "schedules a vCPU between top-level ops");
+    }
     if (!Expect('(', "after " + std::string(T::kName))) return false;
     T op;
     ArgParser<T> args{*this, result};

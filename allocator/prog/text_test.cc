@@ -92,6 +92,9 @@ kswapd()
 register_shrinker(M)
 memalloc_nofs_save()
 memalloc_nofs_restore()
+pause_again(rmqueue_bulk:zone_locked, 2)
+resume(free_one_page:zone_locked, 3)
+resume()
 cpu(0)
 mutex_lock(M)
 write_seqlock_irqsave(S)
@@ -376,7 +379,7 @@ TEST(ProgTextTest, DocExamplesParse) {
   const std::string doc = ReadDoc();
   ASSERT_FALSE(doc.empty()) << "docs/program-format.md not found";
   const std::vector<std::string> examples = DocExamples(doc);
-  EXPECT_EQ(examples.size(), 4u);
+  EXPECT_EQ(examples.size(), 5u);
   for (const std::string& text : examples) {
     const Program p = MustParse(text);
     EXPECT_FALSE(p.ops.empty()) << text;
@@ -650,6 +653,18 @@ TEST(ProgTextErrorTest, SwitchCpuInsideBody) {
   EXPECT_EQ(ErrorOf("softirq() {\n  cpu(1)\n}\n"),
             "2:3: cpu() is not allowed inside an interrupt body: a body runs "
             "on the vCPU it interrupts");
+}
+
+TEST(ProgTextErrorTest, ResumeInsideBodyAndBadPausePoints) {
+  EXPECT_EQ(ErrorOf("hardirq() {\n  resume()\n}\n"),
+            "2:3: resume() is not allowed inside an interrupt body: it "
+            "schedules a vCPU between top-level ops");
+  EXPECT_EQ(ErrorOf("resume(rmqueue_bulk)\n"),
+            "1:8: unknown injection point 'rmqueue_bulk' (see `reentry "
+            "points`)");
+  EXPECT_NE(ErrorOf("pause_again(rmqueue_bulk:zone_locked, 0)\n"), "");
+  EXPECT_NE(ErrorOf("resume(rmqueue_bulk:zone_locked, 256)\n"), "");
+  EXPECT_NE(ErrorOf("resume(rmqueue_bulk:zone_locked, 2, 3)\n"), "");
 }
 
 TEST(ProgTextErrorTest, BadCharacters) {

@@ -87,6 +87,9 @@ class Validator {
     if constexpr (std::is_same_v<T, SwitchCpu>) {
       if (depth > 0) return "cpu() inside an interrupt body";
     }
+    if constexpr (std::is_same_v<T, Resume>) {
+      if (depth > 0) return "resume() inside an interrupt body";
+    }
     FieldChecker checker{p_};
     VisitFields(op, checker);
     return checker.error;

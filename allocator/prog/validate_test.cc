@@ -107,6 +107,10 @@ TEST(ProgValidateTest, Interrupts) {
             "op 0 (task): interrupt kind must be softirq, hardirq or nmi");
   p.ops = {Interrupt{ctx::ContextKind::kNmi, {}, {SwitchCpu{{1}}}}};
   EXPECT_EQ(ErrorOf(p), "op 1 (cpu): cpu() inside an interrupt body");
+  p.ops = {Interrupt{ctx::ContextKind::kNmi, {}, {Resume{}}}};
+  EXPECT_EQ(ErrorOf(p), "op 1 (resume): resume() inside an interrupt body");
+  p.ops = {Interrupt{ctx::ContextKind::kNmi, {}, {PauseAgain{}}}, Resume{}};
+  EXPECT_TRUE(ValidateProgram(p, nullptr));
   std::vector<Op>* ops = &p.ops;
   ops->clear();
   for (int depth = 0; depth <= kMaxBodyDepth; ++depth) {

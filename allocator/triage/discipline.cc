@@ -372,6 +372,13 @@ class Disciplinarian {
   void RewriteOp(const prog::Pause& o, Frame&, int, std::vector<Op>& out) {
     if (Room(1)) Emit(out, o);
   }
+  void RewriteOp(const prog::PauseAgain& o, Frame&, int,
+                 std::vector<Op>& out) {
+    if (Room(1)) Emit(out, o);
+  }
+  void RewriteOp(const prog::Resume& o, Frame&, int, std::vector<Op>& out) {
+    if (Room(1)) Emit(out, o);
+  }
 
   // --- Test locks ---
   // A correct caller's own locks: spinlock_t and raw_spinlock_t taken with
@@ -670,6 +677,8 @@ bool KeepForChecker(const Op& op) {
                std::is_same_v<T, prog::MightSleep> ||
                std::is_same_v<T, prog::Interrupt> ||
                std::is_same_v<T, prog::Pause> ||
+               std::is_same_v<T, prog::PauseAgain> ||
+               std::is_same_v<T, prog::Resume> ||
                std::is_same_v<T, prog::LockCall>;
       },
       op.v);

@@ -101,6 +101,13 @@ std::string ExplainOp(const prog::Program& p, const Op& op) {
         } else if constexpr (std::is_same_v<T, prog::Pause>) {
           return "stop this vCPU " + At(o.at) +
                  "; later ops run on the other vCPUs until it is resumed";
+        } else if constexpr (std::is_same_v<T, prog::PauseAgain>) {
+          return "stop this vCPU again " + At(o.at) +
+                 " (arrivals counted from its last pause)";
+        } else if constexpr (std::is_same_v<T, prog::Resume>) {
+          return o.at.v == ctx::PointId::kNone
+                     ? std::string("let the stopped vCPU finish its op")
+                     : "let the stopped vCPU run on to its pause " + At(o.at);
         } else if constexpr (std::is_same_v<T, prog::LockCall>) {
           std::string s = std::string(prog::LockVerbName(o.verb)) + " on " +
                           LockText(p, o.lock);
