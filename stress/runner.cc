@@ -15,6 +15,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -139,6 +140,9 @@ struct Vcpu : public exec::OpHost {
   FixedVector<ArmedIrq, 32> armed;
   uint64_t dropped_irqs = 0;
   uint32_t arrivals[ctx::kNumPoints] = {};
+  // The same, counted when the interrupts taken at the point have run (the
+  // executor's count for pauses).
+  uint32_t stop_arrivals[ctx::kNumPoints] = {};
   uint32_t attach_op = 0;
   // Counting segment of attach_op's slot: an op slot has one; the slot after
   // the round's last op one per interrupt taken while idle.
@@ -168,6 +172,19 @@ struct Vcpu : public exec::OpHost {
   PointId wait_point = PointId::kNone;
   uint32_t wait_point_nth = 0;
   bool waited = false;
+  // When this vCPU's first lock operation since its last point (or item
+  // end) happened: the replay orders that stretch of model code by it
+  // (with --parallel; serialized, event_seq numbers the stretches).
+  uint64_t stretch_lock_t = 0;
+  std::atomic<uint64_t>* event_seq = nullptr;  // null with --parallel
+  // Serialized: per finding of the current model (in the kernel's order),
+  // the number of the stretch it was reported in (Runner::report_seq_).
+  std::vector<uint64_t>* report_seq = nullptr;
+  // Serialized: this vCPU holds the model token (Runner::TakeToken), until
+  // slice_end_ns if another vCPU wants it.
+  bool has_token = false;
+  uint64_t slice_end_ns = 0;
+  Rng slice_rng{0};
 
   AllocFrame frames[16];
   int nframes = 0;
@@ -237,6 +254,58 @@ class SerializedObserver : public ctx::Observer {
   std::atomic<uint64_t> dropped_{0};
 };
 
+// Stamps each vCPU's first lock operation of a stretch between points: two
+// stretches that ran side by side meet at their locks, so the replay orders
+// a stretch by its first lock operation (an acquisition attempt that waited
+// comes before the holder's release), or by its end if it took none.
+class StretchClock : public ctx::Observer {
+ public:
+  void OnEvent(Cpu& cpu, const ctx::Event& e) override {
+    Vcpu* v = tls_vcpu;
+    if (v != nullptr && v->cpu == &cpu && v->stretch_lock_t == 0) {
+      v->stretch_lock_t = MonotonicNs();
+    }
+  }
+  uint32_t interests() const override {
+    return ctx::EventBit(ctx::EventKind::kLockAcquire) |
+           ctx::EventBit(ctx::EventKind::kLockContended) |
+           ctx::EventBit(ctx::EventKind::kLockRelease);
+  }
+};
+
+// The order key of the stretch that ends now: serialized, the next event
+// number (stretches never overlap); with --parallel see StretchClock.
+uint64_t StretchKey(Vcpu& v) {
+  if (v.event_seq != nullptr) {
+    const uint64_t seq =
+        v.event_seq->fetch_add(1, std::memory_order_relaxed) + 1;
+    const uint32_t n = v.cpu->kernel().reports_stored();
+    while (v.report_seq->size() < n) v.report_seq->push_back(seq);
+    return seq;
+  }
+  const uint64_t now = MonotonicNs();
+  const uint64_t t = v.stretch_lock_t != 0 ? v.stretch_lock_t : now;
+  v.stretch_lock_t = 0;
+  return t;
+}
+
+// An op's or interrupt's entry: serialized, the number of the last stretch
+// closed before it (it runs in the next one); with --parallel its time.
+uint64_t ItemKey(const Vcpu& v, uint64_t now) {
+  if (v.event_seq == nullptr) return now;
+  return v.event_seq->load(std::memory_order_relaxed);
+}
+
+void LogEnd(Vcpu& v, uint32_t op) {
+  if (v.log == nullptr) return;
+  LogEntry e;
+  e.kind = LogEntry::Kind::kEnd;
+  e.op = op;
+  e.seg = static_cast<uint16_t>(std::min<uint32_t>(v.seg, 0xfff));
+  e.t = StretchKey(v);
+  v.log->entries.push_back(e);
+}
+
 class Runner;
 std::atomic<Runner*> g_crash_runner{nullptr};
 void CrashHandler(int sig, siginfo_t*, void*);
@@ -269,6 +338,13 @@ class Runner : public ctx::Hooks, public ctx::AllocStatsSink {
     const int d = std::min(cpu.depth(), ctx::kMaxContextDepth);
     v->fail_reason[d] = reason;
     v->fail_noted[d] = true;
+    // A lost trylock met another vCPU's lock as an acquisition does (the
+    // lock layer has no event for it): it orders the stretch too.
+    if ((reason == ctx::AllocFail::kPcpBusy ||
+         reason == ctx::AllocFail::kZoneBusy) &&
+        v->stretch_lock_t == 0) {
+      v->stretch_lock_t = MonotonicNs();
+    }
   }
 
   void Deliver(Vcpu& v, const PendingIrq& irq);
@@ -300,6 +376,9 @@ class Runner : public ctx::Hooks, public ctx::AllocStatsSink {
   void CheckAbandon(Vcpu& v) {
     if (abandon_.load(std::memory_order_relaxed)) Abandon(v);
   }
+  void TakeToken(Vcpu& v);
+  void DropToken(Vcpu& v);
+  void MaybePassToken(Vcpu& v);
 
   // ---- coordinator side ----
   bool StartThreads(std::string* error);
@@ -309,7 +388,7 @@ class Runner : public ctx::Hooks, public ctx::AllocStatsSink {
   bool Watchdog(uint64_t now);
   void Progress(uint64_t now, bool last);
   std::string DumpState();
-  void AddCandidates(StressFinding* sf, uint64_t round);
+  void AddCandidates(StressFinding* sf, uint64_t round, uint64_t last_event);
   std::vector<prog::Op> PreambleBefore(uint64_t round) const;
   uint64_t LockdepSignature() const;
   void ArchiveIfLockdepLearned(uint64_t round);
@@ -329,6 +408,21 @@ class Runner : public ctx::Hooks, public ctx::AllocStatsSink {
   uint64_t reports_dropped_before_ = 0;  // by the worlds replaced
   std::unique_ptr<SerializedObserver> serialized_lockdep_;
   std::unique_ptr<StatsObserver> stats_observer_;
+  StretchClock stretch_clock_;
+  // Serialized mode (not --parallel): one vCPU at a time runs model code,
+  // the token's owner; the others wait for it. A vCPU passes it on at a
+  // point or an op end once its time slice is over and another vCPU wants
+  // it, and always while it waits for a lock or at the barrier. So the
+  // run is exactly a sequence of stretches between points, numbered by
+  // event_seq_, which the replay reproduces.
+  static constexpr uint32_t kNoOwner = ~0u;
+  std::atomic<uint32_t> token_owner_{kNoOwner};  // a futex word
+  std::atomic<uint64_t> token_waiting_{0};       // a bit per vCPU
+  std::atomic<uint32_t> token_sleepers_{0};      // in FutexWait on it
+  std::atomic<uint64_t> event_seq_{0};
+  // Per finding of the current model, the stretch it was reported in (or
+  // the next stretch, if that vCPU hung): a replay needs nothing after it.
+  std::vector<uint64_t> report_seq_;
   std::unique_ptr<HandlerCatalog> handlers_;
   std::vector<prog::LockDecl> locks_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
@@ -414,9 +508,80 @@ void Runner::ThreadMain(Vcpu& v) {
 }
 
 void Runner::Abandon(Vcpu& v) {
+  DropToken(v);
   v.idle_irq.store(false, std::memory_order_release);
   v.state.store(kParked, std::memory_order_release);
   siglongjmp(v.top, 1);
+}
+
+void Runner::TakeToken(Vcpu& v) {
+  if (o_.parallel || v.has_token) return;
+  const uint64_t bit = uint64_t{1} << v.id;
+  token_waiting_.fetch_or(bit, std::memory_order_seq_cst);
+  const uint32_t me = static_cast<uint32_t>(v.id);
+  uint32_t spins = 0;
+  for (;;) {
+    uint32_t o = token_owner_.load(std::memory_order_acquire);
+    if (o == me) break;  // handed over
+    if (o == kNoOwner &&
+        token_owner_.compare_exchange_weak(o, me, std::memory_order_acquire)) {
+      break;
+    }
+    if (abandon_.load(std::memory_order_relaxed)) {
+      token_waiting_.fetch_and(~bit, std::memory_order_seq_cst);
+      uint32_t mine = me;  // handed over meanwhile: pass it on
+      if (token_owner_.compare_exchange_strong(mine, kNoOwner)) {
+        v.has_token = true;
+        DropToken(v);
+      }
+      Abandon(v);
+    }
+    if (++spins < 2048) {
+      CpuRelax();
+      continue;
+    }
+    // The owner runs long or is descheduled: sleep rather than burn the
+    // core it may need (DropToken wakes sleepers).
+    token_sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    o = token_owner_.load(std::memory_order_seq_cst);
+    if (o != me && o != kNoOwner) FutexWait(&token_owner_, o, 1000 * 1000);
+    token_sleepers_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  token_waiting_.fetch_and(~bit, std::memory_order_relaxed);
+  v.has_token = true;
+  // 1-16 us: a few ops, then another vCPU's turn (if one wants it).
+  v.slice_end_ns = MonotonicNs() + 1000 + v.slice_rng.Below(15000);
+}
+
+// To the next vCPU (after this one, round robin) that wants it, else free.
+void Runner::DropToken(Vcpu& v) {
+  if (!v.has_token) return;
+  v.has_token = false;
+  const uint64_t w =
+      token_waiting_.load(std::memory_order_seq_cst) & ~(uint64_t{1} << v.id);
+  uint32_t next = kNoOwner;
+  for (int k = 1; w != 0 && k <= nr_; ++k) {
+    const int c = (v.id + k) % nr_;
+    if ((w >> c) & 1) {
+      next = static_cast<uint32_t>(c);
+      break;
+    }
+  }
+  token_owner_.store(next, std::memory_order_seq_cst);
+  if (token_sleepers_.load(std::memory_order_seq_cst) != 0) {
+    FutexWakeAll(&token_owner_);
+  }
+}
+
+void Runner::MaybePassToken(Vcpu& v) {
+  if (!v.has_token) return;
+  if ((token_waiting_.load(std::memory_order_relaxed) &
+       ~(uint64_t{1} << v.id)) == 0) {
+    return;
+  }
+  if (MonotonicNs() < v.slice_end_ns) return;
+  DropToken(v);
+  TakeToken(v);
 }
 
 void Runner::RunRounds(Vcpu& v) {
@@ -442,7 +607,9 @@ void Runner::RunRounds(Vcpu& v) {
     v.state.store(kRunning, std::memory_order_relaxed);
     const uint64_t round = round_to_run_.load(std::memory_order_acquire);
     v.idle_ok = false;
+    TakeToken(v);
     RunRound(v, round);
+    DropToken(v);
     v.idle_ok = true;
     v.state.store(kAtBarrier, std::memory_order_release);
     // seq_cst: pairs with TakeIdle() (idle_irq, then arrived_).
@@ -475,8 +642,10 @@ void Runner::TakeIdle(Vcpu& v, uint32_t gen) {
   const uint32_t a = arrived_.load(std::memory_order_seq_cst);
   if (a > 0 && a < static_cast<uint32_t>(nr_) &&
       go_gen_.load(std::memory_order_seq_cst) == gen) {
+    TakeToken(v);
     BeginCounting(v);
     TakeRaw(v, PointId::kNone, 0, /*boundary=*/true);
+    DropToken(v);
   }
   v.idle_irq.store(false, std::memory_order_release);
 }
@@ -547,6 +716,7 @@ void Runner::RunRound(Vcpu& v, uint64_t round) {
   v.handler_rng = Rng(MixSeed(o_.seed, 0x48414e44ull, v.id, round));
   v.ipi_rng = Rng(MixSeed(o_.seed, 0x495049ull, v.id, round));
   v.jitter_rng = Rng(MixSeed(o_.seed, 0x4a4954ull, v.id, round));
+  v.slice_rng = Rng(MixSeed(o_.seed, 0x534c4943ull, v.id, round));
   // Re-arming restarts the period: not every (short) round.
   const uint64_t now = MonotonicNs();
   if (now >= v.next_rejitter_ns) {
@@ -563,6 +733,7 @@ void Runner::BeginCounting(Vcpu& v) {
   v.seg = op == v.attach_op ? v.seg + 1 : 0;
   v.attach_op = op;
   memset(v.arrivals, 0, sizeof(v.arrivals));
+  memset(v.stop_arrivals, 0, sizeof(v.stop_arrivals));
   v.pub_pos.store(PackPos(v.attach_op, v.seg, PointId::kNone, 0),
                   std::memory_order_relaxed);
 }
@@ -647,30 +818,15 @@ void Runner::RunTopOp(Vcpu& v, const Op& op, uint32_t stream_index) {
   LogEntry e;
   e.kind = LogEntry::Kind::kOp;
   e.op = idx;
-  e.t = t0;
+  e.seg = static_cast<uint16_t>(std::min<uint32_t>(v.seg, 0xfff));
+  e.t = ItemKey(v, t0);
   const size_t entry = v.log->entries.size();
   v.log->entries.push_back(e);
-  // Where the other vCPUs are: one inside an op ran that far before this op
-  // began (the replay pauses it there).
-  for (int c = 0; c < nr_; ++c) {
-    if (c == v.id) continue;
-    const uint64_t pos = vcpus_[c]->pub_pos.load(std::memory_order_relaxed);
-    if (PosPoint(pos) == PointId::kNone) continue;
-    LogEntry o;
-    o.kind = LogEntry::Kind::kHandoff;
-    o.overlap = true;
-    o.op = idx;
-    o.t = t0;
-    o.holder = static_cast<int8_t>(c);
-    o.holder_op = PosOp(pos);
-    o.seg = static_cast<uint16_t>(PosSeg(pos));
-    o.point = PosPoint(pos);
-    o.nth = PosNth(pos);
-    v.log->entries.push_back(o);
-  }
   v.top_index = stream_index;
   v.last_own_ok = 0;
   RunOp(v, op, stream_index);
+  LogEnd(v, idx);
+  MaybePassToken(v);
   const uint64_t t1 = MonotonicNs();
   v.log->entries[entry].t_end = t1;
   // Out of the op: no longer inside it for the others.
@@ -781,6 +937,8 @@ void Runner::TakeRaw(Vcpu& v, PointId point, uint32_t nth, bool boundary) {
   }
   if (raw & kRawNmi) add(IrqSource::kNmi, 2);
   Cpu& cpu = *v.cpu;
+  // Each logged right before it runs: the points its handler passes follow
+  // it in the log.
   for (const Take& t : takes) {
     LogEntry e;
     e.kind = LogEntry::Kind::kIrq;
@@ -794,13 +952,19 @@ void Runner::TakeRaw(Vcpu& v, PointId point, uint32_t nth, bool boundary) {
     e.point = point;
     e.nth = nth;
     e.seg = static_cast<uint16_t>(std::min<uint32_t>(v.seg, 0xfff));
-    e.t = now;
+    e.t = ItemKey(v, now);
     v.log->entries.push_back(e);
-  }
-  for (const Take& t : takes) {
-    Deliver(v, PendingIrq{t.kind,
-                          &handlers_->handler(v.id, t.source, t.handler).body,
-                          static_cast<int>(t.source)});
+    {
+      // At a boundary the replay runs it as a top-level op, inside the
+      // op's function frame (the interpreter's FunctionScope): the same
+      // frame here, or page_owner's stacks of its allocations differ.
+      std::optional<ctx::FunctionScope> frame;
+      if (boundary) frame.emplace(ctx::ContextName(t.kind));
+      Deliver(v, PendingIrq{t.kind,
+                            &handlers_->handler(v.id, t.source, t.handler).body,
+                            static_cast<int>(t.source)});
+    }
+    if (boundary) LogEnd(v, e.op);
   }
 }
 
@@ -864,8 +1028,12 @@ void Runner::InjectionPoint(Cpu& cpu, PointId point) {
   Vcpu& v = *vp;
   ++v.stats->points;
   const int pi = static_cast<int>(point);
+  // Only rt_spin_lock's wait loop passes a point on each retry: another
+  // point of the same name after a wait (a drain loop taking the next
+  // pcp's lock, say) is a new arrival.
   const bool retry = v.wait_lock != nullptr && v.waited &&
-                     point == v.wait_point && point != PointId::kNone;
+                     point == v.wait_point &&
+                     point == PointId::kRtSpinLockWaitLock;
   const uint32_t n = retry                  ? v.wait_point_nth
                      : pi < ctx::kNumPoints ? ++v.arrivals[pi]
                                             : 0;
@@ -889,6 +1057,22 @@ void Runner::InjectionPoint(Cpu& cpu, PointId point) {
   }
   if (v.sig.raw.load(std::memory_order_relaxed) != 0) {
     TakeRaw(v, point, n, /*boundary=*/false);
+  }
+  // Where this vCPU was when: the replay interleaves the vCPUs' stretches
+  // between points in this order. Logged after the interrupts taken here
+  // and counted as the executor counts a pause's arrivals: after theirs
+  // (an interrupt at P whose handler passes P counts that arrival first).
+  // A retry's arrival is the one before the wait again.
+  if (!retry && v.log != nullptr && pi < ctx::kNumPoints) {
+    LogEntry e;
+    e.kind = LogEntry::Kind::kPoint;
+    e.op = v.attach_op;
+    e.seg = static_cast<uint16_t>(std::min<uint32_t>(v.seg, 0xfff));
+    e.point = point;
+    e.nth = ++v.stop_arrivals[pi];
+    e.t = StretchKey(v);
+    v.log->entries.push_back(e);
+    MaybePassToken(v);
   }
 }
 
@@ -940,14 +1124,27 @@ void Runner::Wait(Cpu& cpu, const void* lock, ctx::LockClassId cls,
       e.t = now;
       v.log->entries.push_back(e);
     }
+    if (!o_.parallel) {
+      // Serialized: its stretch ends here (the holder's follow); the
+      // replay's vCPU blocks here by itself.
+      LogEntry w;
+      w.kind = LogEntry::Kind::kWait;
+      w.op = v.attach_op;
+      w.seg = static_cast<uint16_t>(std::min<uint32_t>(v.seg, 0xfff));
+      w.t = StretchKey(v);
+      v.log->entries.push_back(w);
+    }
     v.waiting_since.store(now, std::memory_order_relaxed);
     v.waiting_for.store(holder, std::memory_order_relaxed);
   }
   v.waited = true;
   CheckAbandon(v);
+  // The holder needs the token to release the lock.
+  DropToken(v);
   for (int i = 0; i < 64; ++i) CpuRelax();
   // More vCPUs than cores: let the holder run.
   if ((++v.wait_spins & 255) == 0) sched_yield();
+  TakeToken(v);
 }
 
 void Runner::Hang(Cpu& cpu) {
@@ -957,6 +1154,17 @@ void Runner::Hang(Cpu& cpu) {
     siglongjmp(coord_jmp_, 1);
   }
   vp->hung = true;
+  if (vp->has_token && vp->log != nullptr) {
+    // Its last stretch ends here, before the others' next ones (they run
+    // on until they notice): the replay's vCPU hangs here by itself, and
+    // the finding (just reported) gets this stretch's number.
+    LogEntry w;
+    w.kind = LogEntry::Kind::kWait;
+    w.op = vp->attach_op;
+    w.seg = static_cast<uint16_t>(std::min<uint32_t>(vp->seg, 0xfff));
+    w.t = StretchKey(*vp);
+    vp->log->entries.push_back(w);
+  }
   hang_.store(true, std::memory_order_release);
   abandon_.store(true, std::memory_order_release);
   coord_word_.fetch_add(1, std::memory_order_release);
@@ -1112,7 +1320,8 @@ std::vector<prog::Op> Runner::PreambleBefore(uint64_t round) const {
   return ops;
 }
 
-void Runner::AddCandidates(StressFinding* sf, uint64_t round) {
+void Runner::AddCandidates(StressFinding* sf, uint64_t round,
+                           uint64_t last_event) {
   // With --fresh-every, the rounds since the current world began: the
   // longest window starts from a fresh model (and its preamble) as the run
   // did, so the model's state is the run's; shorter ones come first (a
@@ -1145,7 +1354,7 @@ void Runner::AddCandidates(StressFinding* sf, uint64_t round) {
     prog::Program p;
     ReplayStats rs;
     if (!BuildReplay(logs, *handlers_, locks_, config_, o_.bugs, &p, &rs,
-                     preamble)) {
+                     preamble, last_event)) {
       continue;  // too many ops for one program
     }
     sf->candidates.push_back(prog::ProgramToText(p));
@@ -1163,7 +1372,7 @@ void Runner::AddCandidates(StressFinding* sf, uint64_t round) {
         }
       }
       if (BuildReplay(only, *handlers_, locks_, config_, o_.bugs, &p, &rs,
-                      preamble)) {
+                      preamble, last_event)) {
         sf->candidates.push_back(prog::ProgramToText(p));
         sf->candidate_stats.push_back(rs);
       }
@@ -1181,7 +1390,7 @@ void Runner::AddCandidates(StressFinding* sf, uint64_t round) {
       auto without = logs;
       without.back()[h] = &trimmed;
       if (BuildReplay(without, *handlers_, locks_, config_, o_.bugs, &p, &rs,
-                      preamble)) {
+                      preamble, last_event)) {
         sf->candidates.push_back(prog::ProgramToText(p));
         sf->candidate_stats.push_back(rs);
       }
@@ -1217,7 +1426,7 @@ void Runner::AddCandidates(StressFinding* sf, uint64_t round) {
     prog::Program p;
     ReplayStats rs;
     if (BuildReplay(logs, *handlers_, locks_, config_, o_.bugs, &p, &rs,
-                    PreambleBefore(first))) {
+                    PreambleBefore(first), last_event)) {
       sf->candidates.push_back(prog::ProgramToText(p));
       sf->candidate_stats.push_back(rs);
       return;
@@ -1248,7 +1457,7 @@ void Runner::CollectFindings(uint64_t round, const std::string& state_dump) {
     sf.round = round;
     sf.at_s = at;
     sf.vcpu_state = state_dump;
-    AddCandidates(&sf, round);
+    AddCandidates(&sf, round, i < report_seq_.size() ? report_seq_[i] : 0);
     by_title_[title] = findings_.size();
     findings_.push_back(std::move(sf));
     (findings_.back().warning ? nr_warnings_ : nr_bugs_)
@@ -1500,6 +1709,9 @@ StressResult Runner::Run() {
     result.setup_error = "history_rounds must be 1..8";
     return result;
   }
+  if (o_.fresh_every == StressOptions::kFreshEveryHistory) {
+    o_.fresh_every = o_.history_rounds;
+  }
   if (o_.fresh_every < 0 || o_.fresh_every > o_.history_rounds) {
     result.setup_error =
         "fresh_every must be 0..history_rounds (a replay window starts "
@@ -1536,6 +1748,10 @@ StressResult Runner::Run() {
     v->runner = this;
     v->id = c;
     v->cpu = &world_->kernel.cpu(c);
+    if (!o_.parallel) {
+      v->event_seq = &event_seq_;
+      v->report_seq = &report_seq_;
+    }
     v->stats = &stats_[c];
     v->last_progress_ns.store(MonotonicNs());
     vcpus_.push_back(std::move(v));
@@ -1646,10 +1862,12 @@ void Runner::MakeWorld() {
     world_->kernel.AddObserver(serialized_lockdep_.get());
   }
   world_->kernel.AddObserver(stats_observer_.get());
+  if (o_.parallel) world_->kernel.AddObserver(&stretch_clock_);
   world_->kernel.SetHooks(this);
   world_->kernel.SetAllocStatsSink(this);
   for (auto& v : vcpus_) v->cpu = &world_->kernel.cpu(v->id);
   seen_findings_ = 0;
+  report_seq_.clear();
   lockdep_signature_ = LockdepSignature();
   archive_.clear();
 }
@@ -1835,14 +2053,15 @@ std::string DescribeOptions(const StressOptions& o) {
            "seed=%" PRIu64
            " cpus=%d %s%s%s workload=%s round_ops=%d "
            "irq=%.0f/s nmi=%.0f/s ipi=%.0f/s jitter=%.2f watchdog=%.1fs "
-           "bugs=%s%s",
+           "bugs=%s%s%s fresh_every=%d",
            o.seed, o.config.smp ? o.config.nr_cpus : 1,
            o.config.preempt_rt ? "PREEMPT_RT" : "!PREEMPT_RT",
            o.config.smp ? " SMP" : " UP",
            o.config.preempt_count ? "" : " !PREEMPT_COUNT",
            WorkloadName(o.workload.kind), o.workload.round_ops, o.irq_rate,
            o.nmi_rate, o.ipi_rate, o.jitter, o.watchdog_s,
-           BugSetToString(o.bugs).c_str(), o.lockdep ? "" : " no-lockdep");
+           BugSetToString(o.bugs).c_str(), o.lockdep ? "" : " no-lockdep",
+           o.parallel ? " parallel" : "", o.fresh_every);
   return buf;
 }
 

@@ -78,10 +78,19 @@ struct StressOptions {
   // Every N rounds the run continues with a fresh model set up with the
   // persistent ops so far (a registered shrinker, offlined memory), as a
   // replay starts: the replay of the rounds since then starts from the
-  // run's state. 0: one model for the whole run (a replay still starts
-  // from a fresh model). At most history_rounds. Off by default: the model
-  // then never ages past N rounds (docs/stress.md, "Record and replay").
-  int fresh_every = 0;
+  // run's state. At most history_rounds; kFreshEveryHistory (the default):
+  // history_rounds. 0: one model for the whole run, which ages, and whose
+  // replays start from a fresh model, not the run's state (docs/stress.md,
+  // "Record and replay").
+  static constexpr int kFreshEveryHistory = -1;
+  int fresh_every = kFreshEveryHistory;
+  // vCPU threads run model code in parallel. Off (the default), one vCPU
+  // at a time runs it, switching at points and op ends after a short time
+  // slice: a run is then exactly a sequence of stretches of model code
+  // between points, which the recorded program replays. On, stretches
+  // overlap and a replay orders them by time, approximately; for TSan,
+  // which sees races only between code that runs in parallel.
+  bool parallel = false;
   // Pin vCPU thread c to host CPU c % nproc: its timers then always fire
   // on the CPU it runs on. Off by default: on a shared machine the kernel's
   // load balancing does better.

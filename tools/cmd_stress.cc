@@ -46,9 +46,12 @@ const Command kStress = {
     "  --history=N         rounds of history kept for replays (4, max 8)\n"
     "  --fresh-every=N     continue with a fresh model every N rounds (at "
     "most\n"
-    "                      --history), so that replays start from the run's "
-    "state\n"
-    "                      (0: one model for the whole run, the default)\n"
+    "                      --history; default: --history), so that replays "
+    "start\n"
+    "                      from the run's state (0: one model for the whole "
+    "run,\n"
+    "                      which ages; replays then start from a fresh "
+    "model)\n"
     "  --max-rounds=N      stop after N rounds\n"
     "  --stop-on-finding   end the run at the first bug\n"
     "  --invalid-gfp=F     share of allocations with an invalid gfp mask "
@@ -65,6 +68,9 @@ const Command kStress = {
     "  --warnings-fail     exit 1 on warnings (gfp misuse) too\n"
     "  --pin               pin vCPU thread c to host CPU c (dedicated "
     "machines)\n"
+    "  --parallel          vCPUs run model code in parallel (for TSan; "
+    "replays\n"
+    "                      then order overlapping code approximately)\n"
     "  --show-round=C:R    print round R of vCPU C's op stream (needs --seed)\n"
     "                      and exit\n" REENTRY_RUN_CONFIG_HELP,
     RunStressCommand};
@@ -108,7 +114,7 @@ int RunStressCommand(const std::vector<std::string>& argv) {
   auto bool_flags = RunConfigBoolFlags();
   bool_flags.insert({"stop-on-finding", "no-hotplug", "no-fault-injection",
                      "no-cma", "no-verify", "no-minimize", "warnings-fail",
-                     "pin", "no-invariants", "no-memory-offline"});
+                     "pin", "no-invariants", "no-memory-offline", "parallel"});
   Args args(value_flags, bool_flags);
   std::string error;
   RunConfig rc;
@@ -147,7 +153,7 @@ int RunStressCommand(const std::vector<std::string>& argv) {
           kStress, "unknown --workload '" + *w + "' (mm, locks, locks-buggy)");
     }
   }
-  long round_ops = 256, inv = 0, history = 4, max_rounds = 0, fresh = 0;
+  long round_ops = 256, inv = 0, history = 4, max_rounds = 0, fresh = -1;
   double minimize_time = 30;
   if (!GetDuration(args, "duration", &o.duration_s, &error) ||
       !GetDuration(args, "watchdog", &o.watchdog_s, &error) ||
@@ -169,7 +175,8 @@ int RunStressCommand(const std::vector<std::string>& argv) {
   o.invariants_every = static_cast<int>(inv);
   if (args.Has("no-invariants")) o.invariants_period_s = 0;
   o.history_rounds = static_cast<int>(history);
-  o.fresh_every = static_cast<int>(fresh);
+  o.fresh_every =
+      fresh < 0 ? static_cast<int>(history) : static_cast<int>(fresh);
   if (o.fresh_every > o.history_rounds) {
     return UsageError(kStress,
                       "--fresh-every must be at most --history (a replay "
@@ -178,6 +185,7 @@ int RunStressCommand(const std::vector<std::string>& argv) {
   o.max_rounds = static_cast<uint64_t>(max_rounds);
   o.stop_on_finding = args.Has("stop-on-finding");
   o.pin_threads = args.Has("pin");
+  o.parallel = args.Has("parallel");
   o.workload.hotplug = !args.Has("no-hotplug");
   o.workload.memory_offline = !args.Has("no-memory-offline");
   o.workload.fault_injection = !args.Has("no-fault-injection");

@@ -470,7 +470,7 @@ LockClassId Kernel::RegisterLockClass(std::string_view name, LockType type,
 
 void Kernel::Report(const Finding& f) {
   if (!config_.concurrent) {
-    findings_.Add(f);
+    if (findings_.Add(f)) reports_stored_.fetch_add(1);
     return;
   }
   thread_local bool in_report = false;
@@ -481,7 +481,9 @@ void Kernel::Report(const Finding& f) {
   in_report = true;
   while (report_lock_.exchange(true, std::memory_order_acquire)) {
   }
-  findings_.Add(f);
+  if (findings_.Add(f)) {
+    reports_stored_.fetch_add(1, std::memory_order_release);
+  }
   report_lock_.store(false, std::memory_order_release);
   in_report = false;
 }

@@ -275,6 +275,11 @@ class Kernel {
   // rather than deadlocking.
   void Report(const Finding& f);
   uint32_t reports_dropped() const { return reports_dropped_.load(); }
+  // How many findings Report() stored (the size of findings(), readable
+  // from any thread).
+  uint32_t reports_stored() const {
+    return reports_stored_.load(std::memory_order_acquire);
+  }
 
  private:
   Config config_;
@@ -294,6 +299,7 @@ class Kernel {
   FindingList findings_;
   std::atomic<bool> report_lock_{false};  // concurrent mode only
   std::atomic<uint32_t> reports_dropped_{0};
+  std::atomic<uint32_t> reports_stored_{0};
 };
 
 inline const Config& Cpu::config() const { return kernel_->config(); }

@@ -59,6 +59,7 @@ struct Vcpu {
   int stopped_at = -1;
   uint32_t arrivals[ctx::kNumPoints];  // valid while counting
   OpLocals locals;
+  uint64_t runs = 0;  // times Resume() ran it
   int waiting_for = -1;
   const void* wait_lock = nullptr;
   ctx::LockClassId wait_class = ctx::kNoClass;
@@ -312,6 +313,7 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
     const void* lock = v.wait_lock;
     const int holder = v.waiting_for;
     ++steps;
+    ++v.runs;
     v.status = VcpuStatus::kRunning;
     ctx::set_this_cpu(&cpu);
     fibers[c]->SwitchTo();
@@ -425,9 +427,12 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
   }
 
   // resume(at) on vCPU c: drives it until it stops at the pause armed for
-  // `at` or a later one, or until it is idle.
+  // `at` or a later one, until it is idle, or until it ran and blocked on
+  // a lock held on another vCPU (which then runs only when the program
+  // says so: a recorded schedule has the holder's turn next).
   void ResumeTo(int c, const prog::PointArg& at, size_t cursor) {
     Vcpu& v = vcpus[c];
+    const uint64_t runs = v.runs;
     int target = -1;
     if (at.v != ctx::PointId::kNone) {
       const uint32_t nth = at.nth ? at.nth : 1u;
@@ -443,6 +448,7 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
           v.stopped_at >= target) {
         return;
       }
+      if (v.status == VcpuStatus::kWaiting && v.runs != runs) return;
       Drive(c, cursor);
     }
   }

@@ -440,6 +440,33 @@ TEST(ExecutorTest, ResumeNamesAStopAndCountsFromThePause) {
             "0:resume 0:#14 ");
 }
 
+// A resume() returns when its vCPU blocks on a lock another vCPU holds: the
+// holder runs when the program says so (a recorded schedule has its turn
+// next), not at once.
+TEST(ExecutorTest, ResumeReturnsWhenTheVcpuBlocks) {
+  std::optional<Program> p = Parse(
+      "cpu(1)\n"
+      "pause(rmqueue_bulk:zone_locked)\n"  // #1
+      "p0 = alloc_pages(GFP_KERNEL, 0)\n"  // #2: stops holding zone->lock
+      "cpu(0)\n"
+      "pause(alloc_pages:entry)\n"         // #4
+      "p1 = alloc_pages(GFP_KERNEL, 0)\n"  // #5: stops at its entry
+      "resume()\n"                         // #6: blocks on zone->lock
+      "cpu(1)\n"
+      "resume()\n"  // #8: finishes, releasing zone->lock
+      "cpu(0)\n"
+      "resume()\n");  // #10: takes it and finishes
+  ASSERT_TRUE(p.has_value());
+  Executor ex;
+  RunResult r = ex.Run(*p);
+  EXPECT_TRUE(r.completed);
+  EXPECT_EQ(r.findings.size(), 0u);
+  EXPECT_EQ(r.allocs_ok, 2u);
+  EXPECT_EQ(Schedule(r),
+            "1:#1 1:#2 1:pause@rmqueue_bulk:zone_locked 0:#4 0:#5 "
+            "0:pause@alloc_pages:entry 0:#6 0:resume 1:#8 1:resume 0:#10 ");
+}
+
 // resume() inside an interrupt body is refused by the parser (and the
 // validator); on a vCPU with nothing in progress it does nothing.
 TEST(ExecutorTest, ResumeOfAnIdleVcpuDoesNothing) {
