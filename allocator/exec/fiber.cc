@@ -1,5 +1,6 @@
 #include "allocator/exec/fiber.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "allocator/base/check.h"
@@ -110,8 +111,19 @@ void Fiber::Reset(Entry entry, void* arg) {
   entry_ = entry;
   arg_ = arg;
 #ifdef REENTRY_FIBER_ASAN
-  // An abandoned fiber leaves poisoned redzones on its stack.
-  ASAN_UNPOISON_MEMORY_REGION(stack_.get(), stack_size_);
+  // An abandoned fiber leaves poisoned redzones on its stack: those of the
+  // frames live when it was last suspended, all above its saved stack
+  // pointer (a frame that returned unpoisoned its own). Unpoisoning only
+  // those spares a 32 KiB shadow clear per fiber and run.
+  {
+    const uintptr_t base = reinterpret_cast<uintptr_t>(stack_.get());
+    uintptr_t low = base;
+#ifdef REENTRY_FIBER_ASM_SWITCH
+    if (sp_ != nullptr) low = std::max(base, reinterpret_cast<uintptr_t>(sp_));
+#endif
+    ASAN_UNPOISON_MEMORY_REGION(reinterpret_cast<void*>(low),
+                                base + stack_size_ - low);
+  }
 #endif
 #ifdef REENTRY_FIBER_TSAN
   if (tsan_fiber_ != nullptr) __tsan_destroy_fiber(tsan_fiber_);
