@@ -372,8 +372,7 @@ class Disciplinarian {
   void RewriteOp(const prog::Pause& o, Frame&, int, std::vector<Op>& out) {
     if (Room(1)) Emit(out, o);
   }
-  void RewriteOp(const prog::PauseAgain& o, Frame&, int,
-                 std::vector<Op>& out) {
+  void RewriteOp(const prog::PauseAgain& o, Frame&, int, std::vector<Op>& out) {
     if (Room(1)) Emit(out, o);
   }
   void RewriteOp(const prog::Resume& o, Frame&, int, std::vector<Op>& out) {

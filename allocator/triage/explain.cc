@@ -19,8 +19,10 @@ std::string Order(prog::OrderArg o) {
 std::string At(const prog::PointArg& at) {
   if (at.v == ctx::PointId::kNone) return "at once";
   std::string s = "the ";
-  if (at.nth != 1) s += std::to_string(at.nth) + "th time ";
-  else s += "first time ";
+  if (at.nth != 1)
+    s += std::to_string(at.nth) + "th time ";
+  else
+    s += "first time ";
   s += "this vCPU reaches " + std::string(ctx::PointName(at.v)) + " (" +
        ctx::PointDescription(at.v) + ")";
   return s;
@@ -61,8 +63,8 @@ void FlattenOps(const std::vector<Op>& ops, std::vector<const Op*>& out) {
 }
 
 std::string Fenced(const std::string& lang, const std::string& body) {
-  return "```" + lang + "\n" + body + (body.empty() || body.back() == '\n' ? "" : "\n") +
-         "```\n";
+  return "```" + lang + "\n" + body +
+         (body.empty() || body.back() == '\n' ? "" : "\n") + "```\n";
 }
 
 }  // namespace
@@ -122,7 +124,8 @@ std::string ExplainOp(const prog::Program& p, const Op& op) {
           return "free the block in " + Slot(o.slot) +
                  (o.order.v == prog::FreePages::kSlotOrder
                       ? ""
-                      : " claiming the wrong order " + std::to_string(o.order.v));
+                      : " claiming the wrong order " +
+                            std::to_string(o.order.v));
         } else if constexpr (std::is_same_v<T, prog::AllocPagesNolock>) {
           return "allocate an " + Order(o.order) +
                  " block with the any-context nolock API (gfp " +
@@ -135,7 +138,8 @@ std::string ExplainOp(const prog::Program& p, const Op& op) {
                  Slot(o.slot) + " onwards";
         } else if constexpr (std::is_same_v<T, prog::PinPage>) {
           return std::string(o.longterm.v ? "long-term " : "") + "pin " +
-                 Slot(o.slot) + (o.longterm.v ? " (migrated out of CMA first)" : "");
+                 Slot(o.slot) +
+                 (o.longterm.v ? " (migrated out of CMA first)" : "");
         } else if constexpr (std::is_same_v<T, prog::UnpinPage>) {
           return "unpin " + Slot(o.slot);
         } else if constexpr (std::is_same_v<T, prog::BuildAllZonelists>) {
@@ -222,8 +226,8 @@ std::string MarkdownReport(const ReportContext& c) {
   md += "## Configuration\n\n";
   const ctx::Config& k = c.reproducer.config;
   md += "| | |\n|---|---|\n";
-  md += "| vCPUs | " + std::to_string(k.nr_cpus) + (k.smp ? " (SMP)" : " (UP)") +
-        " |\n";
+  md += "| vCPUs | " + std::to_string(k.nr_cpus) +
+        (k.smp ? " (SMP)" : " (UP)") + " |\n";
   md += std::string("| PREEMPT_RT | ") + (k.preempt_rt ? "y" : "n") + " |\n";
   md += std::string("| PREEMPT_COUNT | ") + (k.preempt_count ? "y" : "n") +
         " |\n";
