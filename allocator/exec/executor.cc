@@ -1,8 +1,10 @@
 #include "allocator/exec/executor.h"
 
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <variant>
+#include <vector>
 
 #include "allocator/base/check.h"
 #include "allocator/base/fixed_vector.h"
@@ -48,13 +50,15 @@ struct Vcpu {
   Job job = Job::kOp;
   const Op* op = nullptr;
   uint32_t op_index = kNoOp;
-  FixedVector<ArmedIrq, 32> armed;
+  // As many as the program arms (a recorded stress program can arm hundreds
+  // in one op), never silently fewer: a vector, kept across runs (Reset).
+  std::vector<ArmedIrq> armed;
   FixedVector<PendingIrq, 32> pending;
   // Pauses: pause() starts counting arrivals and arms stops[0];
   // pause_again() appends. They fire in order; next_stop is the next to
   // fire, stopped_at the one the vCPU last stopped at.
   bool counting = false;
-  FixedVector<Stop, 128> stops;
+  std::vector<Stop> stops;
   uint32_t next_stop = 0;
   int stopped_at = -1;
   uint32_t arrivals[ctx::kNumPoints];  // valid while counting
@@ -64,6 +68,17 @@ struct Vcpu {
   const void* wait_lock = nullptr;
   ctx::LockClassId wait_class = ctx::kNoClass;
   uint64_t wait_epoch = 0;
+
+  // A fresh vCPU for the next run, keeping the vectors' memory.
+  void Reset() {
+    std::vector<ArmedIrq> a = std::move(armed);
+    std::vector<Stop> s = std::move(stops);
+    *this = Vcpu{};
+    a.clear();
+    s.clear();
+    armed = std::move(a);
+    stops = std::move(s);
+  }
 };
 
 const char* const kTraceNames[] = {"op",       "irq",   "pending",
@@ -223,9 +238,9 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
       Deliver(cpu, v, PendingIrq{o.kind, &o.body, index});
       return;
     }
-    (void)v.armed.push_back(
-        ArmedIrq{o.kind, o.at.v, static_cast<uint8_t>(o.at.nth ? o.at.nth : 1),
-                 &o.body, index});
+    v.armed.push_back(ArmedIrq{o.kind, o.at.v,
+                               static_cast<uint8_t>(o.at.nth ? o.at.nth : 1),
+                               &o.body, index});
   }
   void OnPauseOp(Cpu& cpu, const prog::Pause& o, uint32_t index) override {
     Vcpu& v = vcpus[cpu.id()];
@@ -234,7 +249,7 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
     v.stops.clear();
     v.next_stop = 0;
     v.stopped_at = -1;
-    (void)v.stops.push_back(Stop{o.at.v, o.at.nth ? o.at.nth : 1u});
+    v.stops.push_back(Stop{o.at.v, o.at.nth ? o.at.nth : 1u});
   }
   void OnPauseAgainOp(Cpu& cpu, const prog::PauseAgain& o,
                       uint32_t index) override {
@@ -243,7 +258,7 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
       OnPauseOp(cpu, prog::Pause{o.at}, index);
       return;
     }
-    (void)v.stops.push_back(Stop{o.at.v, o.at.nth ? o.at.nth : 1u});
+    v.stops.push_back(Stop{o.at.v, o.at.nth ? o.at.nth : 1u});
   }
   void OnSkipped(Cpu& cpu, uint32_t index) override {
     Trace(TraceKind::kSkipped, cpu, index);
@@ -254,16 +269,19 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
     Vcpu& v = vcpus[cpu.id()];
     if (run_ended) return;
     FixedVector<PendingIrq, 32> fire;
+    std::vector<PendingIrq> more;  // rarely: more than 32 due at once
     for (size_t i = 0; i < v.armed.size();) {
       ArmedIrq& a = v.armed[i];
       if (a.point == point && --a.remaining == 0) {
-        (void)fire.push_back(PendingIrq{a.kind, a.body, a.op_index});
-        v.armed.erase_at(i);
+        const PendingIrq irq{a.kind, a.body, a.op_index};
+        if (!fire.push_back(irq)) more.push_back(irq);
+        v.armed.erase(v.armed.begin() + static_cast<std::ptrdiff_t>(i));
         continue;
       }
       ++i;
     }
     for (const PendingIrq& irq : fire) Deliver(cpu, v, irq);
+    for (const PendingIrq& irq : more) Deliver(cpu, v, irq);
     if (v.counting) {
       const uint32_t n = ++v.arrivals[static_cast<int>(point)];
       if (v.next_stop < v.stops.size() && v.stops[v.next_stop].point == point &&
@@ -490,7 +508,7 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
       fibers.push_back(std::make_unique<Fiber>());
     }
     for (int c = 0; c < nr; ++c) {
-      vcpus[c] = Vcpu{};
+      vcpus[c].Reset();
       fiber_args[c] = FiberArg{this, c};
       fibers[c]->Reset(&Impl::FiberEntry, &fiber_args[c]);
     }

@@ -180,6 +180,35 @@ INSTANTIATE_TEST_SUITE_P(AllForms, FormTest, ::testing::ValuesIn(kForms),
                                        : "");
                          });
 
+// A !RT local_lock the task holds, reentered by a hardirq nested in a
+// softirq (depth 2), then by the softirq (depth 1): the second report names
+// the task's frame as the holder. Before, the inner unlock left the holder
+// depth at 2, a frame that no longer existed; a Debug build failed a CHECK
+// there (stress, BZ-27) and an NDEBUG build read a stale frame.
+TEST(LocalLockTest, ReentryAfterANestedReentryNamesTheTaskAsHolder) {
+  RunResult r = RunText(
+      "lock(L, local_lock_t, \"&test->lock\")\n"
+      "local_lock(L)\n"
+      "softirq() {\n"
+      "  hardirq() {\n"
+      "    local_lock(L)\n"
+      "    local_unlock(L)\n"
+      "  }\n"
+      "  local_lock(L)\n"
+      "  local_unlock(L)\n"
+      "}\n"
+      "local_unlock(L)\n");
+  EXPECT_TRUE(r.completed);
+  EXPECT_EQ(r.findings.occurrences(FindingKind::kLocalLockReentry), 2u);
+  for (const Finding& f : r.findings) {
+    if (f.kind != FindingKind::kLocalLockReentry) continue;
+    for (const FindingLock& l : f.locks) {
+      if (l.role != LockRole::kHolder) continue;
+      EXPECT_EQ(l.context, static_cast<uint8_t>(ctx::ContextKind::kTask));
+    }
+  }
+}
+
 TEST(TrylockTest, TrylockOnALockTheTaskHoldsFailsQuietlyInEveryInterrupt) {
   struct T {
     const char* type;

@@ -422,9 +422,15 @@ void LocalLock::Release(Cpu& cpu, uint16_t ev_flags, const Site& site) {
     return;
   }
   (void)cpu.PopHeld(&st);
-  // After a reentry the inner unlock leaves the outer hold in place.
+  // After a reentry the inner unlock leaves the outer hold in place, and
+  // the holder is the outer frame again (the inner one is gone: a later
+  // reentry names the frame at st.depth).
   bool still_held = false;
-  for (const ctx::HeldLock& h : cpu.held()) still_held |= h.lock == &st;
+  for (const ctx::HeldLock& h : cpu.held()) {
+    if (h.lock != &st) continue;
+    still_held = true;
+    st.depth = h.depth;
+  }
   st.acquired = still_held;
 }
 
