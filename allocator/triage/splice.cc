@@ -162,6 +162,18 @@ Program SpliceProgram(const Program& a, const Program& b, uint64_t seed) {
     ops.push_back(prog::SwitchCpu{{static_cast<uint8_t>(cpu_at)}});
   }
   c.ops.insert(c.ops.begin() + static_cast<long>(at), ops.begin(), ops.end());
+  // The machine a path ran on is part of what it needs: BZ-11's cycle takes
+  // a fallback that only fragmented memory (pressure=3) gives, from one
+  // input, and an allocation under the scheduler's lock, from another. So
+  // each configuration field comes from a or b, as the seed picks (drawn
+  // last: the positions and vCPUs above stay what the seed gave before).
+  if (rng.Below(2)) c.config.mem_pressure = b.config.mem_pressure;
+  if (rng.Below(2)) {
+    c.config.prove_raw_lock_nesting = b.config.prove_raw_lock_nesting;
+  }
+  if (rng.Below(2)) c.config.preempt_rt = b.config.preempt_rt;
+  if (rng.Below(2)) c.config.preempt_count = b.config.preempt_count;
+  if (rng.Below(2)) c.config.nolock_design = b.config.nolock_design;
   if (static_cast<int>(prog::CountOps(c.ops)) > prog::kMaxOps ||
       !prog::ValidateProgram(c, nullptr)) {
     return a;

@@ -456,6 +456,64 @@ TEST(SpliceTest, FitsTheEnginesSizeLimit) {
   }
 }
 
+// BZ-11 needs two seeds' paths and one seed's machine: an allocation under
+// &rq->__lock (corpora/main/seeds/sched_locks.txt) and a fallback that steals
+// a small block, which only fragmented memory gives (fragmented_fallbacks.txt,
+// config(pressure=3)). The crossover takes each configuration field from
+// either parent, so splicing them can give the cycle; with the fix in (no
+// BZ-11 switch) no splice reports anything.
+TEST(SpliceTest, CombinesOneInputsMachineWithAnothersPath) {
+  const std::string sched_config = "config(prove_raw_lock_nesting=0)\n";
+  const std::string sched =
+      "lock(RQ, raw_spinlock_t, \"&rq->__lock\")\n"
+      "raw_spin_lock_irqsave(RQ)\n"
+      "p0 = alloc_pages(__GFP_HIGH|__GFP_NOWARN, 0)\n"
+      "raw_spin_unlock_irqrestore(RQ)\n"
+      "__free_pages(p0)\n";
+  const std::string fragmented_config = "config(pressure=3)\n";
+  const std::string fragmented =
+      "p0 = alloc_pages(GFP_ATOMIC|__GFP_RECLAIMABLE, 3)\n"
+      "__free_pages(p0)\n";
+  for (const bool bug : {true, false}) {
+    const prog::Program a = Parse(sched_config + sched);
+    const prog::Program b = Parse(fragmented_config + fragmented);
+    TargetOptions o;  // a campaign with the entry switched on, or not
+    if (bug) o.bugs.set(BugId::kBz11);
+    exec::Executor ex;
+    // Neither parent finds it on its own.
+    for (const prog::Program* p : {&a, &b}) {
+      const RunVerdict v =
+          Evaluate(TargetId::kMain, PrepareProgram(TargetId::kMain, *p, o), o,
+                   ex);
+      EXPECT_FALSE(v.crash) << CrashMessage(TargetId::kMain, v);
+    }
+    int pressure3 = 0, crashed = 0;
+    std::set<std::string> titles;
+    for (uint64_t seed = 1; seed <= 32; ++seed) {
+      for (const bool a_first : {true, false}) {
+        const prog::Program c =
+            a_first ? SpliceProgram(a, b, seed) : SpliceProgram(b, a, seed);
+        pressure3 += c.config.mem_pressure == 3;
+        const RunVerdict v = Evaluate(
+            TargetId::kMain, PrepareProgram(TargetId::kMain, c, o), o, ex);
+        crashed += v.crash;
+        for (const Problem& p : v.problems) titles.insert(p.title);
+      }
+    }
+    // Both configurations occur, from either order of the parents.
+    EXPECT_GT(pressure3, 8);
+    EXPECT_LT(pressure3, 56);
+    if (bug) {
+      // The cycle closes where the later of its two halves runs.
+      EXPECT_EQ(titles, (std::set<std::string>{
+                            "possible deadlock in rmqueue_bulk",
+                            "possible deadlock in try_to_wake_up"}));
+    } else {
+      EXPECT_EQ(crashed, 0);
+    }
+  }
+}
+
 // --- Minimizer, sweep, explanations ---
 
 TEST(MinimizeTest, KeepsTheTitleAndShrinks) {
