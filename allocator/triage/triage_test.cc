@@ -482,9 +482,8 @@ TEST(SpliceTest, CombinesOneInputsMachineWithAnothersPath) {
     exec::Executor ex;
     // Neither parent finds it on its own.
     for (const prog::Program* p : {&a, &b}) {
-      const RunVerdict v =
-          Evaluate(TargetId::kMain, PrepareProgram(TargetId::kMain, *p, o), o,
-                   ex);
+      const RunVerdict v = Evaluate(
+          TargetId::kMain, PrepareProgram(TargetId::kMain, *p, o), o, ex);
       EXPECT_FALSE(v.crash) << CrashMessage(TargetId::kMain, v);
     }
     int pressure3 = 0, crashed = 0;
@@ -505,9 +504,9 @@ TEST(SpliceTest, CombinesOneInputsMachineWithAnothersPath) {
     EXPECT_LT(pressure3, 56);
     if (bug) {
       // The cycle closes where the later of its two halves runs.
-      EXPECT_EQ(titles, (std::set<std::string>{
-                            "possible deadlock in rmqueue_bulk",
-                            "possible deadlock in try_to_wake_up"}));
+      EXPECT_EQ(titles,
+                (std::set<std::string>{"possible deadlock in rmqueue_bulk",
+                                       "possible deadlock in try_to_wake_up"}));
     } else {
       EXPECT_EQ(crashed, 0);
     }
