@@ -1,9 +1,11 @@
 #include <set>
+#include <string>
 
 #include "allocator/base/bug_zoo.h"
 #include "allocator/base/finding.h"
 #include "allocator/base/fixed_vector.h"
 #include "allocator/base/gfp.h"
+#include "allocator/base/name_hash.h"
 #include "allocator/base/rng.h"
 #include "gtest/gtest.h"
 
@@ -25,6 +27,19 @@ TEST(FixedVectorTest, PushPopEraseAndCapacity) {
   FixedVector<int, 3> copy = v;
   EXPECT_EQ(copy.size(), 1u);
   EXPECT_EQ(copy[0], 2);
+}
+
+// FNV-1a of the characters (values computed independently): the same for a
+// copy at another address, so in every process whatever ASLR does.
+TEST(NameHashTest, HashesCharactersNotAddresses) {
+  EXPECT_EQ(NameHash("rmqueue_bulk"), 0xcf76f984u);
+  EXPECT_EQ(NameHash("__free_pages"), 0x7ff4f98eu);
+  EXPECT_EQ(NameHash(""), 0x811c9dc5u);
+  for (int i = 0; i < 3; ++i) {  // cached and uncached
+    const std::string copy = std::string("rmqueue_") + "bulk";
+    EXPECT_EQ(NameHash(copy.c_str()), 0xcf76f984u);
+    EXPECT_EQ(NameHash("rmqueue_bulk"), 0xcf76f984u);
+  }
 }
 
 TEST(RngTest, SameSeedSameStreamDifferentSeedDifferent) {
