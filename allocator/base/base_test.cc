@@ -1,3 +1,7 @@
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <string>
 
@@ -5,8 +9,8 @@
 #include "allocator/base/finding.h"
 #include "allocator/base/fixed_vector.h"
 #include "allocator/base/gfp.h"
-#include "allocator/base/name_hash.h"
 #include "allocator/base/rng.h"
+#include "allocator/base/stable_address.h"
 #include "gtest/gtest.h"
 
 namespace reentry {
@@ -29,17 +33,36 @@ TEST(FixedVectorTest, PushPopEraseAndCapacity) {
   EXPECT_EQ(copy[0], 2);
 }
 
-// FNV-1a of the characters (values computed independently): the same for a
-// copy at another address, so in every process whatever ASLR does.
-TEST(NameHashTest, HashesCharactersNotAddresses) {
-  EXPECT_EQ(NameHash("rmqueue_bulk"), 0xcf76f984u);
-  EXPECT_EQ(NameHash("__free_pages"), 0x7ff4f98eu);
-  EXPECT_EQ(NameHash(""), 0x811c9dc5u);
-  for (int i = 0; i < 3; ++i) {  // cached and uncached
-    const std::string copy = std::string("rmqueue_") + "bulk";
-    EXPECT_EQ(NameHash(copy.c_str()), 0xcf76f984u);
-    EXPECT_EQ(NameHash("rmqueue_bulk"), 0xcf76f984u);
+constexpr char kLiteral[] = "rmqueue_bulk";
+
+// StableAddressTest's child: this binary run again with the variable set
+// prints kLiteral's raw and stable address and exits before any test.
+const bool kStableAddressChild = [] {
+  if (getenv("REENTRY_STABLE_ADDRESS_CHILD") == nullptr) return false;
+  printf("%lx %lx\n",
+         static_cast<unsigned long>(reinterpret_cast<uintptr_t>(kLiteral)),
+         static_cast<unsigned long>(StableAddress(kLiteral)));
+  fflush(stdout);
+  _exit(0);
+}();
+
+TEST(StableAddressTest, SameInEveryProcess) {
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  ASSERT_GT(n, 0);
+  self[n] = '\0';
+  const std::string cmd =
+      std::string("REENTRY_STABLE_ADDRESS_CHILD=1 '") + self + "'";
+  unsigned long raw[2] = {}, stable[2] = {};
+  for (int i = 0; i < 2; ++i) {
+    FILE* f = popen(cmd.c_str(), "r");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(fscanf(f, "%lx %lx", &raw[i], &stable[i]), 2);
+    ASSERT_EQ(pclose(f), 0);
   }
+  if (raw[0] == raw[1]) GTEST_SKIP() << "ASLR is off: both runs agree anyway";
+  EXPECT_EQ(stable[0], stable[1]);
+  EXPECT_EQ(stable[0], StableAddress(kLiteral));
 }
 
 TEST(RngTest, SameSeedSameStreamDifferentSeedDifferent) {

@@ -5,21 +5,20 @@
 #include <cstdio>
 
 #include "allocator/base/check.h"
-#include "allocator/base/name_hash.h"
+#include "allocator/base/stable_address.h"
 #include "allocator/mm/mm.h"
 
 namespace reentry::mm {
 namespace {
 
-// The kernel hashes return addresses. Ours are function names, hashed by
-// their characters: a hash of their addresses changed with ASLR from process
-// to process, and with it each stack's bucket and the path find_stack()
-// took (coverage that differed between two fuzzer processes running the
-// same input).
+// The kernel hashes return addresses; ours are function-name literals. Their
+// raw addresses changed with ASLR from process to process, and with them
+// each stack's bucket and the path find_stack() took (coverage that
+// differed between two fuzzer processes running the same input).
 uint32_t HashEntries(const char* const* entries, unsigned n) {
   uint64_t h = 1469598103934665603ULL;
   for (unsigned i = 0; i < n; ++i) {
-    h ^= NameHash(entries[i]);
+    h ^= StableAddress(entries[i]);
     h *= 1099511628211ULL;
   }
   return static_cast<uint32_t>(h ^ (h >> 32));
