@@ -12,13 +12,13 @@ namespace {
 using prog::LockVerb;
 
 enum class Act : uint8_t {
-  kExclusive,   // blocking exclusive acquisition
-  kRead,        // blocking shared acquisition, held until released
-  kTransient,   // seqlock reader: acquire and release at once
-  kTry,         // trylock (success unknown from the trace)
+  kExclusive,  // blocking exclusive acquisition
+  kRead,       // blocking shared acquisition, held until released
+  kTransient,  // seqlock reader: acquire and release at once
+  kTry,        // trylock (success unknown from the trace)
   kTryRead,
   kRelease,
-  kOther,       // lock_init, debug_check_no_locks_freed
+  kOther,  // lock_init, debug_check_no_locks_freed
 };
 
 Act Classify(LockVerb v) {
@@ -104,9 +104,11 @@ Act Classify(LockVerb v) {
 
 struct Held {
   int node;
-  int lock;       // program lock index
+  int lock;  // program lock index
   bool exclusive;
   bool certain;   // not a trylock of unknown outcome
+  bool tracked;   // not taken in NMI (lockdep is off there)
+  bool rejected;  // the checker rejected its class's acquisition
 };
 
 constexpr size_t kMaxStack = 40;
@@ -179,8 +181,8 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
     auto [it, inserted] =
         node_ids.emplace(key, static_cast<int>(node_names.size()));
     if (inserted) {
-      node_names.push_back(subclass == 0 ? cls
-                                         : cls + "/" + std::to_string(subclass));
+      node_names.push_back(
+          subclass == 0 ? cls : cls + "/" + std::to_string(subclass));
     }
     return it->second;
   };
@@ -210,14 +212,22 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
   // Ops the interpreter could not run.
   std::set<std::pair<int, uint32_t>> skipped;
   for (const exec::TraceEntry& e : r.trace) {
-    if (e.kind == exec::TraceKind::kSkipped) skipped.insert({e.cpu, e.op_index});
+    if (e.kind == exec::TraceKind::kSkipped)
+      skipped.insert({e.cpu, e.op_index});
   }
 
   // held[cpu][depth]: the lock stack of each context frame.
   std::map<int, std::vector<std::vector<Held>>> held;
   Graph strict, loose;
+  // A lock still held when its interrupt frame ended is held by nobody the
+  // reference can name (lockdep keeps it on the vCPU's held stack, as the
+  // kernel keeps it in the task's): such a run is not compared.
+  bool left_held = false;
   auto frames_of = [&](int cpu, int depth) -> std::vector<std::vector<Held>>& {
     auto& frames = held[cpu];
+    for (size_t d = depth + 1; d < frames.size(); ++d) {
+      left_held |= !frames[d].empty();
+    }
     if (static_cast<int>(frames.size()) > depth + 1) frames.resize(depth + 1);
     while (static_cast<int>(frames.size()) < depth + 1) frames.emplace_back();
     return frames;
@@ -228,6 +238,7 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
       // A new frame starts above the interrupted one.
       auto& frames = frames_of(e.cpu, e.depth);
       frames.emplace_back();
+      if (left_held) break;
       continue;
     }
     if (e.kind != exec::TraceKind::kOp || e.op_index == kNoOp) continue;
@@ -238,6 +249,7 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
     if (skipped.count({e.cpu, e.op_index})) continue;
     if (call->lock.v >= p.locks.size()) continue;
     auto& frames = frames_of(e.cpu, e.depth);
+    if (left_held) break;
     std::vector<Held>& frame = frames[e.depth];
     const Act act = Classify(call->verb);
     const int lock = call->lock.v;
@@ -301,11 +313,16 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
     }
     ++out.acquisitions;
 
+    // lockdep is off in NMI (nmi_enter() calls lockdep_off()): it checks
+    // nothing within an NMI frame. Nesting across frames is still the
+    // checker's definite same-CPU reentry rule.
+    const bool tracked = e.context != ctx::ContextKind::kNmi;
     // Self nesting: the class is already held somewhere on this vCPU.
     const prog::LockDecl& decl = p.locks[lock];
     const std::string& cls_name =
         decl.class_name.empty() ? decl.name : decl.class_name;
     for (const auto& fr : frames) {
+      const bool same_frame = &fr == &frame;
       for (const Held& h : fr) {
         // The same instance (any subclass) counts too: lockdep's definite
         // same-CPU reentry rule looks at instances.
@@ -313,7 +330,7 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
         if (h.node != node) continue;
         out.loose_self = true;
         if (act == Act::kExclusive && h.exclusive && h.certain &&
-            !rejected_for_self.count(cls_name)) {
+            (tracked || !same_frame) && !rejected_for_self.count(cls_name)) {
           if (!out.strict_self) {
             out.strict_self_text = node_names[node] + " acquired while held";
           }
@@ -321,17 +338,23 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
         }
       }
     }
-    // Dependencies within the frame.
+    // Dependencies within the frame. lockdep records an edge from the
+    // nearest held lock only (the ones below reach the new lock through
+    // theirs), and none into an acquisition it rejected: so nothing below a
+    // rejected held lock reaches the new one.
     const bool was_rejected = rejected.count(cls_name) != 0;
-    for (const Held& h : frame) {
-      if (h.node == node) continue;
-      loose.Add(h.node, node);
-      if (act == Act::kExclusive && h.exclusive && h.certain && !was_rejected) {
-        strict.Add(h.node, node);
+    bool strict_reach = act == Act::kExclusive && tracked && !was_rejected;
+    for (auto h = frame.rbegin(); h != frame.rend(); ++h) {
+      if (h->node == node) continue;
+      loose.Add(h->node, node);
+      if (strict_reach && h->exclusive && h->certain && h->tracked) {
+        strict.Add(h->node, node);
       }
+      if (h->rejected) strict_reach = false;
     }
     if (act == Act::kTransient) continue;
-    frame.push_back(Held{node, lock, exclusive, certain});
+    frame.push_back(
+        Held{node, lock, exclusive, certain, tracked, was_rejected});
     if (frame.size() > kMaxStack) {
       out.comparable = false;
       out.why_not = "lock stack deeper than the reference models";
@@ -339,6 +362,11 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
     }
   }
 
+  if (left_held) {
+    out.comparable = false;
+    out.why_not = "a lock left held when its interrupt ended";
+    return out;
+  }
   std::vector<int> path;
   if (strict.FindCycle(&path)) {
     out.strict_cycle = true;

@@ -368,6 +368,74 @@ TEST(ReferenceCheckerTest, FindsStrictCyclesAndInfersTrylocks) {
   EXPECT_FALSE(ref.strict_self);  // the trylock of a held lock fails
 }
 
+ReferenceResult RunReference(const std::string& text) {
+  const prog::Program p = Parse(text);
+  exec::Executor ex;
+  exec::RunOptions ro;
+  return RunReferenceChecker(p, ex.Run(p, ro));
+}
+
+// Found by a checker-target campaign: an NMI took C and returned holding it,
+// and the task's acquisition of C was reported (correctly: C is still held)
+// as recursive locking, which the reference, having dropped the NMI's frame,
+// called "without nesting". Such runs are not compared now.
+TEST(ReferenceCheckerTest, NotComparedWhenAnInterruptEndsHoldingALock) {
+  const ReferenceResult left = RunReference(
+      "lock(C, lockdep_map, \"C\")\n"
+      "nmi() {\n  lock_map_acquire(C)\n}\nlock_map_acquire_read(C)\n");
+  EXPECT_FALSE(left.comparable);
+  EXPECT_EQ(left.why_not, "a lock left held when its interrupt ended");
+  // Released before the NMI returns: compared, and no nesting.
+  const ReferenceResult released = RunReference(
+      "lock(C, lockdep_map, \"C\")\n"
+      "nmi() {\n  lock_map_acquire(C)\n  lock_map_release(C)\n}\n"
+      "lock_map_acquire_read(C)\nlock_map_release(C)\n");
+  ASSERT_TRUE(released.comparable) << released.why_not;
+  EXPECT_FALSE(released.loose_self);
+}
+
+// lockdep is off in NMI (nmi_enter() calls lockdep_off()): nesting within an
+// NMI frame is not asked of the checker; in a hardirq frame it is.
+TEST(ReferenceCheckerTest, NothingWithinAnNmiFrameIsStrict) {
+  const std::string body =
+      "() {\n  lock_map_acquire(C)\n  lock_map_acquire(C)\n"
+      "  lock_map_release(C)\n  lock_map_release(C)\n}\n";
+  const std::string decl = "lock(C, lockdep_map, \"C\")\n";
+  const ReferenceResult nmi = RunReference(decl + "nmi" + body);
+  ASSERT_TRUE(nmi.comparable) << nmi.why_not;
+  EXPECT_FALSE(nmi.strict_self);
+  EXPECT_TRUE(nmi.loose_self);
+  const ReferenceResult hardirq = RunReference(decl + "hardirq" + body);
+  ASSERT_TRUE(hardirq.comparable) << hardirq.why_not;
+  EXPECT_TRUE(hardirq.strict_self);
+}
+
+// lockdep records an edge from the nearest held lock only, and none into an
+// acquisition it rejected (here D: a local_lock under a raw spinlock is an
+// invalid wait context), so B -> C is not among its dependencies and the
+// B/C cycle is not one it can report.
+TEST(ReferenceCheckerTest, NoStrictEdgeReachesPastARejectedAcquisition) {
+  const std::string decls =
+      "lock(B, raw_spinlock_t, \"B\")\nlock(C, raw_spinlock_t, \"C\")\n"
+      "lock(D, local_trylock_t, \"D\")\n";
+  const std::string cpu1_with_d =
+      "cpu(1)\nraw_spin_lock(B)\nlocal_lock_irqsave(D)\nraw_spin_lock(C)\n"
+      "raw_spin_unlock(C)\nlocal_unlock_irqrestore(D)\nraw_spin_unlock(B)\n";
+  const std::string cpu1_without_d =
+      "cpu(1)\nraw_spin_lock(B)\nraw_spin_lock(C)\nraw_spin_unlock(C)\n"
+      "raw_spin_unlock(B)\n";
+  const std::string cpu0 =
+      "cpu(0)\nraw_spin_lock(C)\nraw_spin_lock(B)\nraw_spin_unlock(B)\n"
+      "raw_spin_unlock(C)\n";
+  const ReferenceResult with_d = RunReference(decls + cpu1_with_d + cpu0);
+  ASSERT_TRUE(with_d.comparable) << with_d.why_not;
+  EXPECT_FALSE(with_d.strict_cycle) << with_d.strict_cycle_text;
+  EXPECT_TRUE(with_d.loose_cycle);
+  const ReferenceResult without_d = RunReference(decls + cpu1_without_d + cpu0);
+  ASSERT_TRUE(without_d.comparable) << without_d.why_not;
+  EXPECT_TRUE(without_d.strict_cycle);
+}
+
 TEST(TargetTest, DecoderTargetTakesAnyBytes) {
   Rng rng(7);
   for (int i = 0; i < 500; ++i) {
