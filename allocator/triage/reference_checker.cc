@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "allocator/ctx/kernel.h"
+
 namespace reentry::triage {
 namespace {
 
@@ -102,6 +104,14 @@ Act Classify(LockVerb v) {
   return Act::kOther;
 }
 
+// A lock's class name as the emulated kernel registers it (and as findings
+// name it): cut to the length a lock class keeps, so that two names equal
+// in that prefix are one class here too.
+std::string ClassName(const prog::LockDecl& d) {
+  const std::string& name = d.class_name.empty() ? d.name : d.class_name;
+  return name.substr(0, sizeof(ctx::LockClassInfo::name) - 1);
+}
+
 struct Held {
   int node;
   int lock;  // program lock index
@@ -176,7 +186,7 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
   std::vector<std::string> node_names;
   auto node_of = [&](int lock, int subclass) {
     const prog::LockDecl& d = p.locks[lock];
-    const std::string& cls = d.class_name.empty() ? d.name : d.class_name;
+    const std::string cls = ClassName(d);
     auto key = std::make_tuple(cls, static_cast<int>(d.type), subclass);
     auto [it, inserted] =
         node_ids.emplace(key, static_cast<int>(node_names.size()));
@@ -304,7 +314,10 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
       const bool spin_family = type == ctx::LockType::kRawSpinlock ||
                                type == ctx::LockType::kSpinlock ||
                                type == ctx::LockType::kRwlock;
-      if ((!p.config.smp && spin_family) || !anyone ||
+      // A lockdep_map is an annotation with no lock behind it: its trylock
+      // (lock_map_acquire_try) always takes it.
+      const bool annotation = type == ctx::LockType::kLockdepMap;
+      if ((!p.config.smp && spin_family) || !anyone || annotation ||
           (act == Act::kTryRead && !writer)) {
         certain = true;
       } else if (mine && (act == Act::kTry || writer)) {
@@ -319,8 +332,7 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
     const bool tracked = e.context != ctx::ContextKind::kNmi;
     // Self nesting: the class is already held somewhere on this vCPU.
     const prog::LockDecl& decl = p.locks[lock];
-    const std::string& cls_name =
-        decl.class_name.empty() ? decl.name : decl.class_name;
+    const std::string cls_name = ClassName(decl);
     for (const auto& fr : frames) {
       const bool same_frame = &fr == &frame;
       for (const Held& h : fr) {

@@ -436,6 +436,47 @@ TEST(ReferenceCheckerTest, NoStrictEdgeReachesPastARejectedAcquisition) {
   EXPECT_TRUE(without_d.strict_cycle);
 }
 
+// A class name longer than a lock class keeps is one class with every name
+// that shares the kept prefix, and the checker's findings name it by that
+// prefix: the reference matched the full name, so it missed that the
+// checker had rejected the acquisition (a mutex in softirq: invalid wait
+// context) and asked for a recursion report the checker never makes.
+TEST(ReferenceCheckerTest, LongClassNamesAreCutAsTheKernelCutsThem) {
+  const std::string long_name(60, 'M');
+  const ReferenceResult r =
+      RunReference("lock(A, mutex, \"" + long_name +
+                   "\")\nsoftirq() {\n  mutex_lock(A)\n  mutex_lock(A)\n}\n");
+  ASSERT_TRUE(r.comparable) << r.why_not;
+  EXPECT_FALSE(r.strict_self);  // rejected: not asked of the checker
+  EXPECT_TRUE(r.loose_self);
+  // Two names that differ only past the kept prefix are one class.
+  const ReferenceResult same =
+      RunReference("lock(A, spinlock_t, \"" + long_name +
+                   "x\")\nlock(B, spinlock_t, \"" + long_name +
+                   "y\")\nspin_lock(A)\nspin_lock_nested(B, 0)\n"
+                   "spin_unlock(B)\nspin_unlock(A)\n");
+  ASSERT_TRUE(same.comparable) << same.why_not;
+  EXPECT_TRUE(same.strict_self);
+}
+
+// lock_map_acquire_try() annotates; there is no lock that could be busy, so
+// it always takes the map, held or not.
+TEST(ReferenceCheckerTest, ALockdepMapTrylockAlwaysTakesIt) {
+  const ReferenceResult r = RunReference(
+      "lock(A, lockdep_map, \"A\")\nlock_map_acquire_try(A)\n"
+      "lock_map_acquire_try(A)\nlock_map_release(A)\nlock_map_acquire(A)\n"
+      "lock_map_release(A)\nlock_map_release(A)\n");
+  ASSERT_TRUE(r.comparable) << r.why_not;
+  EXPECT_TRUE(r.loose_self);
+  EXPECT_TRUE(r.strict_self);
+  // A spinlock's trylock of a lock its vCPU holds fails: nothing to nest.
+  const ReferenceResult spin = RunReference(
+      "lock(A, spinlock_t, \"A\")\nspin_lock(A)\nspin_trylock(A)\n"
+      "spin_unlock(A)\n");
+  ASSERT_TRUE(spin.comparable) << spin.why_not;
+  EXPECT_FALSE(spin.strict_self);
+}
+
 TEST(TargetTest, DecoderTargetTakesAnyBytes) {
   Rng rng(7);
   for (int i = 0; i < 500; ++i) {
