@@ -61,6 +61,10 @@ enum class Severity : uint8_t { kBug, kWarning };
   X(kPreemptCountUnderflow,                                                   \
     "WARNING: preempt_enable() without preempt_disable()",                    \
     "WARNING: preempt count underflow", kMisuse, kBug, false)                 \
+  X(kBhCountOverflow, "WARNING: local_bh_disable() nested too deep",          \
+    "WARNING: softirq count overflow", kMisuse, kBug, false)                  \
+  X(kPreemptCountOverflow, "WARNING: preempt_disable() nested too deep",      \
+    "WARNING: preempt count overflow", kMisuse, kBug, false)                  \
   X(kLockHeldAtContextExit, "BUG: lock held when leaving %C context",         \
     "BUG: lock held when leaving %C context", kMisuse, kBug, false)           \
   X(kPreemptLeakAtContextExit,                                                \

@@ -159,6 +159,13 @@ void Cpu::IrqEnableInHardirq() {
 }
 
 void Cpu::local_bh_disable() {
+  // The softirq count is 8 bits of preempt_count: the kernel would carry
+  // the 128th nesting into the hardirq count. Report it and stay put.
+  if ((preempt_count_ & kSoftirqMask) + kSoftirqDisableOffset > kSoftirqMask)
+      [[unlikely]] {
+    CountOverflow(FindingKind::kBhCountOverflow);
+    return;
+  }
   preempt_count_ += kSoftirqDisableOffset;
   ++bh_depth_;
   if (bh_depth_ == 1) Emit(EventKind::kSoftirqsOff);
@@ -184,6 +191,12 @@ void Cpu::local_bh_enable() {
   if (!in_interrupt() && !irqs_disabled_) {
     if (Hooks* h = kernel_->hooks()) h->SoftirqsMayRun(*this);
   }
+}
+
+void Cpu::CountOverflow(FindingKind kind) {
+  Finding f = MakeFinding(kind, nullptr);
+  f.cause = reinterpret_cast<uintptr_t>(f.function);
+  Report(f);
 }
 
 void Cpu::PreemptCountUnderflow() {

@@ -208,6 +208,7 @@ class Cpu {
   REENTRY_COLD void IrqRestoreWithIrqsEnabled();
   REENTRY_COLD void IrqEnableInHardirq();
   REENTRY_COLD void PreemptCountUnderflow();
+  REENTRY_COLD void CountOverflow(FindingKind kind);
   void MightResched(const char* function, bool rtlock);
   bool PopHeldSlow(const void* lock);
   void LeaveFrameChecks(const Frame& f);
@@ -350,6 +351,11 @@ REENTRY_ALWAYS_INLINE void Cpu::local_irq_enable() {
 }
 
 REENTRY_ALWAYS_INLINE void Cpu::preempt_disable() {
+  // The preempt count is 8 bits of preempt_count (see local_bh_disable()).
+  if (__builtin_expect(preempt_depth_ >= kPreemptMask, 0)) {
+    CountOverflow(FindingKind::kPreemptCountOverflow);
+    return;
+  }
   ++preempt_depth_;
   if (config().preempt_count) ++preempt_count_;
   if (preempt_depth_ == 1) Emit(EventKind::kPreemptOff);

@@ -131,6 +131,33 @@ TEST_F(KernelTest, BhDisableCountsInPreemptCount) {
   EXPECT_EQ(cpu().preempt_count(), 0u);
 }
 
+// Found by the checker fuzz target: the 128th nested local_bh_disable()
+// carried into the hardirq count and an internal CHECK aborted the run. The
+// kernel's fields are 8 bits each; the nesting that does not fit is a
+// finding now, and the count stays as it was.
+TEST_F(KernelTest, NestingPastTheCountFieldsIsReportedNotCarried) {
+  for (int i = 0; i < 127; ++i) local_bh_disable();
+  EXPECT_FALSE(Found(FindingKind::kBhCountOverflow));
+  EXPECT_EQ(cpu().preempt_count(), 127 * kSoftirqDisableOffset);
+  local_bh_disable();
+  EXPECT_TRUE(Found(FindingKind::kBhCountOverflow));
+  EXPECT_EQ(cpu().preempt_count(), 127 * kSoftirqDisableOffset);
+  EXPECT_FALSE(cpu().in_hardirq());
+  for (int i = 0; i < 127; ++i) local_bh_enable();
+  EXPECT_EQ(cpu().preempt_count(), 0u);
+  EXPECT_FALSE(Found(FindingKind::kBhCountUnderflow));
+
+  for (int i = 0; i < 255; ++i) preempt_disable();
+  EXPECT_FALSE(Found(FindingKind::kPreemptCountOverflow));
+  preempt_disable();
+  EXPECT_TRUE(Found(FindingKind::kPreemptCountOverflow));
+  EXPECT_EQ(cpu().preempt_count(), 255u);
+  EXPECT_FALSE(cpu().in_softirq());
+  for (int i = 0; i < 255; ++i) preempt_enable();
+  EXPECT_EQ(cpu().preempt_count(), 0u);
+  EXPECT_FALSE(Found(FindingKind::kPreemptCountUnderflow));
+}
+
 TEST_F(KernelTest, BhEnableUnderflowAndInHardirq) {
   local_bh_enable();
   EXPECT_TRUE(Found(FindingKind::kBhCountUnderflow));
