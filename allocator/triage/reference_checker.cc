@@ -243,7 +243,15 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
     return frames;
   };
 
+  // A vCPU whose last entry is a wait has not got the lock it asked for,
+  // though the reference pushed it: the trace cannot say when it gets it.
+  std::set<int> waiting;
   for (const exec::TraceEntry& e : r.trace) {
+    if (e.kind == exec::TraceKind::kWait) {
+      waiting.insert(e.cpu);
+      continue;
+    }
+    waiting.erase(e.cpu);
     if (e.kind == exec::TraceKind::kIrqFire) {
       // A new frame starts above the interrupted one.
       auto& frames = frames_of(e.cpu, e.depth);
@@ -298,7 +306,7 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
       // and on UP every trylock wins.
       const bool per_cpu = p.locks[lock].type == ctx::LockType::kLocalLock ||
                            p.locks[lock].type == ctx::LockType::kLocalTrylock;
-      bool mine = false, anyone = false, writer = false;
+      bool mine = false, anyone = false, writer = false, blocked = false;
       for (const auto& [cpu, cpu_frames] : held) {
         if (per_cpu && cpu != e.cpu) continue;
         for (const auto& fr : cpu_frames) {
@@ -306,6 +314,9 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
             if (h.lock != lock) continue;
             anyone = true;
             writer |= h.exclusive;
+            // A writer still waiting for the lock may or may not make a
+            // trylock fail (a queued rwlock's waiting writer does).
+            blocked |= h.exclusive && waiting.count(cpu) && &h == &fr.back();
             if (cpu == e.cpu && h.certain) mine = true;
           }
         }
@@ -320,7 +331,7 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
       if ((!p.config.smp && spin_family) || !anyone || annotation ||
           (act == Act::kTryRead && !writer)) {
         certain = true;
-      } else if (mine && (act == Act::kTry || writer)) {
+      } else if (mine && (act == Act::kTry || writer) && !blocked) {
         continue;  // fails: nothing is acquired
       }
     }

@@ -477,6 +477,21 @@ TEST(ReferenceCheckerTest, NotComparedWhenTheProgramEndsHoldingALock) {
   EXPECT_FALSE(released.loose_cycle);
 }
 
+// Found by the checker target: a writer on vCPU 2 waits for the reader on
+// vCPU 0, whose second read_trylock() succeeded in the run; the reference
+// took the waiting writer for a holder, inferred a failed trylock, and
+// called lockdep's (right) recursion report "without nesting". Whether a
+// trylock wins against a waiting writer is unknown to it now.
+TEST(ReferenceCheckerTest, AWaitingWriterLeavesATrylockUnknown) {
+  const std::string decls =
+      "config(cpus=3)\nlock(A, rwlock_t, \"A\")\nread_trylock(A)\ncpu(2)\n"
+      "write_lock(A)\ncpu(0)\nread_trylock(A)\nread_unlock(A)\n";
+  const ReferenceResult r = RunReference(decls + "write_lock_bh(A)\n");
+  ASSERT_TRUE(r.comparable) << r.why_not;
+  EXPECT_TRUE(r.loose_self);    // the second reader may still hold it
+  EXPECT_FALSE(r.strict_self);  // but not surely
+}
+
 // lock_map_acquire_try() annotates; there is no lock that could be busy, so
 // it always takes the map, held or not.
 TEST(ReferenceCheckerTest, ALockdepMapTrylockAlwaysTakesIt) {
