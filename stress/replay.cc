@@ -211,10 +211,16 @@ bool Build(const std::vector<std::vector<const RoundLog*>>& logs,
       return std::tie(a.t, a.cpu, a.index) < std::tie(b.t, b.cpu, b.index);
     });
     // Runs: a vCPU whose run ends at a point, with another vCPU's run
-    // after it, stops there.
+    // after it, stops there. A wait ends a run too: the executor's resume
+    // returns where the vCPU blocks, and the next one retries (the lock can
+    // be free already: its holder released it while the waiter was
+    // stopped inside an interrupt it took at a retry).
     std::vector<size_t> run_ends;
     for (size_t k = 0; k < order.size(); ++k) {
-      if (k + 1 < order.size() && order[k + 1].cpu == order[k].cpu) continue;
+      if (k + 1 < order.size() && order[k + 1].cpu == order[k].cpu &&
+          !vc[order[k].cpu].events[order[k].index].is_wait) {
+        continue;
+      }
       run_ends.push_back(k);
       if (k + 1 == order.size()) break;
       Vcpu& v = vc[order[k].cpu];

@@ -164,14 +164,31 @@ struct Vcpu : public exec::OpHost {
   uint16_t wait_cls = 0;
   uint64_t wait_t0 = 0;
   uint32_t wait_spins = 0;
-  // A lock's wait loop may pass a point on each retry (rt_spin_lock's
-  // wait_lock): how often is timing, and the executor retries a different
-  // number of times. The point before the wait began, its arrival number,
-  // and whether this vCPU waited since its last point: a retry arrives at
-  // that point again and counts as that arrival.
+  // rt_spin_lock's wait loop passes its point on each retry, as often as
+  // timing decides; the executor's waiter retries once each time the
+  // program resumes it while the lock is still held. So a retry is an
+  // arrival (counted, logged, a place for interrupts) only where the
+  // replay resumes the waiter too: where it takes an interrupt (then the
+  // wait that follows is logged again: the waiter blocks there in the
+  // replay) or where the holder changed (logged with the new wait). The
+  // other retries take no interrupt and count for nothing. The point
+  // before the wait began, its arrival number, the context depth that
+  // waits, whether this vCPU waited since its last point, and whether its
+  // last retry went uncounted.
   PointId wait_point = PointId::kNone;
   uint32_t wait_point_nth = 0;
+  int wait_depth = 0;
   bool waited = false;
+  bool uncounted_retry = false;
+  bool relog_wait = false;
+  // Serialized: the executor retries a blocked waiter only after another
+  // vCPU made progress (its epoch), so a retry counts only if progress_seq
+  // moved since the wait was last logged (wait_progress). What the vCPU
+  // logs in a counted retry (its interrupt, the wait again) is no
+  // progress: the replay's waiter blocks on the same wait again.
+  std::atomic<uint64_t>* progress_seq = nullptr;  // null with --parallel
+  uint64_t wait_progress = 0;
+  bool in_retry = false;
   // When this vCPU's first lock operation since its last point (or item
   // end) happened: the replay orders that stretch of model code by it
   // (with --parallel; serialized, event_seq numbers the stretches).
@@ -279,6 +296,7 @@ uint64_t StretchKey(Vcpu& v) {
   if (v.event_seq != nullptr) {
     const uint64_t seq =
         v.event_seq->fetch_add(1, std::memory_order_relaxed) + 1;
+    if (!v.in_retry) v.progress_seq->fetch_add(1, std::memory_order_relaxed);
     const uint32_t n = v.cpu->kernel().reports_stored();
     while (v.report_seq->size() < n) v.report_seq->push_back(seq);
     return seq;
@@ -371,6 +389,7 @@ class Runner : public ctx::Hooks, public ctx::AllocStatsSink {
   void DeliverPending(Vcpu& v);
   void MaybeSendIpi(Vcpu& v, uint64_t now);
   void ClearWait(Vcpu& v);
+  void LogPoint(Vcpu& v, PointId point);
   void ArmTimers(Vcpu& v);
   [[noreturn]] void Abandon(Vcpu& v);
   void CheckAbandon(Vcpu& v) {
@@ -396,6 +415,7 @@ class Runner : public ctx::Hooks, public ctx::AllocStatsSink {
   void MakeWorld();
   void FreshWorld(uint64_t round);
   void UpdateOccurrences();
+  void KeepWindow(uint64_t last_round);
 
   StressOptions o_;
   int nr_ = 0;
@@ -420,6 +440,8 @@ class Runner : public ctx::Hooks, public ctx::AllocStatsSink {
   std::atomic<uint64_t> token_waiting_{0};       // a bit per vCPU
   std::atomic<uint32_t> token_sleepers_{0};      // in FutexWait on it
   std::atomic<uint64_t> event_seq_{0};
+  // Stretches that were progress in the executor's sense (Vcpu::in_retry).
+  std::atomic<uint64_t> progress_seq_{0};
   // Per finding of the current model, the stretch it was reported in (or
   // the next stretch, if that vCPU hung): a replay needs nothing after it.
   std::vector<uint64_t> report_seq_;
@@ -453,6 +475,9 @@ class Runner : public ctx::Hooks, public ctx::AllocStatsSink {
   std::vector<std::vector<RoundLog>> archive_;
   uint64_t lockdep_signature_ = 0;
   std::vector<StressFinding> findings_;
+  std::vector<ReplayWindow> windows_;  // StressOptions::keep_windows
+  std::atomic<uint64_t> retry_irqs_{0};
+  uint64_t retry_irqs_world_start_ = 0;  // retry_irqs_ when the world began
   std::atomic<bool> ended_by_finding_{false};
   bool ended_by_watchdog_ = false;
   bool threads_stuck_ = false;
@@ -1031,17 +1056,52 @@ void Runner::InjectionPoint(Cpu& cpu, PointId point) {
   // Only rt_spin_lock's wait loop passes a point on each retry: another
   // point of the same name after a wait (a drain loop taking the next
   // pcp's lock, say) is a new arrival.
-  const bool retry = v.wait_lock != nullptr && v.waited &&
-                     point == v.wait_point &&
-                     point == PointId::kRtSpinLockWaitLock;
+  bool counted_retry = false;
+  bool retry = v.wait_lock != nullptr && v.waited && point == v.wait_point &&
+               point == PointId::kRtSpinLockWaitLock &&
+               cpu.depth() == v.wait_depth;
+  if (retry) {
+    // A retry that takes an interrupt is an arrival the replay reproduces
+    // (its program resumes the waiter here); the others take none (what
+    // is pending waits for the next point) and count for nothing. The
+    // replay's waiter retries only after another vCPU made progress: the
+    // holder may not have run since this vCPU last blocked (it is
+    // descheduled by the host between passing the token on and asking for
+    // it again, so the token comes straight back), and a retry then taking
+    // an interrupt would come before the holder's next stretch here but
+    // after it in the replay.
+    bool due = v.sig.raw.load(std::memory_order_relaxed) != 0;
+    for (const ArmedIrq& a : v.armed) due |= a.point == point;
+    if (due && v.progress_seq != nullptr &&
+        v.progress_seq->load(std::memory_order_relaxed) == v.wait_progress) {
+      due = false;
+    }
+    if (due) {
+      retry = false;
+      counted_retry = true;
+      v.relog_wait = true;
+      v.in_retry = true;
+      retry_irqs_.fetch_add(1, std::memory_order_relaxed);
+    }
+    v.uncounted_retry = retry;
+  }
   const uint32_t n = retry                  ? v.wait_point_nth
                      : pi < ctx::kNumPoints ? ++v.arrivals[pi]
                                             : 0;
   v.waited = false;
-  v.pub_pos.store(PackPos(v.attach_op, v.seg, point, n),
-                  std::memory_order_relaxed);
-  if (v.wait_lock != nullptr && !retry) ClearWait(v);
+  const uint64_t pos = PackPos(v.attach_op, v.seg, point, n);
+  v.pub_pos.store(pos, std::memory_order_relaxed);
+  // The wait is over when its own frame goes on (an interrupt's points on
+  // top of the wait loop leave it waiting; a counted retry goes on waiting:
+  // its interrupts are no progress, and they pass other points, so the
+  // point the wait began at is not the one this vCPU passed last).
+  if (counted_retry) v.wait_point_nth = n;
+  if (v.wait_lock != nullptr && !retry && !counted_retry &&
+      cpu.depth() <= v.wait_depth) {
+    ClearWait(v);
+  }
   CheckAbandon(v);
+  if (retry) return;
   if (!v.armed.empty()) {
     FixedVector<PendingIrq, 32> fire;
     for (size_t i = 0; i < v.armed.size();) {
@@ -1058,22 +1118,28 @@ void Runner::InjectionPoint(Cpu& cpu, PointId point) {
   if (v.sig.raw.load(std::memory_order_relaxed) != 0) {
     TakeRaw(v, point, n, /*boundary=*/false);
   }
+  // Back at this point after the handlers (which passed points of their
+  // own): a wait that begins now begins here, and its retries come back
+  // here.
+  v.pub_pos.store(pos, std::memory_order_relaxed);
   // Where this vCPU was when: the replay interleaves the vCPUs' stretches
   // between points in this order. Logged after the interrupts taken here
   // and counted as the executor counts a pause's arrivals: after theirs
   // (an interrupt at P whose handler passes P counts that arrival first).
-  // A retry's arrival is the one before the wait again.
-  if (!retry && v.log != nullptr && pi < ctx::kNumPoints) {
-    LogEntry e;
-    e.kind = LogEntry::Kind::kPoint;
-    e.op = v.attach_op;
-    e.seg = static_cast<uint16_t>(std::min<uint32_t>(v.seg, 0xfff));
-    e.point = point;
-    e.nth = ++v.stop_arrivals[pi];
-    e.t = StretchKey(v);
-    v.log->entries.push_back(e);
-    MaybePassToken(v);
-  }
+  if (v.log != nullptr && pi < ctx::kNumPoints) LogPoint(v, point);
+}
+
+void Runner::LogPoint(Vcpu& v, PointId point) {
+  const int pi = static_cast<int>(point);
+  LogEntry e;
+  e.kind = LogEntry::Kind::kPoint;
+  e.op = v.attach_op;
+  e.seg = static_cast<uint16_t>(std::min<uint32_t>(v.seg, 0xfff));
+  e.point = point;
+  e.nth = ++v.stop_arrivals[pi];
+  e.t = StretchKey(v);
+  v.log->entries.push_back(e);
+  MaybePassToken(v);
 }
 
 void Runner::ClearWait(Vcpu& v) {
@@ -1085,6 +1151,9 @@ void Runner::ClearWait(Vcpu& v) {
   v.wait_lock = nullptr;
   v.wait_holder = -1;
   v.waited = false;
+  v.uncounted_retry = false;
+  v.relog_wait = false;
+  v.in_retry = false;
   v.waiting_for.store(-1, std::memory_order_relaxed);
 }
 
@@ -1098,11 +1167,24 @@ void Runner::Wait(Cpu& cpu, const void* lock, ctx::LockClassId cls,
     return;
   }
   Vcpu& v = *vp;
-  if (v.wait_lock != lock || v.wait_holder != holder) {
-    ClearWait(v);
+  const bool same = v.wait_lock == lock && v.wait_holder == holder;
+  if (!same && v.uncounted_retry && v.wait_lock == lock && v.log != nullptr) {
+    // The holder changed: the replay's waiter retries here too (resumed
+    // to block on the new holder), so this retry counts after all. It
+    // took no interrupt, and nothing ran since it.
+    const uint32_t pi = static_cast<uint32_t>(PointId::kRtSpinLockWaitLock);
+    v.pub_pos.store(PackPos(v.attach_op, v.seg, PointId::kRtSpinLockWaitLock,
+                            ++v.arrivals[pi]),
+                    std::memory_order_relaxed);
+    LogPoint(v, PointId::kRtSpinLockWaitLock);
+  }
+  v.uncounted_retry = false;
+  if (!same) {
+    ClearWait(v);  // in_retry: a new holder is progress
     const uint64_t own = v.pub_pos.load(std::memory_order_relaxed);
     v.wait_point = PosPoint(own);
     v.wait_point_nth = PosNth(own);
+    v.wait_depth = cpu.depth();
     const uint64_t now = MonotonicNs();
     v.wait_lock = lock;
     v.wait_holder = holder;
@@ -1133,10 +1215,23 @@ void Runner::Wait(Cpu& cpu, const void* lock, ctx::LockClassId cls,
       w.seg = static_cast<uint16_t>(std::min<uint32_t>(v.seg, 0xfff));
       w.t = StretchKey(v);
       v.log->entries.push_back(w);
+      v.wait_progress = v.progress_seq->load(std::memory_order_relaxed);
     }
     v.waiting_since.store(now, std::memory_order_relaxed);
     v.waiting_for.store(holder, std::memory_order_relaxed);
+  } else if (v.relog_wait && !o_.parallel && v.log != nullptr) {
+    // After a retry that took an interrupt: the replay's waiter blocks
+    // here again.
+    LogEntry w;
+    w.kind = LogEntry::Kind::kWait;
+    w.op = v.attach_op;
+    w.seg = static_cast<uint16_t>(std::min<uint32_t>(v.seg, 0xfff));
+    w.t = StretchKey(v);
+    v.log->entries.push_back(w);
+    v.wait_progress = v.progress_seq->load(std::memory_order_relaxed);
   }
+  v.relog_wait = false;
+  v.in_retry = false;
   v.waited = true;
   CheckAbandon(v);
   // The holder needs the token to release the lock.
@@ -1511,6 +1606,9 @@ void Runner::BarrierWork(uint64_t round, bool final_round) {
     world_->mm->CheckInvariants(/*teardown=*/false);
     ++invariant_checks_;
   }
+  if (final_round && !hang_.load(std::memory_order_acquire)) {
+    KeepWindow(round);
+  }
   // After a hang the coordinator collects, with every vCPU's state.
   if (hang_.load(std::memory_order_acquire)) return;
   CollectFindings(round, "");
@@ -1750,6 +1848,7 @@ StressResult Runner::Run() {
     v->cpu = &world_->kernel.cpu(c);
     if (!o_.parallel) {
       v->event_seq = &event_seq_;
+      v->progress_seq = &progress_seq_;
       v->report_seq = &report_seq_;
     }
     v->stats = &stats_[c];
@@ -1892,6 +1991,7 @@ void Runner::FreshWorld(uint64_t round) {
   }
   CollectFindings(round, "");
   UpdateOccurrences();
+  KeepWindow(round);
   reports_dropped_before_ += world_->kernel.reports_dropped();
   world_.reset();
   MakeWorld();
@@ -1913,6 +2013,46 @@ void Runner::FreshWorld(uint64_t round) {
   lockdep_signature_ = LockdepSignature();
 }
 
+void Runner::KeepWindow(uint64_t last_round) {
+  const uint64_t retries = retry_irqs_.load() - retry_irqs_world_start_;
+  retry_irqs_world_start_ = retry_irqs_.load();
+  if (o_.keep_windows <= 0 || o_.fresh_every <= 0 ||
+      windows_.size() >= static_cast<size_t>(o_.keep_windows) ||
+      (!windows_.empty() && retries == 0)) {
+    return;
+  }
+  std::vector<std::vector<const RoundLog*>> logs;
+  ReplayWindow w;
+  std::vector<std::tuple<uint64_t, int, ctx::PointId>> points;
+  for (uint64_t r = world_round_; r <= last_round; ++r) {
+    std::vector<const RoundLog*> per_cpu(nr_, nullptr);
+    for (int c = 0; c < nr_; ++c) {
+      const RoundLog& l = vcpus_[c]->logs[r % o_.history_rounds];
+      if (!l.valid || l.round != r) return;  // not all of it kept
+      per_cpu[c] = &l;
+      for (const LogEntry& e : l.entries) {
+        if (e.kind == LogEntry::Kind::kPoint)
+          points.emplace_back(e.t, c, e.point);
+      }
+    }
+    logs.push_back(std::move(per_cpu));
+  }
+  std::sort(points.begin(), points.end());
+  for (const auto& [t, c, pt] : points) w.points.emplace_back(c, pt);
+  const std::vector<prog::Op> preamble = PreambleBefore(world_round_);
+  prog::Program p;
+  ReplayStats rs;
+  if (!BuildReplay(logs, *handlers_, locks_, config_, o_.bugs, &p, &rs,
+                   preamble) ||
+      rs.coarse) {
+    return;
+  }
+  w.program = prog::ProgramToText(p);
+  w.preamble = preamble.size();
+  w.retry_irqs = retries;
+  windows_.push_back(std::move(w));
+}
+
 void Runner::UpdateOccurrences() {
   const FindingList& fl = world_->kernel.findings();
   for (StressFinding& f : findings_) {
@@ -1930,6 +2070,8 @@ void Runner::FillResult(StressResult* r) {
   r->ended_by_watchdog = ended_by_watchdog_;
   r->ended_by_hang = hang_.load();
   r->threads_stuck = threads_stuck_;
+  r->windows = std::move(windows_);
+  r->retry_irqs = retry_irqs_.load();
   r->total = new VcpuStats;
   for (int c = 0; c < nr_; ++c) {
     Vcpu& v = *vcpus_[c];

@@ -42,6 +42,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "allocator/base/bug_zoo.h"
@@ -105,6 +106,21 @@ struct StressOptions {
   // of the signal. Only for processes that own those signals (not inside a
   // fuzzer).
   std::string crash_program_path;
+  // Test hook (exactness checks): keep up to this many replay windows, each
+  // the rounds of one model from its start with the run's order of point
+  // arrivals; the first window, then those in which a vCPU took an
+  // interrupt at a retry of rt_spin_lock's wait loop.
+  int keep_windows = 0;
+};
+
+// A replay window kept by StressOptions::keep_windows.
+struct ReplayWindow {
+  std::string program;  // the recorded program of the window's rounds
+  size_t preamble = 0;  // its first ops: the preamble (not in `points`)
+  // Every point arrival the run logged in the window, in the order they
+  // ran: (vCPU, point).
+  std::vector<std::pair<int, ctx::PointId>> points;
+  uint64_t retry_irqs = 0;  // interrupts taken at rt_spin_lock retries
 };
 
 // One distinct finding (by title) and what it takes to reproduce it.
@@ -156,6 +172,8 @@ struct StressResult {
   uint64_t reports_dropped = 0;
   uint64_t invariant_checks = 0;
   uint64_t lockdep_events_dropped = 0;
+  std::vector<ReplayWindow> windows;  // StressOptions::keep_windows
+  uint64_t retry_irqs = 0;  // interrupts taken at rt_spin_lock retries
 
   StressResult() = default;
   StressResult(StressResult&& o) noexcept;

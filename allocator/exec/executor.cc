@@ -282,6 +282,11 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
     }
     for (const PendingIrq& irq : fire) Deliver(cpu, v, irq);
     for (const PendingIrq& irq : more) Deliver(cpu, v, irq);
+    if (options.record_points && v.job == Job::kOp && !run_ended) {
+      // After the interrupts taken here, as the stress runner logs it.
+      result->points.push_back(
+          PointArrival{static_cast<int8_t>(cpu.id()), point});
+    }
     if (v.counting) {
       const uint32_t n = ++v.arrivals[static_cast<int>(point)];
       if (v.next_stop < v.stops.size() && v.stops[v.next_stop].point == point &&

@@ -21,12 +21,20 @@
 namespace reentry::exec {
 
 struct RunOptions {
-  bool lockdep = true;            // attach the lockdep-like checker
-  bool invariants_every_op = false;  // mm invariants after every op (fuzzing)
-  bool trace = true;              // record a trace of what ran where
-  BugSet extra_bugs;              // added to the program's own
+  bool lockdep = true;                // attach the lockdep-like checker
+  bool invariants_every_op = false;   // mm invariants after every op (fuzzing)
+  bool trace = true;                  // record a trace of what ran where
+  BugSet extra_bugs;                  // added to the program's own
   std::optional<ctx::Config> config;  // replaces the program's config
-  uint32_t max_steps = 200000;    // scheduler steps before a livelock verdict
+  uint32_t max_steps = 200000;  // scheduler steps before a livelock verdict
+  bool record_points = false;   // RunResult::points (stress replay checks)
+};
+
+// An injection point a vCPU passed (RunOptions::record_points).
+struct PointArrival {
+  int8_t cpu;
+  ctx::PointId point;
+  bool operator==(const PointArrival&) const = default;
 };
 
 enum class TraceKind : uint8_t {
@@ -47,9 +55,9 @@ struct TraceEntry {
   int8_t cpu;
   uint8_t depth;
   ctx::ContextKind context;
-  uint32_t op_index;           // pre-order op index, kNoOp if none
+  uint32_t op_index;  // pre-order op index, kNoOp if none
   ctx::PointId point = ctx::PointId::kNone;
-  int8_t other_cpu = -1;       // kWait: the holder
+  int8_t other_cpu = -1;  // kWait: the holder
 };
 
 struct RunResult {
@@ -62,6 +70,10 @@ struct RunResult {
   // Allocation outcomes, filled by the allocator model's ops.
   uint32_t allocs_ok = 0;
   uint32_t allocs_failed = 0;
+  // With RunOptions::record_points: every point the program's ops passed,
+  // in the order they ran (not teardown's), each after the interrupts it
+  // fired.
+  std::vector<PointArrival> points;
 };
 
 // Formats one trace entry: "#3 cpu0 hardirq spin_lock(A)".
