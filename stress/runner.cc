@@ -389,6 +389,7 @@ class Runner : public ctx::Hooks, public ctx::AllocStatsSink {
   void DeliverPending(Vcpu& v);
   void MaybeSendIpi(Vcpu& v, uint64_t now);
   void ClearWait(Vcpu& v);
+  void LogWait(Vcpu& v);
   void LogPoint(Vcpu& v, PointId point);
   void ArmTimers(Vcpu& v);
   [[noreturn]] void Abandon(Vcpu& v);
@@ -1142,6 +1143,18 @@ void Runner::LogPoint(Vcpu& v, PointId point) {
   MaybePassToken(v);
 }
 
+// The start of a wait closes the waiter's stretch; progress by other vCPUs
+// is counted from here (a retry counts only after some).
+void Runner::LogWait(Vcpu& v) {
+  LogEntry w;
+  w.kind = LogEntry::Kind::kWait;
+  w.op = v.attach_op;
+  w.seg = static_cast<uint16_t>(std::min<uint32_t>(v.seg, 0xfff));
+  w.t = StretchKey(v);
+  v.log->entries.push_back(w);
+  v.wait_progress = v.progress_seq->load(std::memory_order_relaxed);
+}
+
 void Runner::ClearWait(Vcpu& v) {
   if (v.wait_lock == nullptr) return;
   const uint64_t now = MonotonicNs();
@@ -1209,26 +1222,14 @@ void Runner::Wait(Cpu& cpu, const void* lock, ctx::LockClassId cls,
     if (!o_.parallel) {
       // Serialized: its stretch ends here (the holder's follow); the
       // replay's vCPU blocks here by itself.
-      LogEntry w;
-      w.kind = LogEntry::Kind::kWait;
-      w.op = v.attach_op;
-      w.seg = static_cast<uint16_t>(std::min<uint32_t>(v.seg, 0xfff));
-      w.t = StretchKey(v);
-      v.log->entries.push_back(w);
-      v.wait_progress = v.progress_seq->load(std::memory_order_relaxed);
+      LogWait(v);
     }
     v.waiting_since.store(now, std::memory_order_relaxed);
     v.waiting_for.store(holder, std::memory_order_relaxed);
   } else if (v.relog_wait && !o_.parallel && v.log != nullptr) {
     // After a retry that took an interrupt: the replay's waiter blocks
     // here again.
-    LogEntry w;
-    w.kind = LogEntry::Kind::kWait;
-    w.op = v.attach_op;
-    w.seg = static_cast<uint16_t>(std::min<uint32_t>(v.seg, 0xfff));
-    w.t = StretchKey(v);
-    v.log->entries.push_back(w);
-    v.wait_progress = v.progress_seq->load(std::memory_order_relaxed);
+    LogWait(v);
   }
   v.relog_wait = false;
   v.in_retry = false;
