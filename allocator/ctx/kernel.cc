@@ -146,24 +146,12 @@ Finding Cpu::MakeFinding(FindingKind kind, const char* function) const {
 
 void Cpu::Report(const Finding& f) { kernel_->Report(f); }
 
-void Cpu::IrqRestoreWithIrqsEnabled() {
-  Finding f = MakeFinding(FindingKind::kIrqRestoreWithIrqsEnabled, nullptr);
-  f.cause = reinterpret_cast<uintptr_t>(f.function);
-  Report(f);
-}
-
-void Cpu::IrqEnableInHardirq() {
-  Finding f = MakeFinding(FindingKind::kIrqEnableInHardirq, nullptr);
-  f.cause = reinterpret_cast<uintptr_t>(f.function);
-  Report(f);
-}
-
 void Cpu::local_bh_disable() {
   // The softirq count is 8 bits of preempt_count: the kernel would carry
   // the 128th nesting into the hardirq count. Report it and stay put.
   if ((preempt_count_ & kSoftirqMask) + kSoftirqDisableOffset > kSoftirqMask)
       [[unlikely]] {
-    CountOverflow(FindingKind::kBhCountOverflow);
+    ReportHere(FindingKind::kBhCountOverflow);
     return;
   }
   preempt_count_ += kSoftirqDisableOffset;
@@ -179,9 +167,7 @@ void Cpu::local_bh_enable() {
     Report(f);
   }
   if (bh_depth_ == 0) {
-    Finding f = MakeFinding(FindingKind::kBhCountUnderflow, nullptr);
-    f.cause = reinterpret_cast<uintptr_t>(f.function);
-    Report(f);
+    ReportHere(FindingKind::kBhCountUnderflow);
     return;
   }
   --bh_depth_;
@@ -193,14 +179,8 @@ void Cpu::local_bh_enable() {
   }
 }
 
-void Cpu::CountOverflow(FindingKind kind) {
+void Cpu::ReportHere(FindingKind kind) {
   Finding f = MakeFinding(kind, nullptr);
-  f.cause = reinterpret_cast<uintptr_t>(f.function);
-  Report(f);
-}
-
-void Cpu::PreemptCountUnderflow() {
-  Finding f = MakeFinding(FindingKind::kPreemptCountUnderflow, nullptr);
   f.cause = reinterpret_cast<uintptr_t>(f.function);
   Report(f);
 }

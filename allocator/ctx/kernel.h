@@ -205,10 +205,9 @@ class Cpu {
   inline void Emit(EventKind kind);
   void EmitSlow(EventKind kind);
   // The out-of-line parts of the inline operations above.
-  REENTRY_COLD void IrqRestoreWithIrqsEnabled();
-  REENTRY_COLD void IrqEnableInHardirq();
-  REENTRY_COLD void PreemptCountUnderflow();
-  REENTRY_COLD void CountOverflow(FindingKind kind);
+  // Reports kind in the current function (deduplicated by kind and
+  // function).
+  REENTRY_COLD void ReportHere(FindingKind kind);
   void MightResched(const char* function, bool rtlock);
   bool PopHeldSlow(const void* lock);
   void LeaveFrameChecks(const Frame& f);
@@ -320,7 +319,9 @@ REENTRY_ALWAYS_INLINE IrqFlags Cpu::local_irq_save() {
 REENTRY_ALWAYS_INLINE void Cpu::local_irq_restore(IrqFlags flags) {
   // CONFIG_DEBUG_IRQFLAGS: restoring while IRQs are enabled means the flags
   // did not come from a save on this path.
-  if (__builtin_expect(!irqs_disabled_, 0)) IrqRestoreWithIrqsEnabled();
+  if (__builtin_expect(!irqs_disabled_, 0)) {
+    ReportHere(FindingKind::kIrqRestoreWithIrqsEnabled);
+  }
   if (flags.irqs_disabled) {
     if (!irqs_disabled_) {
       irqs_disabled_ = true;
@@ -341,7 +342,7 @@ REENTRY_ALWAYS_INLINE void Cpu::local_irq_enable() {
   if (__builtin_expect(in_hardirq() || in_nmi(), 0)) {
     // Enabling interrupts inside a hardirq or NMI handler lets them nest;
     // the emulated CPU keeps them off, as the handler must.
-    IrqEnableInHardirq();
+    ReportHere(FindingKind::kIrqEnableInHardirq);
     return;
   }
   if (!irqs_disabled_) return;
@@ -353,7 +354,7 @@ REENTRY_ALWAYS_INLINE void Cpu::local_irq_enable() {
 REENTRY_ALWAYS_INLINE void Cpu::preempt_disable() {
   // The preempt count is 8 bits of preempt_count (see local_bh_disable()).
   if (__builtin_expect(preempt_depth_ >= kPreemptMask, 0)) {
-    CountOverflow(FindingKind::kPreemptCountOverflow);
+    ReportHere(FindingKind::kPreemptCountOverflow);
     return;
   }
   ++preempt_depth_;
@@ -363,7 +364,7 @@ REENTRY_ALWAYS_INLINE void Cpu::preempt_disable() {
 
 REENTRY_ALWAYS_INLINE void Cpu::preempt_enable() {
   if (__builtin_expect(preempt_depth_ == 0, 0)) {
-    PreemptCountUnderflow();
+    ReportHere(FindingKind::kPreemptCountUnderflow);
     return;
   }
   --preempt_depth_;
