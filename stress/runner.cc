@@ -2015,8 +2015,9 @@ void Runner::FreshWorld(uint64_t round) {
 }
 
 void Runner::KeepWindow(uint64_t last_round) {
-  const uint64_t retries = retry_irqs_.load() - retry_irqs_world_start_;
-  retry_irqs_world_start_ = retry_irqs_.load();
+  const uint64_t now_retries = retry_irqs_.load();
+  const uint64_t retries = now_retries - retry_irqs_world_start_;
+  retry_irqs_world_start_ = now_retries;
   if (o_.keep_windows <= 0 || o_.fresh_every <= 0 ||
       windows_.size() >= static_cast<size_t>(o_.keep_windows) ||
       (!windows_.empty() && retries == 0)) {
@@ -2032,14 +2033,17 @@ void Runner::KeepWindow(uint64_t last_round) {
       if (!l.valid || l.round != r) return;  // not all of it kept
       per_cpu[c] = &l;
       for (const LogEntry& e : l.entries) {
-        if (e.kind == LogEntry::Kind::kPoint)
+        if (e.kind == LogEntry::Kind::kPoint) {
           points.emplace_back(e.t, c, e.point);
+        }
       }
     }
     logs.push_back(std::move(per_cpu));
   }
   std::sort(points.begin(), points.end());
-  for (const auto& [t, c, pt] : points) w.points.emplace_back(c, pt);
+  for (const auto& [t, c, pt] : points) {
+    w.points.push_back(exec::PointArrival{static_cast<int8_t>(c), pt});
+  }
   const std::vector<prog::Op> preamble = PreambleBefore(world_round_);
   prog::Program p;
   ReplayStats rs;

@@ -42,12 +42,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "allocator/base/bug_zoo.h"
 #include "allocator/base/finding.h"
 #include "allocator/ctx/types.h"
+#include "allocator/exec/executor.h"
 #include "allocator/prog/program.h"
 #include "stress/replay.h"
 #include "stress/stats.h"
@@ -118,8 +118,8 @@ struct ReplayWindow {
   std::string program;  // the recorded program of the window's rounds
   size_t preamble = 0;  // its first ops: the preamble (not in `points`)
   // Every point arrival the run logged in the window, in the order they
-  // ran: (vCPU, point).
-  std::vector<std::pair<int, ctx::PointId>> points;
+  // ran, as the executor records a replay's (RunOptions::record_points).
+  std::vector<exec::PointArrival> points;
   uint64_t retry_irqs = 0;  // interrupts taken at rt_spin_lock retries
 };
 

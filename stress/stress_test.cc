@@ -660,9 +660,17 @@ std::string ReplayDiverges(const ReplayWindow& w) {
   pre.ops.resize(w.preamble);
   const size_t skip = ex.Run(pre, ro).points.size();
   const std::vector<exec::PointArrival> got = ex.Run(*p, ro).points;
+  // "cpu:point" for arrivals [from, to) of a sequence, as far as it goes.
+  const auto context = [](const std::vector<exec::PointArrival>& a, size_t from,
+                          size_t to) {
+    std::string s;
+    for (size_t k = from; k < to && k < a.size(); ++k) {
+      s += std::to_string(a[k].cpu) + ":" + ctx::PointName(a[k].point) + " ";
+    }
+    return s;
+  };
   for (size_t i = 0; i < w.points.size(); ++i) {
-    const exec::PointArrival want{static_cast<int8_t>(w.points[i].first),
-                                  w.points[i].second};
+    const exec::PointArrival& want = w.points[i];
     if (skip + i >= got.size() || !(got[skip + i] == want)) {
       std::string s = "arrival " + std::to_string(i) + " of " +
                       std::to_string(w.points.size()) + ": run cpu" +
@@ -674,18 +682,9 @@ std::string ReplayDiverges(const ReplayWindow& w) {
       } else {
         s += "ended";
       }
-      s += "\n  run:    ";
-      for (size_t k = i >= 8 ? i - 8 : 0; k < i + 4 && k < w.points.size();
-           ++k) {
-        s += std::to_string(w.points[k].first) + ":" +
-             ctx::PointName(w.points[k].second) + " ";
-      }
-      s += "\n  replay: ";
-      for (size_t k = i >= 8 ? i - 8 : 0; k < i + 4 && skip + k < got.size();
-           ++k) {
-        s += std::to_string(got[skip + k].cpu) + ":" +
-             ctx::PointName(got[skip + k].point) + " ";
-      }
+      const size_t from = i >= 8 ? i - 8 : 0;
+      s += "\n  run:    " + context(w.points, from, i + 4);
+      s += "\n  replay: " + context(got, skip + from, skip + i + 4);
       return s;
     }
   }
