@@ -184,9 +184,8 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
   // Nodes: (class name, type, subclass).
   std::map<std::tuple<std::string, int, int>, int> node_ids;
   std::vector<std::string> node_names;
-  auto node_of = [&](int lock, int subclass) {
-    const prog::LockDecl& d = p.locks[lock];
-    const std::string cls = ClassName(d);
+  auto node_of = [&](const std::string& cls, const prog::LockDecl& d,
+                     int subclass) {
     auto key = std::make_tuple(cls, static_cast<int>(d.type), subclass);
     auto [it, inserted] =
         node_ids.emplace(key, static_cast<int>(node_names.size()));
@@ -222,8 +221,9 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
   // Ops the interpreter could not run.
   std::set<std::pair<int, uint32_t>> skipped;
   for (const exec::TraceEntry& e : r.trace) {
-    if (e.kind == exec::TraceKind::kSkipped)
+    if (e.kind == exec::TraceKind::kSkipped) {
       skipped.insert({e.cpu, e.op_index});
+    }
   }
 
   // held[cpu][depth]: the lock stack of each context frame.
@@ -296,7 +296,9 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
       continue;
     }
 
-    const int node = node_of(lock, call->subclass);
+    const prog::LockDecl& decl = p.locks[lock];
+    const std::string cls_name = ClassName(decl);
+    const int node = node_of(cls_name, decl, call->subclass);
     const bool exclusive = act == Act::kExclusive || act == Act::kTry;
     const bool is_try = act == Act::kTry || act == Act::kTryRead;
     bool certain = !is_try;
@@ -342,8 +344,6 @@ ReferenceResult RunReferenceChecker(const prog::Program& p,
     // checker's definite same-CPU reentry rule.
     const bool tracked = e.context != ctx::ContextKind::kNmi;
     // Self nesting: the class is already held somewhere on this vCPU.
-    const prog::LockDecl& decl = p.locks[lock];
-    const std::string cls_name = ClassName(decl);
     for (const auto& fr : frames) {
       const bool same_frame = &fr == &frame;
       for (const Held& h : fr) {
