@@ -18,6 +18,7 @@
 #include "allocator/base/compiler.h"
 #include "allocator/base/finding.h"
 #include "allocator/base/fixed_vector.h"
+#include "allocator/base/recycle.h"
 #include "allocator/ctx/event.h"
 #include "allocator/ctx/injection_points.h"
 #include "allocator/ctx/types.h"
@@ -90,7 +91,7 @@ struct LockClassInfo {
   WaitType wait = WaitType::kWaitInv;  // declared (CONFIG not yet resolved)
 };
 
-class Cpu {
+class Cpu : public Recycled {
  public:
   Cpu() = default;
   Cpu(const Cpu&) = delete;
@@ -289,7 +290,7 @@ class Kernel {
   Observer* observers_[8] = {};
   int nr_observers_ = 0;
   uint32_t interests_ = 0;  // union of the observers' interests()
-  std::vector<LockClassInfo> classes_;
+  RecycledVector<LockClassInfo> classes_;
   // RegisterLockClass's index: open addressing on (name, type), filled up to
   // half; beyond that (a test registering hundreds of classes) new classes
   // are found by a scan. A lookup used to compare the name with every class:

@@ -8,6 +8,7 @@
 
 #include "allocator/base/check.h"
 #include "allocator/base/fixed_vector.h"
+#include "allocator/base/recycle.h"
 #include "allocator/exec/fiber.h"
 #include "allocator/exec/interpreter.h"
 #include "allocator/exec/wait_cycle.h"
@@ -123,6 +124,7 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
   const prog::Program* program = nullptr;
   RunOptions options;
   std::unique_ptr<World> world;
+  bool recycle_worlds = false;
   RunResult* result = nullptr;
   Vcpu vcpus[ctx::kMaxCpus];
   std::vector<uint32_t> top_index;  // pre-order index of each top-level op
@@ -503,7 +505,10 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
     if (config.nr_cpus > ctx::kMaxCpus) config.nr_cpus = ctx::kMaxCpus;
     const BugSet bugs =
         BugSet::FromBits(p.bugs.bits() | opts.extra_bugs.bits());
-    world = std::make_unique<World>(config, bugs, p, opts.lockdep);
+    {
+      RecycleScope recycle(recycle_worlds);
+      world = std::make_unique<World>(config, bugs, p, opts.lockdep);
+    }
     world->kernel.SetHooks(this);
     out.config = world->kernel.config();
     out.bugs = bugs;
@@ -587,7 +592,11 @@ struct Executor::Impl : public ctx::Hooks, public OpHost {
     out.completed = !run_ended;
     out.findings = world->kernel.findings();
     world->kernel.SetHooks(nullptr);
-    world.reset();
+    {
+      // The next run's world takes this one's blocks.
+      RecycleScope recycle(recycle_worlds);
+      world.reset();
+    }
     program = nullptr;
     result = nullptr;
   }
@@ -602,5 +611,7 @@ RunResult Executor::Run(const prog::Program& p, const RunOptions& options) {
   impl_->Run(p, options, result);
   return result;
 }
+
+void Executor::set_recycle_worlds(bool on) { impl_->recycle_worlds = on; }
 
 }  // namespace reentry::exec

@@ -90,6 +90,11 @@ class Executor {
   // progress ends the run with a finding.
   RunResult Run(const prog::Program& p, const RunOptions& options = {});
 
+  // Builds each run's world from the last one's storage (base/recycle.h)
+  // instead of the heap's: for fuzz targets, which build a world per input.
+  // Off by default. The world is built by its constructors either way.
+  void set_recycle_worlds(bool on);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

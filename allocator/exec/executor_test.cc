@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "allocator/base/recycle.h"
+#include "allocator/prog/generate.h"
 #include "allocator/prog/text.h"
 #include "gtest/gtest.h"
 
@@ -516,6 +518,60 @@ TEST(ExecutorTest, ManyRunsReuseFibers) {
     RunResult r = ex.Run(p, NoLockdep());
     ASSERT_TRUE(Has(r, FindingKind::kLockRecursion));
   }
+}
+
+// What a run did, as text: every trace entry and every finding.
+std::string Describe(const Program& p, const RunResult& r) {
+  std::string out = "ops_run=" + std::to_string(r.ops_run) +
+                    " completed=" + std::to_string(r.completed) +
+                    " allocs=" + std::to_string(r.allocs_ok) + "/" +
+                    std::to_string(r.allocs_failed) + "\n";
+  for (const TraceEntry& e : r.trace) out += FormatTraceEntry(p, e) + "\n";
+  for (const Finding& f : r.findings) {
+    out += std::string(FindingKindName(f.kind)) + " op " +
+           std::to_string(f.op_index) + " cpu " + std::to_string(f.cpu) +
+           " in " + (f.function ? f.function : "?") + ": " + f.detail + "\n";
+  }
+  return out;
+}
+
+// A world built from the last one's storage runs as a fresh one: programs
+// of different shapes (vCPUs, RT, locks, allocator ops, interrupts) in
+// turn on one recycling executor, each compared with a fresh executor's run.
+TEST(ExecutorTest, RecycledWorldsRunAsFreshOnes) {
+  std::vector<Program> programs;
+  for (uint64_t seed = 1; seed <= 24; ++seed) {
+    prog::GenerateOptions g;
+    g.num_ops = 24 + static_cast<int>(seed % 5) * 16;
+    g.cpus = 1 + static_cast<int>(seed % 4);
+    Program p = prog::GenerateProgram(seed, g);
+    p.config.preempt_rt = seed % 3 == 0;
+    programs.push_back(std::move(p));
+  }
+  std::vector<std::string> fresh;
+  for (const Program& p : programs) {
+    Executor ex;
+    fresh.push_back(Describe(p, ex.Run(p)));
+  }
+  DropRecycledBlocks();
+  Executor recycling;
+  recycling.set_recycle_worlds(true);
+  const RecycleStats before = GetRecycleStats();
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < programs.size(); ++i) {
+      // Each round in another order (5 and 7 are coprime with 24), so
+      // each world reuses another's blocks.
+      static constexpr size_t kStride[] = {1, 5, 7};
+      const size_t k = (i * kStride[round] + round) % programs.size();
+      EXPECT_EQ(Describe(programs[k], recycling.Run(programs[k])), fresh[k])
+          << "program " << k << " (round " << round << ")";
+    }
+  }
+  const RecycleStats after = GetRecycleStats();
+  // Most of a world's blocks come from the cache after the first run.
+  EXPECT_GT(after.reused - before.reused, 20 * programs.size());
+  DropRecycledBlocks();
+  EXPECT_EQ(GetRecycleStats().blocks, 0u);
 }
 
 }  // namespace

@@ -19,8 +19,8 @@ using mm::SlotKind;
 class ModelMmWorld : public MmWorld {
  public:
   ModelMmWorld(ctx::Kernel& kernel, BugSet bugs,
-               const std::vector<locks::LockBase*>& test_locks)
-      : mm_(kernel, bugs), test_locks_(test_locks) {
+               std::span<locks::LockBase* const> test_locks)
+      : mm_(kernel, bugs), test_locks_(test_locks.begin(), test_locks.end()) {
     mm_.AdoptProgramLocks(test_locks);
   }
 
@@ -280,14 +280,14 @@ class ModelMmWorld : public MmWorld {
   }
 
   Mm mm_;
-  std::vector<locks::LockBase*> test_locks_;
+  RecycledVector<locks::LockBase*> test_locks_;
 };
 
 }  // namespace
 
 std::unique_ptr<MmWorld> CreateMmWorld(
     ctx::Kernel& kernel, BugSet bugs,
-    const std::vector<locks::LockBase*>& test_locks) {
+    std::span<locks::LockBase* const> test_locks) {
   return std::make_unique<ModelMmWorld>(kernel, bugs, test_locks);
 }
 

@@ -5,6 +5,7 @@
 #define REENTRY_ALLOCATOR_EXEC_MM_OPS_H_
 
 #include <memory>
+#include <span>
 
 #include "allocator/base/bug_zoo.h"
 #include "allocator/ctx/kernel.h"
@@ -19,7 +20,7 @@ namespace reentry::exec {
 struct RunResult;
 
 // The allocator model's part of a world (zones, pcp lists, page slots).
-class MmWorld {
+class MmWorld : public Recycled {
  public:
   virtual ~MmWorld() = default;
   // Runs op if it is an allocator op and returns true; false otherwise.
@@ -32,7 +33,7 @@ class MmWorld {
 // Builds the model on kernel with the given bug-zoo switches.
 std::unique_ptr<MmWorld> CreateMmWorld(
     ctx::Kernel& kernel, BugSet bugs,
-    const std::vector<locks::LockBase*>& test_locks);
+    std::span<locks::LockBase* const> test_locks);
 
 }  // namespace reentry::exec
 

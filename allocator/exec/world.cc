@@ -39,7 +39,8 @@ World::World(const ctx::Config& config, BugSet bugs_in,
     kernel.AddObserver(lockdep.get());
   }
   locks.reserve(program.locks.size());
-  std::vector<locks::LockBase*> raw;
+  RecycledVector<locks::LockBase*> raw;
+  raw.reserve(program.locks.size());
   for (const prog::LockDecl& d : program.locks) {
     locks.push_back(TestLock{d.type, MakeLock(kernel, d)});
     raw.push_back(locks.back().lock.get());

@@ -19,14 +19,14 @@ struct TestLock {
   std::unique_ptr<locks::LockBase> lock;
 };
 
-struct World {
+struct World : Recycled {
   World(const ctx::Config& config, BugSet bugs, const prog::Program& program,
         bool with_lockdep);
   ~World();
 
   ctx::Kernel kernel;
   BugSet bugs;
-  std::vector<TestLock> locks;  // in declaration order
+  RecycledVector<TestLock> locks;  // in declaration order
   std::unique_ptr<lockdep::Lockdep> lockdep;
   std::unique_ptr<MmWorld> mm;
 };

@@ -7,6 +7,7 @@
 
 #include "allocator/base/check.h"
 #include "allocator/base/gfp.h"
+#include "allocator/base/recycle.h"
 #include "allocator/lockdep/usage.h"
 
 namespace reentry::lockdep {
@@ -188,7 +189,7 @@ class ChainCache {
 
  private:
   void Grow() {
-    std::vector<uint64_t> old;
+    RecycledVector<uint64_t> old;
     old.swap(slots_);
     slots_.assign(old.size() * 2, 0);
     const size_t mask = slots_.size() - 1;
@@ -199,7 +200,7 @@ class ChainCache {
       slots_[i] = k;
     }
   }
-  std::vector<uint64_t> slots_;
+  RecycledVector<uint64_t> slots_;
   size_t count_ = 0;
 };
 
@@ -235,7 +236,7 @@ struct SiteText {
 
 // ---------------------------------------------------------------------------
 
-struct Lockdep::Impl {
+struct Lockdep::Impl : Recycled {
   Impl(ctx::Kernel& k, const Options& o) : kernel(k), opt(o) {
     const ctx::Config& c = k.config();
     rt = c.preempt_rt;
@@ -259,10 +260,10 @@ struct Lockdep::Impl {
   Stats stats;
   bool rt = false;
   int wait_config = 3;
-  std::vector<Node> nodes;
-  std::vector<Edge> edges;
-  std::vector<UsageRecord> usage_records;
-  std::vector<CpuState> cpus;
+  RecycledVector<Node> nodes;
+  RecycledVector<Edge> edges;
+  RecycledVector<UsageRecord> usage_records;
+  RecycledVector<CpuState> cpus;
   int ncpus = 0;
   ChainCache chains;
   // While a chain is validated, the held-lock list of a report stops before
@@ -278,9 +279,9 @@ struct Lockdep::Impl {
     uint32_t parent;  // queue index
     uint32_t edge;    // edge used to get here
   };
-  std::vector<QItem> queue;
-  std::vector<uint32_t> seen_n;  // stamp: visited with only_xr == false
-  std::vector<uint32_t> seen_r;  // stamp: visited with only_xr == true
+  RecycledVector<QItem> queue;
+  RecycledVector<uint32_t> seen_n;  // stamp: visited with only_xr == false
+  RecycledVector<uint32_t> seen_r;  // stamp: visited with only_xr == true
   uint32_t stamp = 0;
 
   // A path found by a search: edges from the root outwards.

@@ -51,6 +51,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "allocator/base/recycle.h"
 #include "allocator/ctx/event.h"
 #include "allocator/ctx/kernel.h"
 
@@ -81,7 +82,7 @@ struct Stats {
   uint64_t reports = 0;   // findings handed to the kernel (before dedup)
 };
 
-class Lockdep : public ctx::Observer {
+class Lockdep : public ctx::Observer, public Recycled {
  public:
   explicit Lockdep(ctx::Kernel& kernel, const Options& options = Options());
   ~Lockdep() override;

@@ -35,7 +35,7 @@ struct Site {
   uint8_t subclass = 0;
 };
 
-class LockBase {
+class LockBase : public Recycled {
  public:
   LockBase(Kernel& kernel, std::string_view class_name, LockType type,
            ctx::WaitType wait_override = ctx::WaitType::kWaitInv);

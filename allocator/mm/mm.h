@@ -20,11 +20,13 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "allocator/base/bug_zoo.h"
 #include "allocator/base/compiler.h"
 #include "allocator/base/finding.h"
+#include "allocator/base/recycle.h"
 #include "allocator/base/rng.h"
 #include "allocator/ctx/kernel.h"
 #include "allocator/locks/locks.h"
@@ -54,7 +56,7 @@ inline constexpr uint8_t PCPF_PREV_FREE_HIGH_ORDER = 1u << 0;
 inline constexpr uint8_t PCPF_FREE_HIGH_BATCH = 1u << 1;
 
 // struct per_cpu_pages
-struct PerCpuPages {
+struct PerCpuPages : Recycled {
   explicit PerCpuPages(Kernel& k) : lock(k, "&pcp->lock") {}
   locks::Spinlock lock;  // protects lists, count, ...
   int cpu = 0;
@@ -70,7 +72,7 @@ struct PerCpuPages {
 };
 
 // struct zone (the fields the model needs)
-struct Zone {
+struct Zone : Recycled {
   explicit Zone(Kernel& k) : lock(k, "&zone->lock") {}
   const char* name = "";
   int idx = 0;
@@ -82,7 +84,7 @@ struct Zone {
   Once<unsigned long> nr_reserved_highatomic;
   Once<long> nr_free_highatomic;
   long lowmem_reserve[MAX_NR_ZONES] = {};
-  std::vector<std::unique_ptr<PerCpuPages>> per_cpu_pageset;  // [cpu]
+  RecycledVector<std::unique_ptr<PerCpuPages>> per_cpu_pageset;  // [cpu]
   int pageset_high_min = 0;
   int pageset_high_max = 0;
   int pageset_batch = 0;
@@ -115,7 +117,7 @@ inline constexpr uint32_t PF_WQ_WORKER = 0x00000020;
 
 // The task running on a vCPU: `current` (interrupts on that vCPU see the
 // task they interrupted, as in the kernel).
-struct Task {
+struct Task : Recycled {
   explicit Task(Kernel& k)
       : mems_allowed_seq(k, "&p->mems_allowed_seq", false) {}
   uint32_t flags = 0;
@@ -163,7 +165,7 @@ struct MemcgStockPcp {
 // --- kvfree_rcu (kernel/rcu/tree.c / mm/slab_common.c) ---
 inline constexpr int KVFREE_BULK_MAX_ENTR = 4;  // records per block page
 inline constexpr int kKrcpCacheMax = 2;         // rcu_min_cached_objs
-struct KfreeRcuCpu {
+struct KfreeRcuCpu : Recycled {
   explicit KfreeRcuCpu(Kernel& k) : lock(k, "&krcp->lock") {}
   locks::RawSpinlock lock;
   Page* bkvhead = nullptr;  // current bulk block page
@@ -175,11 +177,11 @@ struct KfreeRcuCpu {
 };
 
 // --- CMA (mm/cma.c) ---
-struct Cma {
+struct Cma : Recycled {
   Cma(Kernel& k) : lock(k, "&cma->lock"), alloc_mutex(k, "&cma->alloc_mutex") {}
   unsigned long base_pfn = 0;
   unsigned long count = 0;
-  std::vector<uint8_t> bitmap;  // one bit per page (order_per_bit 0)
+  RecycledVector<uint8_t> bitmap;  // one bit per page (order_per_bit 0)
   unsigned long available_count = 0;
   locks::Spinlock lock;
   locks::Mutex alloc_mutex;
@@ -248,7 +250,7 @@ class Mm {
   // (and deadlock for real): "&port->lock" (spinlock_t: the console
   // driver's port lock), "&rq->__lock" and "&p->pi_lock" (raw_spinlock_t:
   // the scheduler locks try_to_wake_up() takes when waking kswapd).
-  void AdoptProgramLocks(const std::vector<locks::LockBase*>& test_locks);
+  void AdoptProgramLocks(std::span<locks::LockBase* const> test_locks);
 
   // --- Geometry ---
   int max_page_order() const { return max_order_; }
@@ -764,11 +766,11 @@ class Mm {
   unsigned long nr_pages_ = 0;
   int nr_zones_ = 0;
   std::unique_ptr<Page[]> mem_map_;
-  std::unique_ptr<std::atomic<uint64_t>[]> touched_chunks_;  // NoteTouched
-  std::unique_ptr<std::atomic<uint8_t>[]> pageblock_flags_;  // per pageblock mt
+  RecycledArray<std::atomic<uint64_t>> touched_chunks_;  // NoteTouched
+  RecycledArray<std::atomic<uint8_t>> pageblock_flags_;  // per pageblock mt
   std::unique_ptr<Zone> zones_[MAX_NR_ZONES];
-  std::vector<std::unique_ptr<Task>> tasks_;
-  std::vector<MmStats> stats_;
+  RecycledVector<std::unique_ptr<Task>> tasks_;
+  RecycledVector<MmStats> stats_;
 
   // Zonelists and hotplug.
   locks::Seqlock zonelist_update_seq_;
@@ -776,8 +778,8 @@ class Mm {
   locks::Mutex pcp_batch_high_lock_;
   locks::Mutex pcpu_drain_mutex_;
   locks::Mutex mem_hotplug_lock_;  // percpu_rwsem in the kernel (writer side)
-  std::vector<uint8_t> block_offline_;  // per memory block
-  std::vector<uint8_t> cpu_dead_;
+  RecycledVector<uint8_t> block_offline_;  // per memory block
+  RecycledVector<uint8_t> cpu_dead_;
 
   // Reclaim and kswapd (pglist_data).
   locks::Spinlock kswapd_wait_;     // pgdat->kswapd_wait.lock
@@ -799,7 +801,7 @@ class Mm {
   locks::LockdepMap console_owner_;
   locks::Spinlock own_port_lock_;
   locks::Spinlock* port_lock_;
-  std::vector<int> printk_deferred_;  // per CPU printk_context
+  RecycledVector<int> printk_deferred_;  // per CPU printk_context
 
   // Stack depot and page_owner.
   locks::RawSpinlock pool_lock_;
@@ -818,7 +820,7 @@ class Mm {
 
   // memcg.
   locks::LocalLock memcg_stock_lock_;
-  std::vector<MemcgStockPcp> memcg_stock_;
+  RecycledVector<MemcgStockPcp> memcg_stock_;
   std::atomic<long> memcg_usage_{0};
   long memcg_max_ = 0;
 
@@ -827,7 +829,7 @@ class Mm {
   Once<int> fail_times_{0};
   std::atomic<unsigned long> fail_count_{0};
   locks::LocalLock batched_entropy_lock_;
-  std::vector<Rng> rng_;  // per CPU batched entropy
+  RecycledVector<Rng> rng_;  // per CPU batched entropy
 
   // Unaccepted memory.
   locks::Spinlock unaccepted_memory_lock_;
@@ -836,7 +838,7 @@ class Mm {
   std::unique_ptr<Cma> cma_;
 
   // kvfree_rcu.
-  std::vector<std::unique_ptr<KfreeRcuCpu>> krcp_;
+  RecycledVector<std::unique_ptr<KfreeRcuCpu>> krcp_;
 
   // Program slots.
   Slot slots_[kMaxSlots];

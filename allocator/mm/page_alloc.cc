@@ -192,7 +192,7 @@ void Mm::NoteTouchedRange(unsigned long pfn, unsigned long nr) {
   }
 }
 
-void Mm::AdoptProgramLocks(const std::vector<locks::LockBase*>& test_locks) {
+void Mm::AdoptProgramLocks(std::span<locks::LockBase* const> test_locks) {
   for (locks::LockBase* l : test_locks) {
     if (l == nullptr) continue;
     const std::string_view name = l->name();
@@ -224,10 +224,10 @@ void Mm::BuildZones() {
     nr_pages_ += spans[z];
   }
   mem_map_ = TakeMemMap(nr_pages_);
-  touched_chunks_ = std::make_unique<std::atomic<uint64_t>[]>(
+  touched_chunks_ = RecycledArray<std::atomic<uint64_t>>(
       ((nr_pages_ >> kTouchedChunkShift) + 64) / 64);
   const unsigned long nr_blocks = nr_pages_ >> cfg_.pageblock_order;
-  pageblock_flags_ = std::make_unique<std::atomic<uint8_t>[]>(nr_blocks);
+  pageblock_flags_ = RecycledArray<std::atomic<uint8_t>>(nr_blocks);
   for (unsigned long b = 0; b < nr_blocks; ++b) {
     pageblock_flags_[b].store(MIGRATE_MOVABLE, std::memory_order_relaxed);
   }

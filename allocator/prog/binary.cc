@@ -255,11 +255,12 @@ struct FieldDecoder {
     }
   }
   // A default outside the field's range (__free_pages's "order it was
-  // allocated with") takes one extra index, the last.
+  // allocated with") takes one extra index, the last. A byte field's range
+  // is its domain (CheckField's verdict, without building its message).
   template <typename F>
   void Optional(F& f, F def) {
     if constexpr (ByteField<F>) {
-      if (CheckField(def, p)) {
+      if (def.v >= Domain(def, p)) {
         const uint32_t n = Domain(f, p);
         const uint32_t index = in.Byte() % (n + 1);
         f = def;
@@ -287,7 +288,7 @@ struct FieldEncoder {
   template <typename F>
   void Optional(const F& f, F def) {
     if constexpr (ByteField<F>) {
-      if (CheckField(def, p)) {
+      if (def.v >= Domain(def, p)) {
         out.Byte(f == def ? Domain(f, p) : static_cast<uint32_t>(f.v));
         return;
       }
@@ -306,6 +307,7 @@ class Decoder {
     p_.config = DecodeConfig(in_);
     p_.bugs = BugSet::FromBits(in_.Le(4));
     const int locks = in_.Byte() % (kMaxLocks + 1);
+    p_.locks.reserve(locks);
     for (int i = 0; i < locks; ++i) {
       p_.locks.push_back(DecodeLock(in_, i, p_.locks));
     }

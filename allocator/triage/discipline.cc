@@ -158,8 +158,10 @@ class Disciplinarian {
     out.config = in_.config;
     out.bugs = in_.bugs;
     out.locks = in_.locks;
-    const int nr = std::max(1, in_.config.nr_cpus);
-    std::vector<Frame> tasks(nr);
+    const int nr = std::clamp(in_.config.nr_cpus, 1, ctx::kMaxCpus);
+    Frame tasks[ctx::kMaxCpus];  // no allocation per input
+    // The input's ops and a few closers; more grows the vector.
+    out.ops.reserve(in_.ops.size() + 8);
     int cur = 0;
     for (const Op& op : in_.ops) {
       if (const auto* sw = std::get_if<prog::SwitchCpu>(&op.v)) {
@@ -365,6 +367,7 @@ class Disciplinarian {
     ++emitted_;  // the interrupt op itself
     Frame body;
     body.kind = irq.kind;
+    copy.body.reserve(irq.body.size() + 4);
     for (const Op& op : irq.body) Rewrite(op, body, cpu, copy.body);
     Close(body, copy.body);
     out.push_back(std::move(copy));

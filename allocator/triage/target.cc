@@ -327,9 +327,16 @@ int FuzzOneInput(TargetId target, const uint8_t* data, size_t size) {
   // on earlier inputs, which AFL++ counts as unstable edges. libFuzzer and
   // the replay runner reuse one (same findings: TargetTest.Deterministic...);
   // it saves the fiber stacks' allocation per input, which costs most under
-  // ASan (mmap/munmap and page faults of 256 KiB stacks).
+  // ASan (mmap/munmap and page faults of 256 KiB stacks), and builds each
+  // world from the last one's storage (base/recycle.h; not under AFL++,
+  // whose instrumentation would count the cache's hits and misses).
   static const bool fresh = getenv("__AFL_SHM_ID") != nullptr;
-  static exec::Executor* shared = fresh ? nullptr : new exec::Executor();
+  static exec::Executor* shared = [] {
+    if (fresh) return static_cast<exec::Executor*>(nullptr);
+    auto* ex = new exec::Executor();
+    ex->set_recycle_worlds(true);
+    return ex;
+  }();
   std::optional<exec::Executor> own;
   if (fresh) own.emplace();
   const RunVerdict v = Evaluate(target, p, o, fresh ? *own : *shared);
