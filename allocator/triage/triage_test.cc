@@ -6,6 +6,7 @@
 #include <string>
 
 #include "allocator/base/rng.h"
+#include "allocator/exec/executor.h"
 #include "allocator/prog/binary.h"
 #include "allocator/prog/generate.h"
 #include "allocator/prog/text.h"
@@ -194,6 +195,54 @@ TEST(DisciplineTest, ProgramLocksInOrderWithIrqsaveAndNotModelClasses) {
             "p0 = alloc_pages(GFP_NOWAIT|__GFP_IO|__GFP_FS, 0)\n"
             "spin_unlock_irqrestore(P)\n"
             "spin_unlock_irqrestore(B)\n");
+}
+
+// The caller takes no lock under an adopted one (the model's wake-ups and
+// printk take those without the program's locks): the input below, from a
+// campaign, made rq->__lock -> L0 on cpu 1 and L0 -> (wakeup_kswapd)
+// rq->__lock on cpu 0. Its own locks before an adopted one stay.
+TEST(DisciplineTest, NoLockUnderAnAdoptedLock) {
+  const char* kInput =
+      "config(prove_raw_lock_nesting=0)\n"
+      "lock(RQ, raw_spinlock_t, \"&rq->__lock\")\n"
+      "lock(L0, raw_spinlock_t, \"D\")\n"
+      "cpu(1)\n"
+      "raw_spin_lock_irqsave(RQ)\n"
+      "raw_spin_lock_irqsave(L0)\n"
+      "p19 = alloc_pages(__GFP_NOWARN, 10)\n"
+      "cpu(0)\n"
+      "p10 = alloc_pages(__GFP_KSWAPD_RECLAIM, 10)\n"
+      "raw_spin_lock_irqsave(L0)\n"
+      "p29 = alloc_pages(__GFP_KSWAPD_RECLAIM, 10)\n"
+      "raw_spin_unlock_irqrestore(L0)\n"
+      "cpu(1)\n"
+      "raw_spin_unlock_irqrestore(L0)\n"
+      "raw_spin_unlock_irqrestore(RQ)\n";
+  const std::string text = prog::ProgramToText(
+      CallerDiscipline(Parse(kInput), DisciplineMode::kCaller));
+  EXPECT_NE(text.find("cpu(1)\nraw_spin_lock_irqsave(RQ)\np19 = "),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("cpu(0)\np10 = alloc_pages(__GFP_KSWAPD_RECLAIM, 10)\n"
+                      "raw_spin_lock_irqsave(L0)\n"),
+            std::string::npos)
+      << text;
+  exec::Executor ex;
+  EXPECT_EQ(ex.Run(CallerDiscipline(Parse(kInput), DisciplineMode::kCaller))
+                .findings.size(),
+            0u);
+  // An own lock first (the discipline takes locks in declaration order)
+  // and the adopted one inside it: kept.
+  const std::string ordered = prog::ProgramToText(
+      CallerDiscipline(Parse("lock(L0, raw_spinlock_t, \"D\")\n"
+                             "lock(RQ, raw_spinlock_t, \"&rq->__lock\")\n"
+                             "raw_spin_lock(L0)\n"
+                             "raw_spin_lock(RQ)\n"),
+                       DisciplineMode::kCaller));
+  EXPECT_NE(
+      ordered.find("raw_spin_lock_irqsave(L0)\nraw_spin_lock_irqsave(RQ)\n"),
+      std::string::npos)
+      << ordered;
 }
 
 TEST(DisciplineTest, MemoryOfflineHasABudgetPerProgram) {
