@@ -361,6 +361,14 @@ class Disciplinarian {
   void RewriteOp(const prog::Interrupt& irq, Frame&, int cpu,
                  std::vector<Op>& out) {
     if (!Room(1)) return;
+    // rtlock_slowlock() holds the rtmutex's wait_lock with irqs off
+    // (raw_spin_lock_irqsave): only an NMI arrives at rt_spin_lock:wait_lock.
+    // The model's lock leaves irqs as they were there, and a softirq body
+    // at that point trylocked the zone->lock its own vCPU was waiting for.
+    if (irq.at.v == ctx::PointId::kRtSpinLockWaitLock &&
+        irq.kind != ContextKind::kNmi) {
+      return;
+    }
     prog::Interrupt copy;
     copy.kind = irq.kind;
     copy.at = irq.at;
