@@ -435,11 +435,19 @@ class Disciplinarian {
          d.type == ctx::LockType::kRawSpinlock)) {
       return LockUse::kAdopted;
     }
-    // Another test lock of the same class would be recursive locking.
+    // Another test lock of the same class would be recursive locking. A
+    // class is named by its first 47 characters (LockClassInfo::name, as
+    // lockdep's KSYM_NAME_LEN-bounded names): longer names that agree that
+    // far are one class.
+    const auto class_of = [](const std::string& n) {
+      return std::string_view(n).substr(0,
+                                        sizeof(ctx::LockClassInfo::name) - 1);
+    };
     for (size_t i = 0; i < in_.locks.size(); ++i) {
       const prog::LockDecl& o = in_.locks[i];
       if (static_cast<int>(i) != lock &&
-          (o.class_name.empty() ? o.name : o.class_name) == cls) {
+          class_of(o.class_name.empty() ? o.name : o.class_name) ==
+              class_of(cls)) {
         return LockUse::kNone;
       }
     }

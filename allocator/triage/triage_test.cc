@@ -275,6 +275,33 @@ TEST(DisciplineTest, OnlyNmiAtTheRtMutexWaitLock) {
       std::string::npos);
 }
 
+// Two locks whose class names agree in their first 47 characters are one
+// class (the kernel keeps that much of a name): the second is recursive
+// locking, and the discipline keeps neither. A campaign's input.
+TEST(DisciplineTest, LongClassNamesAreOneClassWhenTheirPrefixesAgree) {
+  const std::string prefix(47, 'x');
+  const std::string input = "lock(A, raw_spinlock_t, \"" + prefix + "-a\")\n" +
+                            "lock(B, raw_spinlock_t, \"" + prefix + "-b\")\n" +
+                            "raw_spin_lock_irqsave(A)\n"
+                            "raw_spin_lock_irqsave(B)\n"
+                            "raw_spin_unlock_irqrestore(B)\n"
+                            "raw_spin_unlock_irqrestore(A)\n";
+  const prog::Program p =
+      CallerDiscipline(Parse(input), DisciplineMode::kCaller);
+  EXPECT_TRUE(p.ops.empty()) << prog::ProgramToText(p);
+  exec::Executor ex;
+  EXPECT_EQ(ex.Run(p).findings.size(), 0u);
+  // Names that differ within the first 47 characters stay two classes.
+  const std::string distinct = "lock(A, raw_spinlock_t, \"a" + prefix +
+                               "\")\n" + "lock(B, raw_spinlock_t, \"b" +
+                               prefix + "\")\n" +
+                               "raw_spin_lock_irqsave(A)\n"
+                               "raw_spin_lock_irqsave(B)\n";
+  EXPECT_EQ(
+      CallerDiscipline(Parse(distinct), DisciplineMode::kCaller).ops.size(),
+      4u);
+}
+
 TEST(DisciplineTest, MemoryOfflineHasABudgetPerProgram) {
   std::string text;
   for (int i = 0; i < 12; ++i) text += "offline_pages()\n";
