@@ -197,6 +197,15 @@ TEST(DisciplineTest, ProgramLocksInOrderWithIrqsaveAndNotModelClasses) {
             "spin_unlock_irqrestore(B)\n");
 }
 
+// An input as the main target runs it, and how many findings that gives.
+prog::Program Disciplined(const std::string& text) {
+  return CallerDiscipline(Parse(text), DisciplineMode::kCaller);
+}
+size_t FindingsOf(const prog::Program& p) {
+  exec::Executor ex;
+  return ex.Run(p).findings.size();
+}
+
 // The caller takes no lock under an adopted one (the model's wake-ups and
 // printk take those without the program's locks): the input below, from a
 // campaign, made rq->__lock -> L0 on cpu 1 and L0 -> (wakeup_kswapd)
@@ -218,8 +227,7 @@ TEST(DisciplineTest, NoLockUnderAnAdoptedLock) {
       "cpu(1)\n"
       "raw_spin_unlock_irqrestore(L0)\n"
       "raw_spin_unlock_irqrestore(RQ)\n";
-  const std::string text = prog::ProgramToText(
-      CallerDiscipline(Parse(kInput), DisciplineMode::kCaller));
+  const std::string text = prog::ProgramToText(Disciplined(kInput));
   EXPECT_NE(text.find("cpu(1)\nraw_spin_lock_irqsave(RQ)\np19 = "),
             std::string::npos)
       << text;
@@ -227,18 +235,14 @@ TEST(DisciplineTest, NoLockUnderAnAdoptedLock) {
                       "raw_spin_lock_irqsave(L0)\n"),
             std::string::npos)
       << text;
-  exec::Executor ex;
-  EXPECT_EQ(ex.Run(CallerDiscipline(Parse(kInput), DisciplineMode::kCaller))
-                .findings.size(),
-            0u);
+  EXPECT_EQ(FindingsOf(Disciplined(kInput)), 0u);
   // An own lock first (the discipline takes locks in declaration order)
   // and the adopted one inside it: kept.
   const std::string ordered = prog::ProgramToText(
-      CallerDiscipline(Parse("lock(L0, raw_spinlock_t, \"D\")\n"
-                             "lock(RQ, raw_spinlock_t, \"&rq->__lock\")\n"
-                             "raw_spin_lock(L0)\n"
-                             "raw_spin_lock(RQ)\n"),
-                       DisciplineMode::kCaller));
+      Disciplined("lock(L0, raw_spinlock_t, \"D\")\n"
+                  "lock(RQ, raw_spinlock_t, \"&rq->__lock\")\n"
+                  "raw_spin_lock(L0)\n"
+                  "raw_spin_lock(RQ)\n"));
   EXPECT_NE(
       ordered.find("raw_spin_lock_irqsave(L0)\nraw_spin_lock_irqsave(RQ)\n"),
       std::string::npos)
@@ -260,18 +264,15 @@ TEST(DisciplineTest, OnlyNmiAtTheRtMutexWaitLock) {
       "p0 = alloc_pages_nolock(0, 0)\n"
       "cpu(1)\n"
       "p1 = alloc_pages(0, 0)\n";
-  const prog::Program p =
-      CallerDiscipline(Parse(input), DisciplineMode::kCaller);
+  const prog::Program p = Disciplined(input);
   EXPECT_EQ(prog::ProgramToText(p).find("softirq("), std::string::npos)
       << prog::ProgramToText(p);
-  exec::Executor ex;
-  EXPECT_EQ(ex.Run(p).findings.size(), 0u);
+  EXPECT_EQ(FindingsOf(p), 0u);
   // An NMI there stays (BZ-02's NMI variant).
   std::string nmi = input;
   nmi.replace(nmi.find("softirq("), 8, "nmi(");
   EXPECT_NE(
-      prog::ProgramToText(CallerDiscipline(Parse(nmi), DisciplineMode::kCaller))
-          .find("nmi(rt_spin_lock:wait_lock"),
+      prog::ProgramToText(Disciplined(nmi)).find("nmi(rt_spin_lock:wait_lock"),
       std::string::npos);
 }
 
@@ -286,20 +287,16 @@ TEST(DisciplineTest, LongClassNamesAreOneClassWhenTheirPrefixesAgree) {
                             "raw_spin_lock_irqsave(B)\n"
                             "raw_spin_unlock_irqrestore(B)\n"
                             "raw_spin_unlock_irqrestore(A)\n";
-  const prog::Program p =
-      CallerDiscipline(Parse(input), DisciplineMode::kCaller);
+  const prog::Program p = Disciplined(input);
   EXPECT_TRUE(p.ops.empty()) << prog::ProgramToText(p);
-  exec::Executor ex;
-  EXPECT_EQ(ex.Run(p).findings.size(), 0u);
+  EXPECT_EQ(FindingsOf(p), 0u);
   // Names that differ within the first 47 characters stay two classes.
   const std::string distinct = "lock(A, raw_spinlock_t, \"a" + prefix +
                                "\")\n" + "lock(B, raw_spinlock_t, \"b" +
                                prefix + "\")\n" +
                                "raw_spin_lock_irqsave(A)\n"
                                "raw_spin_lock_irqsave(B)\n";
-  EXPECT_EQ(
-      CallerDiscipline(Parse(distinct), DisciplineMode::kCaller).ops.size(),
-      4u);
+  EXPECT_EQ(Disciplined(distinct).ops.size(), 4u);
 }
 
 TEST(DisciplineTest, MemoryOfflineHasABudgetPerProgram) {
