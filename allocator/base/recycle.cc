@@ -34,9 +34,8 @@ struct Bucket {
 };
 
 struct Cache {
-  int depth = 0;  // open enabled scopes
-  size_t bytes = 0;
-  RecycleStats stats;
+  int depth = 0;       // open enabled scopes
+  RecycleStats stats;  // blocks and bytes: what the buckets hold now
   Bucket buckets[kBuckets];
 
   Bucket* Find(size_t bytes, bool add) {
@@ -60,7 +59,6 @@ struct Cache {
       }
       b = Bucket();
     }
-    bytes = 0;
     stats.blocks = 0;
     stats.bytes = 0;
   }
@@ -85,9 +83,8 @@ void* RecycledAllocate(size_t bytes) {
     if (Bucket* b = c.Find(bytes, false); b != nullptr && b->n > 0) {
       void* p = b->blocks[--b->n];
       REENTRY_UNPOISON(p, bytes);
-      c.bytes -= bytes;
       --c.stats.blocks;
-      c.stats.bytes = c.bytes;
+      c.stats.bytes -= bytes;
       ++c.stats.reused;
       return p;
     }
@@ -98,13 +95,12 @@ void* RecycledAllocate(size_t bytes) {
 void RecycledFree(void* p, size_t bytes) {
   if (p == nullptr) return;
   Cache& c = cache;
-  if (c.depth > 0 && bytes != 0 && c.bytes + bytes <= kMaxBytes) {
+  if (c.depth > 0 && bytes != 0 && c.stats.bytes + bytes <= kMaxBytes) {
     if (Bucket* b = c.Find(bytes, true); b != nullptr && b->n < kPerBucket) {
       b->blocks[b->n++] = p;
       REENTRY_POISON(p, bytes);
-      c.bytes += bytes;
       ++c.stats.blocks;
-      c.stats.bytes = c.bytes;
+      c.stats.bytes += bytes;
       ++c.stats.kept;
       return;
     }

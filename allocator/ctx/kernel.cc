@@ -431,7 +431,7 @@ void Kernel::RemoveObserver(Observer* o) {
 LockClassId Kernel::RegisterLockClass(std::string_view name, LockType type,
                                       WaitType wait_override) {
   // The name as LockClassInfo stores it, so that a long name finds itself.
-  name = name.substr(0, sizeof(LockClassInfo::name) - 1);
+  name = LockClassName(name);
   const auto same = [&](LockClassId id) {
     return classes_[id].type == type && name == classes_[id].name;
   };

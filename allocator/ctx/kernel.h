@@ -91,6 +91,12 @@ struct LockClassInfo {
   WaitType wait = WaitType::kWaitInv;  // declared (CONFIG not yet resolved)
 };
 
+// A class name as a lock class keeps it (LockClassInfo::name, as lockdep
+// bounds its names): longer names that agree this far are one class.
+inline std::string_view LockClassName(std::string_view name) {
+  return name.substr(0, sizeof(LockClassInfo::name) - 1);
+}
+
 class Cpu : public Recycled {
  public:
   Cpu() = default;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -435,19 +436,14 @@ class Disciplinarian {
          d.type == ctx::LockType::kRawSpinlock)) {
       return LockUse::kAdopted;
     }
-    // Another test lock of the same class would be recursive locking. A
-    // class is named by its first 47 characters (LockClassInfo::name, as
-    // lockdep's KSYM_NAME_LEN-bounded names): longer names that agree that
-    // far are one class.
-    const auto class_of = [](const std::string& n) {
-      return std::string_view(n).substr(0,
-                                        sizeof(ctx::LockClassInfo::name) - 1);
-    };
+    // Another test lock of the same class (as a lock class keeps its name)
+    // would be recursive locking.
+    const std::string_view kept = ctx::LockClassName(cls);
     for (size_t i = 0; i < in_.locks.size(); ++i) {
       const prog::LockDecl& o = in_.locks[i];
       if (static_cast<int>(i) != lock &&
-          class_of(o.class_name.empty() ? o.name : o.class_name) ==
-              class_of(cls)) {
+          ctx::LockClassName(o.class_name.empty() ? o.name : o.class_name) ==
+              kept) {
         return LockUse::kNone;
       }
     }

@@ -108,8 +108,8 @@ Act Classify(LockVerb v) {
 // name it): cut to the length a lock class keeps, so that two names equal
 // in that prefix are one class here too.
 std::string ClassName(const prog::LockDecl& d) {
-  const std::string& name = d.class_name.empty() ? d.name : d.class_name;
-  return name.substr(0, sizeof(ctx::LockClassInfo::name) - 1);
+  return std::string(
+      ctx::LockClassName(d.class_name.empty() ? d.name : d.class_name));
 }
 
 struct Held {
